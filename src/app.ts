@@ -1,0 +1,196 @@
+/**
+ * Assembles the IdP: database, keys, services, the oidc-provider options and the Koa routes.
+ * `createIdpParts` gives an integrator the pieces for their own Provider; `createIdp` builds the
+ * whole standalone app from them.
+ */
+import path from 'node:path';
+import { createHmac } from 'node:crypto';
+import Koa from 'koa';
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
+import mount from 'koa-mount';
+import Provider from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { Knex } from 'knex';
+import type { Config } from './config/schema.ts';
+import { LiveConfig } from './config/live.ts';
+import { openDatabase, migrateLatest } from './store/db.ts';
+import { createStore, type Store } from './store/index.ts';
+import { ensureKeys, type LoadedKeys } from './oidc/keys.ts';
+import { createKnexAdapter, type AdapterClass } from './oidc/adapter.ts';
+import { createClientSource } from './oidc/clients.ts';
+import { createFindAccount } from './oidc/account.ts';
+import { createInteractionPolicy } from './oidc/policy.ts';
+import { providerConfiguration } from './oidc/provider.ts';
+import { createPasswordHasher } from './security/password.ts';
+import { createCsrf, type Csrf } from './security/csrf.ts';
+import { securityHeaders } from './security/headers.ts';
+import { UserService } from './users/service.ts';
+import { LoginService } from './flows/login/service.ts';
+import { loginRoutes } from './flows/login/routes.ts';
+import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
+import { errorPages } from './web/errors.ts';
+import { assets } from './web/assets.ts';
+import { isLocale } from './i18n/index.ts';
+import { createLogger, type Logger } from './logging.ts';
+import { systemClock, type Clock } from './clock.ts';
+
+export interface IdpOptions {
+  /** Injected time source; the system clock by default. */
+  clock?: Clock;
+  logger?: Logger;
+  /** Directory relative paths in the configuration are resolved against. */
+  cwd?: string;
+  /** Use this knex instance instead of opening the configured database (it is not closed by close()). */
+  knex?: Knex;
+}
+
+/** The parts of the IdP an integrator mounts into a Koa app that owns its own Provider. */
+export interface IdpParts {
+  config: LiveConfig;
+  store: Store;
+  users: UserService;
+  log: Logger;
+  clock: Clock;
+  keys: LoadedKeys;
+  csrf: Csrf;
+  render: Renderer;
+  /** External path prefix of the IdP, from the issuer URL ('' at the root). */
+  basePath: string;
+  adapter: AdapterClass;
+  /** oidc-provider options: adapter, findAccount, interaction policy and url, claims, keys, pages. */
+  providerConfiguration(): Configuration;
+  /** Koa middleware serving the interaction pages and assets; mount it at `basePath` next to the Provider. */
+  middleware(provider: Provider): Middleware;
+  /** Deletes expired rows now (also runs on a timer in createIdp). */
+  purge(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface Idp {
+  app: Koa;
+  provider: Provider;
+  parts: IdpParts;
+  close(): Promise<void>;
+}
+
+function csrfSecret(cookieKey: string): Buffer {
+  return createHmac('sha256', cookieKey).update('oidc-sspr csrf').digest();
+}
+
+export async function createIdpParts(config: Config, options: IdpOptions = {}): Promise<IdpParts> {
+  const clock = options.clock ?? systemClock;
+  const log = options.logger ?? createLogger(config.logging.level);
+  const db = options.knex ?? openDatabase(config.database, options.cwd);
+  try {
+    await migrateLatest(db, config.database.schema);
+  } catch (error) {
+    if (!options.knex) await db.destroy();
+    throw error;
+  }
+  const store = createStore(db);
+  const live = new LiveConfig(config);
+  const keys = await ensureKeys(store.keys, config.oidc.signingAlgorithm, clock);
+  const secret = csrfSecret(keys.cookieKeys[0]!);
+  const csrf = createCsrf(() => secret);
+  const hasher = createPasswordHasher(() => live.current.passwords.argon2);
+  const users = new UserService(store, hasher, clock);
+  const clients = createClientSource(() => live.current.clients, config.oidc.signingAlgorithm);
+  const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;
+  const adapter = createKnexAdapter(store.oidc, clock, clients);
+  const basePath = new URL(config.server.issuer).pathname.replace(/\/+$/, '');
+  const render = createRenderer(() => ({
+    organisation: live.current.ui.organisation,
+    logoUrl: live.current.ui.logoUrl,
+    defaultLocale: live.current.ui.defaultLocale,
+    basePath,
+  }));
+  const login = new LoginService(users, log, isFirstParty);
+
+  return {
+    config: live,
+    store,
+    users,
+    log,
+    clock,
+    keys,
+    csrf,
+    render,
+    basePath,
+    adapter,
+    providerConfiguration: () =>
+      providerConfiguration({
+        config,
+        keys,
+        adapter,
+        findAccount: createFindAccount(store),
+        policy: createInteractionPolicy(),
+        render,
+        basePath,
+        isFirstParty,
+      }),
+    middleware(provider) {
+      const routes = loginRoutes({ provider, login, csrf, render, basePath, bodyLimitKb: () => live.current.server.bodyLimitKb });
+      const rememberLocale: Middleware = async (ctx, next) => {
+        const lang = ctx.query.lang;
+        if (isLocale(lang)) {
+          ctx.cookies.set(LOCALE_COOKIE, lang, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 86400_000, path: '/', signed: false });
+        }
+        await next();
+      };
+      return compose([rememberLocale, assets(path.join(viewsDir, 'assets')), routes.routes() as Middleware, routes.allowedMethods() as Middleware]);
+    },
+    purge: () => store.oidc.purgeExpired(clock.now()),
+    async close() {
+      if (!options.knex) await db.destroy();
+    },
+  };
+}
+
+/** Builds the standalone IdP: a Koa app serving oidc-provider and the interaction pages. */
+export async function createIdp(config: Config, options: IdpOptions = {}): Promise<Idp> {
+  const parts = await createIdpParts(config, options);
+  const provider = new Provider(config.server.issuer, parts.providerConfiguration());
+  provider.proxy = config.server.trustProxy;
+  provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
+    parts.log.error({ err: error, path: ctx.path }, 'oidc-provider server error');
+  });
+
+  const app = new Koa();
+  app.proxy = config.server.trustProxy;
+  // Mounted, oidc-provider signs its cookies with the host app's keys.
+  app.keys = parts.keys.cookieKeys;
+  app.silent = true;
+  app.use(requestLog(parts.log));
+  app.use(errorPages(parts.render, parts.log));
+  app.use(securityHeaders());
+  const idp = compose([parts.middleware(provider), mount(provider)]);
+  app.use(parts.basePath ? mount(parts.basePath, idp) : idp);
+
+  const timer = setInterval(() => {
+    parts.purge().catch((error: unknown) => parts.log.warn({ err: error }, 'purge failed'));
+  }, config.oidc.purgeIntervalSeconds * 1000);
+  timer.unref();
+
+  return {
+    app,
+    provider,
+    parts,
+    async close() {
+      clearInterval(timer);
+      await parts.close();
+    },
+  };
+}
+
+/** One log line per request: method, path without query (it may carry codes), status, duration. */
+function requestLog(log: Logger): Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    }
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Reads the YAML configuration: parse, `${ENV}` interpolation, schema validation.
+ * Every problem is reported with the key path it concerns.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { configSchema, type Config } from './schema.ts';
+
+export interface ConfigProblem {
+  /** Dotted key path, e.g. `clients.0.redirectUris.1`; empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+/** A configuration that can't be used; `problems` name the key paths. */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+  readonly file: string | undefined;
+
+  constructor(problems: ConfigProblem[], file?: string) {
+    const where = file ? `${file}: ` : '';
+    super(`${where}invalid configuration\n${problems.map((p) => `  - ${p.path || '(file)'}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+    this.file = file;
+  }
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: string[], problems: ConfigProblem[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_match, name: string) => {
+      const found = env[name];
+      if (found === undefined) {
+        problems.push({ path: at.join('.'), message: `refers to environment variable ${name}, which is not set` });
+        return '';
+      }
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, [...at, String(i)], problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, interpolate(item, env, [...at, key], problems)]),
+    );
+  }
+  return value;
+}
+
+/** Validates an already-parsed object against the schema. */
+export function parseConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; file?: string } = {}): Config {
+  const problems: ConfigProblem[] = [];
+  const interpolated = interpolate(raw ?? {}, options.env ?? process.env, [], problems);
+  if (problems.length) throw new ConfigError(problems, options.file);
+  if (typeof interpolated !== 'object' || interpolated === null || Array.isArray(interpolated)) {
+    throw new ConfigError([{ path: '', message: 'must be a mapping of keys to values' }], options.file);
+  }
+  const result = configSchema.safeParse(interpolated);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const keyPath = issue.path.map(String).join('.');
+        if (issue.code === 'unrecognized_keys') {
+          return {
+            path: [keyPath, ...issue.keys].filter(Boolean).join('.'),
+            message: `unknown key${issue.keys.length > 1 ? 's ' + issue.keys.join(', ') : ''}`,
+          };
+        }
+        return { path: keyPath, message: issue.message };
+      }),
+      options.file,
+    );
+  }
+  return result.data;
+}
+
+/** Parses YAML text into a validated configuration. */
+export function parseConfigText(text: string, options: { env?: NodeJS.ProcessEnv; file?: string } = {}): Config {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: false });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({
+        path: '',
+        message: `YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`,
+      })),
+      options.file,
+    );
+  }
+  return parseConfig(doc.toJS({ maxAliasCount: 50 }), options);
+}
+
+/** Reads and validates a YAML configuration file. */
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError([{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot be read (${code})` }], file);
+  }
+  return parseConfigText(text, { env, file });
+}
+
+export interface ConfigLocation {
+  file: string;
+  /** True when the admin's file is missing and the shipped example is used instead. */
+  fromExample: boolean;
+}
+
+/**
+ * Finds the configuration file: `--config` / `IDP_CONFIG` first, else `config/idp.yaml`,
+ * else `config/idp.example.yaml` (reported, so the admin knows).
+ */
+export function locateConfig(explicit: string | undefined, cwd = process.cwd()): ConfigLocation {
+  const chosen = explicit ?? process.env.IDP_CONFIG;
+  if (chosen) return { file: path.resolve(cwd, chosen), fromExample: false };
+  const own = path.resolve(cwd, 'config/idp.yaml');
+  if (existsSync(own)) return { file: own, fromExample: false };
+  return { file: path.resolve(cwd, 'config/idp.example.yaml'), fromExample: true };
+}

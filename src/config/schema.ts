@@ -1,0 +1,206 @@
+/**
+ * The single source of every configuration key: its type, default, range and documentation.
+ * The README's configuration reference is generated from this file (`npm run docs:config`),
+ * and a test fails when the two drift apart.
+ */
+import { z } from 'zod';
+
+const seconds = (def: number, min: number, max: number, doc: string) =>
+  z.number().int().min(min).max(max).default(def).describe(doc);
+
+const url = z.string().refine((value) => {
+  try {
+    const parsed = new URL(value);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL');
+
+const server = z
+  .strictObject({
+    issuer: url
+      .default('http://localhost:3000')
+      .describe('Public URL of the IdP (the OIDC issuer). A path is allowed (https://example.org/idp). Needs a restart.'),
+    port: z.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on. Needs a restart.'),
+    host: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Interface to listen on; all interfaces when left out. Needs a restart.'),
+    trustProxy: z
+      .boolean()
+      .default(false)
+      .describe('Trust X-Forwarded-* headers from a reverse proxy (needed for Secure cookies behind TLS termination).'),
+    bodyLimitKb: z.number().int().min(1).max(1024).default(32).describe('Largest form body accepted, in KiB.'),
+    shutdownGraceSeconds: seconds(10, 1, 300, 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.'),
+  })
+  .prefault({})
+  .describe('HTTP server');
+
+const database = z
+  .strictObject({
+    client: z.enum(['sqlite', 'postgres']).default('sqlite').describe('Database engine. Needs a restart.'),
+    filename: z
+      .string()
+      .min(1)
+      .default('./data/oidc-sspr.sqlite')
+      .describe('SQLite file, relative to the working directory (sqlite only). Needs a restart.'),
+    url: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Connection URL, e.g. postgres://user:pass@host:5432/db (postgres only). Needs a restart.'),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+      .optional()
+      .describe('PostgreSQL schema to use; created if missing (postgres only). Needs a restart.'),
+    pool: z
+      .strictObject({
+        min: z.number().int().min(0).max(100).default(0).describe('Fewest open connections.'),
+        max: z.number().int().min(1).max(100).default(10).describe('Most open connections.'),
+      })
+      .prefault({})
+      .describe('Connection pool (postgres only). Needs a restart.'),
+  })
+  .prefault({})
+  .describe('Where users, tokens and keys are stored')
+  .superRefine((db, ctx) => {
+    if (db.client === 'postgres' && !db.url) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when client is postgres' });
+    }
+    if (db.pool.min > db.pool.max) {
+      ctx.addIssue({ code: 'custom', path: ['pool', 'min'], message: 'must not be greater than pool.max' });
+    }
+  });
+
+const logging = z
+  .strictObject({
+    level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe('Least severe level written to the log (JSON lines on stdout).'),
+  })
+  .prefault({})
+  .describe('Structured logging');
+
+const ttl = z
+  .strictObject({
+    accessToken: seconds(3600, 60, 86400, 'Access token lifetime, seconds.'),
+    authorizationCode: seconds(60, 10, 600, 'Authorization code lifetime, seconds.'),
+    idToken: seconds(3600, 60, 86400, 'ID token lifetime, seconds.'),
+    refreshToken: seconds(14 * 86400, 3600, 365 * 86400, 'Refresh token lifetime, seconds.'),
+    session: seconds(14 * 86400, 300, 365 * 86400, 'Browser session lifetime at the IdP, seconds.'),
+    grant: seconds(14 * 86400, 300, 365 * 86400, 'Grant (consent) lifetime, seconds.'),
+    interaction: seconds(3600, 60, 86400, 'How long a sign-in interaction may stay open, seconds.'),
+    deviceCode: seconds(600, 60, 3600, 'Device code lifetime, seconds (device flow is off; kept for completeness).'),
+    clientCredentials: seconds(600, 60, 86400, 'Client credentials token lifetime, seconds.'),
+  })
+  .prefault({})
+  .describe('Token and artefact lifetimes');
+
+const oidc = z
+  .strictObject({
+    ttl,
+    signingAlgorithm: z
+      .enum(['RS256', 'PS256', 'ES256', 'EdDSA'])
+      .default('RS256')
+      .describe('Algorithm of the signing key generated on first run and by `keys rotate`.'),
+    purgeIntervalSeconds: seconds(300, 10, 86400, 'How often expired tokens and sessions are deleted.'),
+  })
+  .prefault({})
+  .describe('OpenID Connect behaviour');
+
+const clientId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+const client = z
+  .strictObject({
+    clientId: clientId.describe('The client_id the relying party sends.'),
+    clientName: z.string().min(1).max(200).optional().describe('Name shown on the consent page.'),
+    clientSecret: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .max(512)
+      .optional()
+      .describe('Secret of a confidential client; leave out for a public client (PKCE S256 is then required).'),
+    tokenEndpointAuthMethod: z
+      .enum(['client_secret_basic', 'client_secret_post', 'none'])
+      .optional()
+      .describe('How the client authenticates at the token endpoint; default client_secret_basic, or none without a secret.'),
+    redirectUris: z.array(url).min(1).describe('Allowed redirect_uri values, exact match.'),
+    postLogoutRedirectUris: z.array(url).default([]).describe('Allowed post_logout_redirect_uri values.'),
+    firstParty: z.boolean().default(false).describe('Skip the consent page for this client.'),
+    allowRefreshTokens: z
+      .boolean()
+      .default(true)
+      .describe('Allow the refresh_token grant (issued when the offline_access scope is granted).'),
+  })
+  .superRefine((c, ctx) => {
+    const method = c.tokenEndpointAuthMethod ?? (c.clientSecret ? 'client_secret_basic' : 'none');
+    if (method === 'none' && c.clientSecret) {
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'must be left out when tokenEndpointAuthMethod is none' });
+    }
+    if (method !== 'none' && !c.clientSecret) {
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `is required for ${method}` });
+    }
+  });
+
+const argon2 = z
+  .strictObject({
+    memoryCost: z.number().int().min(7168).max(1048576).default(19456).describe('Memory per hash in KiB (OWASP minimum 19456 with timeCost 2).'),
+    timeCost: z.number().int().min(1).max(20).default(2).describe('Iterations.'),
+    parallelism: z.number().int().min(1).max(16).default(1).describe('Lanes.'),
+  })
+  .prefault({})
+  .describe('argon2id parameters for passwords; stored hashes with other parameters are upgraded at the next sign-in');
+
+const ui = z
+  .strictObject({
+    organisation: z.string().min(1).max(100).default('oidc-sspr').describe('Organisation name shown on every page.'),
+    logoUrl: z
+      .string()
+      .max(2000)
+      .regex(/^(\/|https:\/\/)/, 'must start with / or https://')
+      .optional()
+      .describe('Logo shown on every page (a path served by your proxy, or an https URL).'),
+    defaultLocale: z.enum(['en', 'nl']).default('en').describe('Language when neither the request nor the browser asks for one.'),
+  })
+  .prefault({})
+  .describe('Look of the pages');
+
+export const configSchema = z
+  .strictObject({
+    server,
+    database,
+    logging,
+    oidc,
+    clients: z.array(client).default([]).describe('Relying parties allowed to use this IdP'),
+    passwords: z.strictObject({ argon2 }).prefault({}).describe('Password hashing'),
+    ui,
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.clients.forEach((c, index) => {
+      const first = seen.get(c.clientId);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', index, 'clientId'],
+          message: `duplicates clients.${first}.clientId "${c.clientId}"`,
+        });
+      }
+      seen.set(c.clientId, index);
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ClientConfig = Config['clients'][number];
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Keys whose change only takes effect after a restart. */
+export const restartKeys = ['server.issuer', 'server.port', 'server.host', 'server.trustProxy', 'database', 'oidc'] as const;

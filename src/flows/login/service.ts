@@ -1,0 +1,57 @@
+/** Sign-in and consent decisions; no HTTP here. */
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { UserService } from '../../users/service.ts';
+import { scopeClaims } from '../../oidc/account.ts';
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export type LoginOutcome = { ok: true; accountId: string } | { ok: false };
+
+export class LoginService {
+  readonly #users: UserService;
+  readonly #log: Logger;
+  readonly isFirstParty: (clientId: string) => boolean;
+
+  constructor(users: UserService, log: Logger, isFirstParty: (clientId: string) => boolean) {
+    this.#users = users;
+    this.#log = log;
+    this.isFirstParty = isFirstParty;
+  }
+
+  /** Every failure looks the same to the user; the log keeps the reason (never the password). */
+  async signIn(username: string, password: string, context: { clientId: string; ip: string }): Promise<LoginOutcome> {
+    if (username.length > 1024 || password.length > 1024) {
+      this.#log.info({ event: 'signin.failure', reason: 'oversized', ...context }, 'sign-in failed');
+      return { ok: false };
+    }
+    const result = await this.#users.signIn(username, password);
+    if (!result.ok) {
+      this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
+      return { ok: false };
+    }
+    this.#log.info({ event: 'signin.success', userId: result.user.id, ...context }, 'signed in');
+    return { ok: true, accountId: result.user.id };
+  }
+
+  knownScope(scope: string): boolean {
+    return scope in scopeClaims || scope === 'offline_access';
+  }
+
+  /** Grants what the interaction found missing; returns the grant id. */
+  async grantConsent(provider: Provider, interaction: Interaction): Promise<string> {
+    const { details } = interaction.prompt as { details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> } };
+    const accountId = interaction.session?.accountId;
+    const clientId = String(interaction.params.client_id);
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({ accountId, clientId });
+    if (!grant) throw new Error('grant vanished during the interaction');
+    if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    return grant.save();
+  }
+}

@@ -1,0 +1,82 @@
+/** Opens the database and applies migrations. */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import knexFactory from 'knex';
+import type { Knex } from 'knex';
+import type { Config } from '../config/schema.ts';
+
+/** Directory holding the knex migrations shipped with oidc-sspr. */
+export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+/** Creates a knex instance for the configured database. */
+export function openDatabase(db: Config['database'], cwd = process.cwd()): Knex {
+  if (db.client === 'sqlite') {
+    const filename = path.resolve(cwd, db.filename);
+    mkdirSync(path.dirname(filename), { recursive: true });
+    return knexFactory({
+      client: 'sqlite3',
+      connection: { filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { run(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+          // WAL lets several processes share the file; busy_timeout makes them wait instead of failing.
+          conn.run('PRAGMA journal_mode = WAL', (e1) => {
+            if (e1) return done(e1, conn);
+            conn.run('PRAGMA busy_timeout = 5000', (e2) => {
+              if (e2) return done(e2, conn);
+              conn.run('PRAGMA foreign_keys = ON', (e3) => done(e3, conn));
+            });
+          });
+        },
+      },
+    });
+  }
+  return knexFactory({
+    client: 'pg',
+    connection: db.url,
+    searchPath: db.schema ? [db.schema] : undefined,
+    pool: { min: db.pool.min, max: db.pool.max },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+/** Migration source reading the TypeScript migrations from a directory, in name order. */
+export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
+  readonly dir: string;
+  constructor(dir: string = migrationsDir) {
+    this.dir = dir;
+  }
+  async getMigrations(): Promise<string[]> {
+    const files = await readdir(this.dir);
+    return files.filter((f) => /^\d{14}_[a-z0-9_-]+\.ts$/.test(f)).sort();
+  }
+  getMigrationName(migration: string): string {
+    return migration;
+  }
+  async getMigration(migration: string): Promise<Knex.Migration> {
+    return (await import(pathToFileURL(path.join(this.dir, migration)).href)) as Knex.Migration;
+  }
+}
+
+async function ensureSchema(knex: Knex, schema: string | undefined): Promise<void> {
+  if (schema && knex.client.config.client === 'pg') {
+    await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  }
+}
+
+/** Applies all pending migrations; returns the names applied. */
+export async function migrateLatest(knex: Knex, schema?: string): Promise<string[]> {
+  await ensureSchema(knex, schema);
+  const [, applied] = (await knex.migrate.latest({ migrationSource: new DirectoryMigrationSource(), schemaName: schema })) as [number, string[]];
+  return applied;
+}
+
+/** Rolls back every migration (used by tests and `migrate --rollback`). */
+export async function migrateRollbackAll(knex: Knex, schema?: string): Promise<string[]> {
+  const [, rolled] = (await knex.migrate.rollback({ migrationSource: new DirectoryMigrationSource(), schemaName: schema }, true)) as [number, string[]];
+  return rolled;
+}

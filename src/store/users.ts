@@ -1,0 +1,178 @@
+/** Users and groups: the only place their SQL lives. */
+import type { Knex } from 'knex';
+
+export type UserStatus = 'enabled' | 'disabled';
+export type PasswordSource = 'cloud' | 'onpremises';
+
+export interface User {
+  id: string;
+  username: string;
+  displayName: string;
+  email: string | null;
+  emailVerified: boolean;
+  status: UserStatus;
+  passwordSource: PasswordSource;
+  passwordHash: string | null;
+  passwordChangedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewUser {
+  id: string;
+  username: string;
+  usernameKey: string;
+  displayName: string;
+  email: string | null;
+  emailVerified: boolean;
+  passwordSource: PasswordSource;
+  passwordHash: string | null;
+  now: number;
+}
+
+export type UserPatch = Partial<Pick<User, 'displayName' | 'email' | 'emailVerified' | 'status' | 'passwordSource'>>;
+
+interface UserRow {
+  id: string;
+  username: string;
+  username_key: string;
+  display_name: string;
+  email: string | null;
+  email_verified: boolean | number;
+  status: string;
+  password_source: string;
+  password_hash: string | null;
+  password_changed_at: string | number | null;
+  created_at: string | number;
+  updated_at: string | number;
+}
+
+const num = (v: string | number | null): number | null => (v === null ? null : Number(v));
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    displayName: row.display_name,
+    email: row.email,
+    emailVerified: Boolean(row.email_verified),
+    status: row.status === 'disabled' ? 'disabled' : 'enabled',
+    passwordSource: row.password_source === 'onpremises' ? 'onpremises' : 'cloud',
+    passwordHash: row.password_hash,
+    passwordChangedAt: num(row.password_changed_at),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** Thrown when a unique key (username, group name) is already taken. */
+export class DuplicateError extends Error {
+  constructor(what: string) {
+    super(`${what} already exists`);
+    this.name = 'DuplicateError';
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT' || /UNIQUE constraint failed/.test(e.message ?? '');
+}
+
+export class UserStore {
+  readonly #db: Knex;
+  constructor(db: Knex) {
+    this.#db = db;
+  }
+
+  async create(user: NewUser): Promise<User> {
+    try {
+      await this.#db('users').insert({
+        id: user.id,
+        username: user.username,
+        username_key: user.usernameKey,
+        display_name: user.displayName,
+        email: user.email,
+        email_verified: user.emailVerified,
+        status: 'enabled',
+        password_source: user.passwordSource,
+        password_hash: user.passwordHash,
+        password_changed_at: user.passwordHash ? user.now : null,
+        created_at: user.now,
+        updated_at: user.now,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DuplicateError(`user ${user.username}`);
+      throw error;
+    }
+    return (await this.findById(user.id))!;
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.#db<UserRow>('users').where({ id }).first();
+    return row ? toUser(row) : undefined;
+  }
+
+  async findByUsernameKey(usernameKey: string): Promise<User | undefined> {
+    const row = await this.#db<UserRow>('users').where({ username_key: usernameKey }).first();
+    return row ? toUser(row) : undefined;
+  }
+
+  async list(options: { limit?: number; offset?: number } = {}): Promise<User[]> {
+    const rows = await this.#db<UserRow>('users')
+      .orderBy('username_key')
+      .limit(options.limit ?? 1000)
+      .offset(options.offset ?? 0);
+    return rows.map(toUser);
+  }
+
+  /** Applies a patch; returns false when the user doesn't exist. */
+  async update(id: string, patch: UserPatch, now: number): Promise<boolean> {
+    const row: Record<string, unknown> = { updated_at: now };
+    if (patch.displayName !== undefined) row.display_name = patch.displayName;
+    if (patch.email !== undefined) row.email = patch.email;
+    if (patch.emailVerified !== undefined) row.email_verified = patch.emailVerified;
+    if (patch.status !== undefined) row.status = patch.status;
+    if (patch.passwordSource !== undefined) row.password_source = patch.passwordSource;
+    return (await this.#db('users').where({ id }).update(row)) > 0;
+  }
+
+  /** Replaces the password hash. `changed` is false for a transparent rehash (same password). */
+  async setPasswordHash(id: string, hash: string, now: number, changed: boolean): Promise<boolean> {
+    const row: Record<string, unknown> = { password_hash: hash, updated_at: now };
+    if (changed) row.password_changed_at = now;
+    return (await this.#db('users').where({ id }).update(row)) > 0;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.#db('users').where({ id }).delete()) > 0;
+  }
+
+  async groupsOf(userId: string): Promise<string[]> {
+    const rows = await this.#db('user_groups')
+      .join('groups', 'groups.id', 'user_groups.group_id')
+      .where('user_groups.user_id', userId)
+      .orderBy('groups.name_key')
+      .select<{ name: string }[]>('groups.name');
+    return rows.map((r) => r.name);
+  }
+
+  /** Adds the user to a group, creating the group if needed. Returns false if already a member. */
+  async addToGroup(userId: string, name: string, nameKey: string, now: number): Promise<boolean> {
+    return this.#db.transaction(async (trx) => {
+      await trx('groups').insert({ name, name_key: nameKey, created_at: now }).onConflict('name_key').ignore();
+      const group = await trx('groups').where({ name_key: nameKey }).first<{ id: number }>('id');
+      const inserted = await trx('user_groups')
+        .insert({ user_id: userId, group_id: group!.id })
+        .onConflict(['user_id', 'group_id'])
+        .ignore()
+        .returning('user_id');
+      return Array.isArray(inserted) ? inserted.length > 0 : Boolean(inserted);
+    });
+  }
+
+  async removeFromGroup(userId: string, nameKey: string): Promise<boolean> {
+    const group = await this.#db('groups').where({ name_key: nameKey }).first<{ id: number } | undefined>('id');
+    if (!group) return false;
+    return (await this.#db('user_groups').where({ user_id: userId, group_id: group.id }).delete()) > 0;
+  }
+}

@@ -1,0 +1,147 @@
+/** Account administration and password sign-in; no HTTP here. */
+import { randomUUID } from 'node:crypto';
+import type { Store, User, PasswordSource } from '../store/index.ts';
+import type { PasswordHasher } from '../security/password.ts';
+import type { Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
+import {
+  normaliseUsername,
+  usernameKey,
+  tryUsernameKey,
+  normaliseDisplayName,
+  normaliseEmail,
+  normaliseGroupName,
+  checkPasswordShape,
+} from './names.ts';
+
+export interface NewUserInput {
+  username: string;
+  displayName?: string;
+  email?: string;
+  password?: string;
+  passwordSource?: PasswordSource;
+}
+
+export type SignInResult =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled' | 'no_password'; userId?: string };
+
+export const userNotFound = (username: string) => new AppError('user_not_found', 404, 'error.user_not_found', `no user ${username}`);
+
+export class UserService {
+  readonly #store: Store;
+  readonly #hasher: PasswordHasher;
+  readonly #clock: Clock;
+
+  constructor(store: Store, hasher: PasswordHasher, clock: Clock) {
+    this.#store = store;
+    this.#hasher = hasher;
+    this.#clock = clock;
+  }
+
+  async create(input: NewUserInput): Promise<User> {
+    const username = normaliseUsername(input.username);
+    const displayName = normaliseDisplayName(input.displayName ?? username);
+    const email = input.email ? normaliseEmail(input.email) : null;
+    if (input.password !== undefined) checkPasswordShape(input.password);
+    const passwordHash = input.password !== undefined ? await this.#hasher.hash(input.password) : null;
+    return this.#store.users.create({
+      id: randomUUID(),
+      username,
+      usernameKey: usernameKey(username),
+      displayName,
+      email,
+      emailVerified: false,
+      passwordSource: input.passwordSource ?? 'cloud',
+      passwordHash,
+      now: this.#clock.now(),
+    });
+  }
+
+  /** Finds a user by username (any case); undefined for a name that can't exist. */
+  async find(username: string): Promise<User | undefined> {
+    const key = tryUsernameKey(username);
+    return key ? this.#store.users.findByUsernameKey(key) : undefined;
+  }
+
+  async require(username: string): Promise<User> {
+    const user = await this.find(username);
+    if (!user) throw userNotFound(username);
+    return user;
+  }
+
+  list(options?: { limit?: number; offset?: number }): Promise<User[]> {
+    return this.#store.users.list(options);
+  }
+
+  groupsOf(userId: string): Promise<string[]> {
+    return this.#store.users.groupsOf(userId);
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    const user = await this.require(username);
+    checkPasswordShape(password);
+    await this.#store.users.setPasswordHash(user.id, await this.#hasher.hash(password), this.#clock.now(), true);
+  }
+
+  /** Disabling also ends every session and revokes every token of the account. */
+  async setStatus(username: string, status: 'enabled' | 'disabled'): Promise<void> {
+    const user = await this.require(username);
+    await this.#store.users.update(user.id, { status }, this.#clock.now());
+    if (status === 'disabled') await this.#store.oidc.revokeAccount(user.id);
+  }
+
+  async setSource(username: string, passwordSource: PasswordSource): Promise<void> {
+    const user = await this.require(username);
+    await this.#store.users.update(user.id, { passwordSource }, this.#clock.now());
+  }
+
+  async update(username: string, patch: { displayName?: string; email?: string | null }): Promise<void> {
+    const user = await this.require(username);
+    await this.#store.users.update(
+      user.id,
+      {
+        displayName: patch.displayName === undefined ? undefined : normaliseDisplayName(patch.displayName),
+        email: patch.email === undefined ? undefined : patch.email === null ? null : normaliseEmail(patch.email),
+        emailVerified: patch.email === undefined ? undefined : false,
+      },
+      this.#clock.now(),
+    );
+  }
+
+  async delete(username: string): Promise<void> {
+    const user = await this.require(username);
+    await this.#store.oidc.revokeAccount(user.id);
+    await this.#store.users.delete(user.id);
+  }
+
+  async addToGroup(username: string, group: string): Promise<boolean> {
+    const user = await this.require(username);
+    const { name, key } = normaliseGroupName(group);
+    return this.#store.users.addToGroup(user.id, name, key, this.#clock.now());
+  }
+
+  async removeFromGroup(username: string, group: string): Promise<boolean> {
+    const user = await this.require(username);
+    return this.#store.users.removeFromGroup(user.id, normaliseGroupName(group).key);
+  }
+
+  /**
+   * Checks a username and password. Unknown users are verified against a dummy hash so the answer
+   * takes as long as for a real account; a hash with outdated parameters is upgraded on success.
+   */
+  async signIn(username: string, password: string): Promise<SignInResult> {
+    const user = await this.find(username);
+    if (!user) {
+      await this.#hasher.verify(undefined, password);
+      return { ok: false, reason: 'unknown_user' };
+    }
+    const valid = await this.#hasher.verify(user.passwordHash, password);
+    if (!valid) return { ok: false, reason: user.passwordHash ? 'wrong_password' : 'no_password', userId: user.id };
+    if (user.status !== 'enabled') return { ok: false, reason: 'disabled', userId: user.id };
+    if (this.#hasher.needsRehash(user.passwordHash!)) {
+      await this.#store.users.setPasswordHash(user.id, await this.#hasher.hash(password), this.#clock.now(), false);
+    }
+    return { ok: true, user };
+  }
+}

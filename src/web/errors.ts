@@ -1,0 +1,65 @@
+/**
+ * Turns every failure into a page (or JSON for API clients) with a status and an error code:
+ * never a stack trace. Database outages answer 503.
+ */
+import type { Middleware, Context } from 'koa';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.ts';
+import type { Renderer } from './render.ts';
+
+const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003', 'SQLITE_BUSY', 'SQLITE_IOERR']);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: string; name?: string; message?: string };
+  return (
+    (typeof e?.code === 'string' && DB_DOWN.has(e.code)) ||
+    e?.name === 'KnexTimeoutError' ||
+    /Connection terminated|connect ECONNREFUSED|Timeout acquiring a connection/.test(e?.message ?? '')
+  );
+}
+
+export function classify(error: unknown): { status: number; code: string; messageId: string; expose: boolean } {
+  if (error instanceof AppError) return { status: error.status, code: error.code, messageId: error.messageId, expose: true };
+  if (isDatabaseUnavailable(error)) return { status: 503, code: 'service_unavailable', messageId: 'error.unavailable', expose: false };
+  const e = error as { status?: number; statusCode?: number; expose?: boolean };
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = status === 404 ? 'not_found' : status === 413 ? 'body_too_large' : 'bad_request';
+    const messageId = status === 404 ? 'error.not_found' : status === 413 ? 'error.too_large' : 'error.bad_request';
+    return { status, code, messageId, expose: true };
+  }
+  return { status: 500, code: 'server_error', messageId: 'error.server', expose: false };
+}
+
+export async function renderFailure(ctx: Context, render: Renderer, status: number, code: string, messageId: string): Promise<void> {
+  if (ctx.accepts('html', 'json') === 'json') {
+    ctx.status = status;
+    ctx.body = { error: code };
+    return;
+  }
+  await render(ctx, 'error', { title: 'error.title', code, messageId }, { status });
+}
+
+export function errorPages(render: Renderer, log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        await renderFailure(ctx, render, 404, 'not_found', 'error.not_found');
+      }
+    } catch (error) {
+      const { status, code, messageId, expose } = classify(error);
+      if (expose) log.info({ code, status, path: ctx.path }, 'request refused');
+      else log.error({ err: error, code, path: ctx.path }, 'request failed');
+      if (status === 503) ctx.set('Retry-After', '5');
+      try {
+        await renderFailure(ctx, render, status, code, messageId);
+      } catch (renderError) {
+        log.error({ err: renderError }, 'error page failed');
+        ctx.status = status;
+        ctx.type = 'text';
+        ctx.body = `Error: ${code}`;
+      }
+    }
+  };
+}

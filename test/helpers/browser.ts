@@ -1,0 +1,127 @@
+/**
+ * A minimal browser for tests: a cookie jar honouring path and expiry, manual redirects,
+ * and form handling read from the real HTML (hidden fields such as the CSRF token included).
+ */
+export interface Page {
+  url: string;
+  status: number;
+  html: string;
+  headers: Headers;
+}
+
+interface Cookie {
+  name: string;
+  value: string;
+  path: string;
+  host: string;
+  expires: number | null;
+}
+
+const decode = (s: string) =>
+  s.replace(/&#(\d+);/g, (_m, n: string) => String.fromCodePoint(Number(n)))
+    .replace(/&#x([0-9a-f]+);/gi, (_m, n: string) => String.fromCodePoint(parseInt(n, 16)))
+    .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+export interface FormInfo {
+  action: string;
+  method: string;
+  fields: Record<string, string>;
+}
+
+/** Every <form> of a page with its action and its inputs' current values. */
+export function forms(page: Page): FormInfo[] {
+  const found: FormInfo[] = [];
+  for (const m of page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
+    const attrs = m[1] ?? '';
+    const action = decode(/action="([^"]*)"/i.exec(attrs)?.[1] ?? page.url);
+    const method = (/method="([^"]*)"/i.exec(attrs)?.[1] ?? 'get').toLowerCase();
+    const fields: Record<string, string> = {};
+    for (const input of (m[2] ?? '').matchAll(/<input\b([^>]*)>/gi)) {
+      const name = /name="([^"]*)"/i.exec(input[1] ?? '')?.[1];
+      if (!name) continue;
+      fields[decode(name)] = decode(/value="([^"]*)"/i.exec(input[1] ?? '')?.[1] ?? '');
+    }
+    found.push({ action: new URL(action, page.url).href, method, fields });
+  }
+  return found;
+}
+
+export function formWith(page: Page, actionEndsWith: string): FormInfo {
+  const form = forms(page).find((f) => new URL(f.action).pathname.endsWith(actionEndsWith));
+  if (!form) throw new Error(`no form posting to …${actionEndsWith} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+  return form;
+}
+
+export class Browser {
+  readonly #cookies: Cookie[] = [];
+  /** Requests to these origins are not made: the URL is returned as the end of the journey. */
+  readonly stopAt: string[];
+
+  constructor(stopAt: string[] = []) {
+    this.stopAt = stopAt;
+  }
+
+  #store(url: URL, header: string): void {
+    const [pair = '', ...attrs] = header.split(';');
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    let path = '/';
+    let expires: number | null = null;
+    for (const attr of attrs) {
+      const [k = '', v = ''] = attr.split('=').map((s) => s.trim());
+      if (k.toLowerCase() === 'path') path = v || '/';
+      if (k.toLowerCase() === 'expires') expires = Date.parse(v);
+      if (k.toLowerCase() === 'max-age') expires = Date.now() + Number(v) * 1000;
+    }
+    const index = this.#cookies.findIndex((c) => c.name === name && c.path === path && c.host === url.host);
+    if (index >= 0) this.#cookies.splice(index, 1);
+    if (expires === null || expires > Date.now()) this.#cookies.push({ name, value, path, host: url.host, expires });
+  }
+
+  cookieHeader(url: URL): string {
+    const now = Date.now();
+    return this.#cookies
+      .filter((c) => c.host === url.host && (c.expires === null || c.expires > now))
+      .filter((c) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/')
+      .sort((a, b) => b.path.length - a.path.length)
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
+  }
+
+  cookieNames(): string[] {
+    return this.#cookies.map((c) => c.name);
+  }
+
+  /** One request, no redirect following. */
+  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string>; body?: string } = {}): Promise<Page> {
+    const target = new URL(url);
+    const headers: Record<string, string> = { Accept: 'text/html', ...init.headers };
+    const cookie = this.cookieHeader(target);
+    if (cookie) headers.Cookie = cookie;
+    let body = init.body;
+    if (init.form) {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    }
+    const response = await fetch(target, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    for (const setCookie of response.headers.getSetCookie()) this.#store(target, setCookie);
+    return { url: target.href, status: response.status, html: await response.text(), headers: response.headers };
+  }
+
+  /** Follows redirects until a page is shown or a stop origin is reached (returned unfetched, status 0). */
+  async navigate(url: string, init: Parameters<Browser['request']>[1] = {}): Promise<Page> {
+    let page = await this.request(url, init);
+    for (let hops = 0; hops < 20 && page.status >= 300 && page.status < 400; hops += 1) {
+      const next = new URL(page.headers.get('location')!, page.url).href;
+      if (this.stopAt.some((origin) => next.startsWith(origin))) return { url: next, status: 0, html: '', headers: new Headers() };
+      page = await this.request(next);
+    }
+    return page;
+  }
+
+  async submit(page: Page, actionEndsWith: string, values: Record<string, string> = {}): Promise<Page> {
+    const form = formWith(page, actionEndsWith);
+    return this.navigate(form.action, { form: { ...form.fields, ...values } });
+  }
+}

@@ -1,0 +1,119 @@
+/** Starts a real IdP on a random local port with a fresh database. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseConfig } from '../../src/config/load.ts';
+import type { Config, ConfigInput } from '../../src/config/schema.ts';
+import { createIdp, type Idp } from '../../src/app.ts';
+import { createLogger } from '../../src/logging.ts';
+import type { Clock } from '../../src/clock.ts';
+import { freshDatabase, type TestDatabase } from './db.ts';
+
+/** A clock tests can move. */
+export class TestClock implements Clock {
+  #offset = 0;
+  now(): number {
+    return Date.now() + this.#offset;
+  }
+  advance(ms: number): void {
+    this.#offset += ms;
+  }
+}
+
+export const RP_REDIRECT = 'http://127.0.0.1:9/callback';
+export const RP_LOGOUT_REDIRECT = 'http://127.0.0.1:9/signed-out';
+
+/** Fast-but-real argon2id parameters for tests (the schema's minimum memory). */
+export const testArgon2 = { memoryCost: 7168, timeCost: 1, parallelism: 1 };
+
+export const defaultClients: NonNullable<ConfigInput['clients']> = [
+  {
+    clientId: 'confidential-app',
+    clientName: 'Confidential App',
+    clientSecret: 'confidential-app-secret-0123456789',
+    redirectUris: [RP_REDIRECT],
+    postLogoutRedirectUris: [RP_LOGOUT_REDIRECT],
+    firstParty: true,
+  },
+  {
+    clientId: 'third-party-app',
+    clientName: 'Third Party App',
+    clientSecret: 'third-party-app-secret-0123456789',
+    tokenEndpointAuthMethod: 'client_secret_post',
+    redirectUris: [RP_REDIRECT],
+    firstParty: false,
+  },
+  {
+    clientId: 'public-app',
+    clientName: 'Public App',
+    redirectUris: [RP_REDIRECT],
+    firstParty: true,
+  },
+];
+
+export interface RunningIdp {
+  url: string;
+  issuer: string;
+  idp: Idp;
+  config: Config;
+  db: TestDatabase;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Mount path in the issuer, e.g. '/idp'. */
+  prefix?: string;
+  clock?: Clock;
+  config?: Omit<ConfigInput, 'server' | 'database'> & { server?: Omit<NonNullable<ConfigInput['server']>, 'issuer'> };
+  /** Reuse a database (and don't drop it on close). */
+  db?: TestDatabase;
+}
+
+export function listen(server: http.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export function buildConfig(issuer: string, db: TestDatabase, extra: StartOptions['config'] = {}): Config {
+  return parseConfig({
+    clients: defaultClients,
+    logging: { level: process.env.OIDC_SSPR_TEST_LOG ?? 'silent' },
+    passwords: { argon2: testArgon2 },
+    ...extra,
+    server: { ...extra.server, issuer },
+    database: db.config,
+  });
+}
+
+export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> {
+  const db = options.db ?? (await freshDatabase());
+  const server = http.createServer();
+  const port = await listen(server);
+  const url = `http://127.0.0.1:${port}`;
+  const issuer = `${url}${options.prefix ?? ''}`;
+  const config = buildConfig(issuer, db, options.config);
+  const idp = await createIdp(config, { clock: options.clock, logger: createLogger(config.logging.level) });
+  server.on('request', idp.app.callback());
+  return {
+    url,
+    issuer,
+    idp,
+    config,
+    db,
+    server,
+    async close() {
+      await closeServer(server);
+      await idp.close();
+      if (!options.db) await db.cleanup();
+    },
+  };
+}

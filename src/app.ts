@@ -60,7 +60,10 @@ export interface IdpParts {
   adapter: AdapterClass;
   /** oidc-provider options: adapter, findAccount, interaction policy and url, claims, keys, pages. */
   providerConfiguration(): Configuration;
-  /** Koa middleware serving the interaction pages and assets; mount it at `basePath` next to the Provider. */
+  /**
+   * Koa middleware serving the interaction pages, assets and the given Provider, with the IdP's
+   * error pages and security headers: mount it at `basePath` (the issuer's path) in the host app.
+   */
   middleware(provider: Provider): Middleware;
   /** Deletes expired rows now (also runs on a timer in createIdp). */
   purge(): Promise<number>;
@@ -138,7 +141,15 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         }
         await next();
       };
-      return compose([rememberLocale, assets(path.join(viewsDir, 'assets')), routes.routes() as Middleware, routes.allowedMethods() as Middleware]);
+      return compose([
+        securityHeaders(),
+        errorPages(render, log),
+        rememberLocale,
+        assets(path.join(viewsDir, 'assets')),
+        routes.routes() as Middleware,
+        routes.allowedMethods() as Middleware,
+        mount(provider),
+      ]);
     },
     purge: () => store.oidc.purgeExpired(clock.now()),
     async close() {
@@ -162,9 +173,8 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   app.keys = parts.keys.cookieKeys;
   app.silent = true;
   app.use(requestLog(parts.log));
-  app.use(errorPages(parts.render, parts.log));
-  app.use(securityHeaders());
-  const idp = compose([parts.middleware(provider), mount(provider)]);
+  app.use(health(parts.store));
+  const idp = parts.middleware(provider);
   app.use(parts.basePath ? mount(parts.basePath, idp) : idp);
 
   const timer = setInterval(() => {
@@ -180,6 +190,20 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
       clearInterval(timer);
       await parts.close();
     },
+  };
+}
+
+/** `GET /healthz`: 200 when the database answers, 503 otherwise (for load balancers). */
+function health(store: Store): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== '/healthz' || ctx.method !== 'GET') return next();
+    try {
+      await store.ping();
+      ctx.body = { status: 'ok' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable' };
+    }
   };
 }
 

@@ -68,11 +68,22 @@ async function ensureSchema(knex: Knex, schema: string | undefined): Promise<voi
   }
 }
 
-/** Applies all pending migrations; returns the names applied. */
+// Instances starting together race for knex's migration lock and table creation: the loser waits and retries.
+const RACE = /locked|already exists|duplicate key|SQLITE_BUSY|UNIQUE constraint failed: knex_migrations/i;
+
+/** Applies all pending migrations; returns the names applied. Safe to call from several instances at once. */
 export async function migrateLatest(knex: Knex, schema?: string): Promise<string[]> {
-  await ensureSchema(knex, schema);
-  const [, applied] = (await knex.migrate.latest({ migrationSource: new DirectoryMigrationSource(), schemaName: schema })) as [number, string[]];
-  return applied;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await ensureSchema(knex, schema);
+      const [, applied] = (await knex.migrate.latest({ migrationSource: new DirectoryMigrationSource(), schemaName: schema })) as [number, string[]];
+      return applied;
+    } catch (error) {
+      const e = error as Error;
+      if (attempt >= 50 || !(e.name === 'MigrationLocked' || RACE.test(e.message))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+    }
+  }
 }
 
 /** Rolls back every migration (used by tests and `migrate --rollback`). */

@@ -74,15 +74,16 @@ export class Browser {
       if (k.toLowerCase() === 'expires') expires = Date.parse(v);
       if (k.toLowerCase() === 'max-age') expires = Date.now() + Number(v) * 1000;
     }
-    const index = this.#cookies.findIndex((c) => c.name === name && c.path === path && c.host === url.host);
+    const index = this.#cookies.findIndex((c) => c.name === name && c.path === path && c.host === url.hostname);
     if (index >= 0) this.#cookies.splice(index, 1);
-    if (expires === null || expires > Date.now()) this.#cookies.push({ name, value, path, host: url.host, expires });
+    if (expires === null || expires > Date.now()) this.#cookies.push({ name, value, path, host: url.hostname, expires });
   }
 
+  /** Cookies belong to a host name, not a port (RFC 6265), as in a real browser. */
   cookieHeader(url: URL): string {
     const now = Date.now();
     return this.#cookies
-      .filter((c) => c.host === url.host && (c.expires === null || c.expires > now))
+      .filter((c) => c.host === url.hostname && (c.expires === null || c.expires > now))
       .filter((c) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/')
       .sort((a, b) => b.path.length - a.path.length)
       .map((c) => `${c.name}=${c.value}`)

@@ -1,0 +1,111 @@
+import test from 'ava';
+import type { Knex } from 'knex';
+import { openDatabase, migrateLatest } from '../src/store/db.ts';
+import { createStore, type Store } from '../src/store/index.ts';
+import { createKnexAdapter, type AdapterClass } from '../src/oidc/adapter.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import { TestClock } from './helpers/idp.ts';
+
+let db: TestDatabase;
+let knex: Knex;
+let store: Store;
+let Adapter: AdapterClass;
+const clock = new TestClock();
+
+test.before(async () => {
+  db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  knex = openDatabase(config.database);
+  await migrateLatest(knex, config.database.schema);
+  store = createStore(knex);
+  Adapter = createKnexAdapter(store.oidc, clock, { find: (id) => (id === 'known' ? { client_id: 'known' } : undefined) });
+});
+test.after.always(async () => {
+  await knex?.destroy();
+  await db?.cleanup();
+});
+
+test('upsert, find, destroy', async (t) => {
+  const a = new Adapter('AccessToken');
+  await a.upsert('at1', { grantId: 'g1', accountId: 'u1', kind: 'AccessToken' }, 60);
+  t.like(await a.find('at1'), { grantId: 'g1', kind: 'AccessToken' });
+  t.is(await new Adapter('RefreshToken').find('at1'), undefined, 'models are separate');
+  await a.upsert('at1', { grantId: 'g1', accountId: 'u1', kind: 'AccessToken', extra: 1 }, 60);
+  t.like(await a.find('at1'), { extra: 1 });
+  await a.destroy('at1');
+  t.is(await a.find('at1'), undefined);
+});
+
+test('expiresIn is honoured and expired rows are purged', async (t) => {
+  const a = new Adapter('Interaction');
+  await a.upsert('i1', { kind: 'Interaction' }, 10);
+  await a.upsert('i2', { kind: 'Interaction' }, 3600);
+  t.truthy(await a.find('i1'));
+  clock.advance(11_000);
+  t.is(await a.find('i1'), undefined, 'expired artefacts are not returned');
+  t.truthy(await a.find('i2'));
+  const purged = await store.oidc.purgeExpired(clock.now());
+  t.true(purged >= 1);
+  const left = await knex('oidc_payloads').where({ model: 'Interaction' }).pluck('id');
+  t.deepEqual(left, ['i2']);
+});
+
+test('consume is atomic: of concurrent consumers exactly one wins, the loser revokes the grant', async (t) => {
+  const codes = new Adapter('AuthorizationCode');
+  const tokens = new Adapter('AccessToken');
+  await codes.upsert('c1', { grantId: 'g-race', kind: 'AuthorizationCode' }, 60);
+  await tokens.upsert('t1', { grantId: 'g-race', kind: 'AccessToken' }, 60);
+  const results = await Promise.allSettled([codes.consume('c1'), codes.consume('c1'), codes.consume('c1')]);
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  t.is(failures.length, 2);
+  t.is((failures[0]!.reason as { error?: string }).error, 'invalid_grant');
+  t.is(await tokens.find('t1'), undefined, 'tokens of the replayed grant are revoked');
+});
+
+test('a consumed artefact reports when it was consumed', async (t) => {
+  const codes = new Adapter('AuthorizationCode');
+  await codes.upsert('c2', { grantId: 'g2', kind: 'AuthorizationCode' }, 60);
+  t.is((await codes.find('c2'))?.consumed, undefined);
+  await codes.consume('c2');
+  t.is(typeof (await codes.find('c2'))?.consumed, 'number');
+});
+
+test('findByUid, findByUserCode, revokeByGrantId', async (t) => {
+  const sessions = new Adapter('Session');
+  await sessions.upsert('s1', { uid: 'uid-1', accountId: 'u1', kind: 'Session' }, 60);
+  t.like(await sessions.findByUid('uid-1'), { accountId: 'u1' });
+  t.is(await sessions.findByUid('uid-2'), undefined);
+
+  const devices = new Adapter('DeviceCode');
+  await devices.upsert('d1', { userCode: 'ABCD-EFGH', grantId: 'g3', kind: 'DeviceCode' }, 60);
+  t.like(await devices.findByUserCode('ABCD-EFGH'), { grantId: 'g3' });
+
+  const refresh = new Adapter('RefreshToken');
+  await refresh.upsert('r1', { grantId: 'g3', kind: 'RefreshToken' }, 60);
+  await refresh.upsert('r2', { grantId: 'other', kind: 'RefreshToken' }, 60);
+  await refresh.revokeByGrantId('g3');
+  t.is(await refresh.find('r1'), undefined);
+  t.is(await devices.find('d1'), undefined, 'every model of the grant goes');
+  t.truthy(await refresh.find('r2'));
+});
+
+test('revokeAccount removes sessions, grants and everything issued from them', async (t) => {
+  await new Adapter('Session').upsert('s-acc', { uid: 'u-acc', accountId: 'acc-1', kind: 'Session' }, 60);
+  await new Adapter('Grant').upsert('g-acc', { accountId: 'acc-1', kind: 'Grant' }, 60);
+  await new Adapter('RefreshToken').upsert('r-acc', { grantId: 'g-acc', kind: 'RefreshToken' }, 60);
+  await new Adapter('Session').upsert('s-other', { uid: 'u-other', accountId: 'acc-2', kind: 'Session' }, 60);
+  await store.oidc.revokeAccount('acc-1');
+  t.is(await new Adapter('Session').find('s-acc'), undefined);
+  t.is(await new Adapter('Grant').find('g-acc'), undefined);
+  t.is(await new Adapter('RefreshToken').find('r-acc'), undefined);
+  t.truthy(await new Adapter('Session').find('s-other'));
+});
+
+test('clients come from the configuration, not the table', async (t) => {
+  const clients = new Adapter('Client');
+  t.deepEqual(await clients.find('known'), { client_id: 'known' });
+  t.is(await clients.find('unknown'), undefined);
+  await t.throwsAsync(clients.upsert('x', {}, 0));
+});

@@ -61,15 +61,13 @@ export function parseConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; fi
   const result = configSchema.safeParse(interpolated);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((issue) => {
+      result.error.issues.flatMap((issue) => {
         const keyPath = issue.path.map(String).join('.');
         if (issue.code === 'unrecognized_keys') {
-          return {
-            path: [keyPath, ...issue.keys].filter(Boolean).join('.'),
-            message: `unknown key${issue.keys.length > 1 ? 's ' + issue.keys.join(', ') : ''}`,
-          };
+          // One problem per unknown key, so each path names exactly one key.
+          return issue.keys.map((key) => ({ path: [keyPath, key].filter(Boolean).join('.'), message: 'unknown key' }));
         }
-        return { path: keyPath, message: issue.message };
+        return [{ path: keyPath, message: issue.message }];
       }),
       options.file,
     );
@@ -84,7 +82,8 @@ export function parseConfigText(text: string, options: { env?: NodeJS.ProcessEnv
     throw new ConfigError(
       doc.errors.map((e) => ({
         path: '',
-        message: `YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`,
+        // prettyErrors already appends " at line L, column C:" to the first line; don't say it twice.
+        message: `YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
       })),
       options.file,
     );

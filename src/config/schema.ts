@@ -15,7 +15,9 @@ const url = z.string().refine((value) => {
   } catch {
     return false;
   }
-}, 'must be an absolute http(s) URL');
+}, 'must be an absolute http(s) URL')
+  // oidc-provider refuses issuers and client redirect URIs with a fragment; say so at load time, with the key path.
+  .refine((value) => !value.includes('#'), 'must not contain a #fragment');
 
 const server = z
   .strictObject({

@@ -31,8 +31,8 @@ test('upsert, find, destroy', async (t) => {
   await a.upsert('at1', { grantId: 'g1', accountId: 'u1', kind: 'AccessToken' }, 60);
   t.like(await a.find('at1'), { grantId: 'g1', kind: 'AccessToken' });
   t.is(await new Adapter('RefreshToken').find('at1'), undefined, 'models are separate');
-  await a.upsert('at1', { grantId: 'g1', accountId: 'u1', kind: 'AccessToken', extra: 1 }, 60);
-  t.like(await a.find('at1'), { extra: 1 });
+  await a.upsert('at1', { grantId: 'g1', accountId: 'u1', kind: 'AccessToken', extra: { n: 1 } }, 60);
+  t.like(await a.find('at1'), { extra: { n: 1 } });
   await a.destroy('at1');
   t.is(await a.find('at1'), undefined);
 });

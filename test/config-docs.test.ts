@@ -69,6 +69,8 @@ test('one table per section, in schema order', (t) => {
     '### `clients[]`',
     '### `passwords.argon2`',
     '### `ui`',
+    '### `sspr`',
+    '### `delivery`',
   ]);
   // Nested keys without a section of their own stay in their parent's table.
   const databaseTable = reference.slice(reference.indexOf('### `database`'), reference.indexOf('### `logging`'));

@@ -57,7 +57,8 @@ test('authorize on instance A, sign in and redeem the code on instance B', async
     const callback = await browser.navigate(onB(new URL(posted.headers.get('location')!, loginPage.url).href));
     t.is(callback.status, 0, 'back at the relying party');
 
-    const metaB = { ...configA.serverMetadata(), token_endpoint: onB(configA.serverMetadata().token_endpoint!) };
+    const { supportsPKCE: _unused, ...metadata } = configA.serverMetadata();
+    const metaB: oidc.ServerMetadata = { ...metadata, token_endpoint: onB(metadata.token_endpoint!) };
     const configB = new oidc.Configuration(metaB, 'confidential-app', undefined, oidc.ClientSecretBasic('confidential-app-secret-0123456789'));
     oidc.allowInsecureRequests(configB);
     const tokens = await oidc.authorizationCodeGrant(configB, new URL(callback.url), {

@@ -32,6 +32,12 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: string[], problems: ConfigProblem[]): unknown {
   if (typeof value === 'string') {
+    // A value that is only a reference takes the variable's YAML meaning: `port: ${PORT}` is a number.
+    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value);
+    if (whole && env[whole[1]!] !== undefined) {
+      const raw = env[whole[1]!]!;
+      return /^(-?\d+(\.\d+)?|true|false)$/.test(raw.trim()) ? JSON.parse(raw.trim()) : raw;
+    }
     return value.replace(ENV_REF, (_match, name: string) => {
       const found = env[name];
       if (found === undefined) {

@@ -4,6 +4,7 @@
  * and a test fails when the two drift apart.
  */
 import { z } from 'zod';
+import { ssprSchema, deliverySchema } from './sspr-schema.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -184,6 +185,8 @@ export const configSchema = z
     clients: z.array(client).default([]).describe('Relying parties allowed to use this IdP'),
     passwords: z.strictObject({ argon2 }).prefault({}).describe('Password hashing'),
     ui,
+    sspr: ssprSchema,
+    delivery: deliverySchema,
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();

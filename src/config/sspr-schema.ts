@@ -1,0 +1,179 @@
+/**
+ * Configuration of self-service password reset (policy, methods, questions, codes) and of message
+ * delivery. Part of the single configuration schema (see schema.ts).
+ */
+import { z } from 'zod';
+
+const groupList = z.array(z.string().min(1).max(256)).default([]);
+
+const mobilePhone = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      sms: z.boolean().default(true).describe('Codes by text message.'),
+      voice: z.boolean().default(true).describe('Codes read out by a phone call.'),
+    }),
+  ])
+  .default(true)
+  .transform((value) => (typeof value === 'boolean' ? { enabled: value, sms: value, voice: value } : { enabled: value.sms || value.voice, ...value }))
+  .describe('Authentication mobile phone: true, false, or { sms, voice } to choose the channels.');
+
+const methods = z
+  .strictObject({
+    email: z.boolean().default(true).describe('Authentication email address (a code is mailed to it).'),
+    mobilePhone,
+    officePhone: z.boolean().default(false).describe('Office phone, set by an administrator; called at reset.'),
+    authenticatorApp: z.boolean().default(true).describe('Authenticator app (TOTP). Never enough on its own.'),
+    securityQuestions: z.boolean().default(false).describe('Security questions. Never available to administrators.'),
+  })
+  .prefault({})
+  .describe('Which recovery methods users may register');
+
+const questionText = z.string().trim().min(5).max(200, 'must be at most 200 characters');
+
+const customQuestion = z.union([
+  questionText,
+  z.strictObject({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes')
+      .optional()
+      .describe('Stable id (answers are matched by id); derived from the English text when left out.'),
+    en: questionText.describe('English text.'),
+    nl: questionText.optional().describe('Dutch text; the English text is shown when left out.'),
+  }),
+]);
+
+const securityQuestions = z
+  .strictObject({
+    numberToRegister: z.number().int().min(3).max(5).default(3).describe('Questions a user answers when registering.'),
+    numberToReset: z.number().int().min(3).max(5).default(3).describe('Questions asked at reset, drawn at random from those registered.'),
+    predefined: z.boolean().default(true).describe('Offer the questions shipped with the product (English and Dutch).'),
+    custom: z.array(customQuestion).max(100).default([]).describe('Your own questions: a text, or { id, en, nl }.'),
+  })
+  .prefault({})
+  .describe('Security questions')
+  .superRefine((q, ctx) => {
+    if (q.numberToReset > q.numberToRegister) {
+      ctx.addIssue({ code: 'custom', path: ['numberToReset'], message: `must not be greater than numberToRegister (${q.numberToRegister})` });
+    }
+  });
+
+const registration = z
+  .strictObject({
+    requireOnSignIn: z.boolean().default(true).describe('Interrupt sign-in for users in scope who have not registered enough methods.'),
+    reconfirmAfterDays: z.number().int().min(0).max(730).default(180).describe('Ask users to reconfirm their methods after this many days; 0 = never.'),
+    maxSkips: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .nullable()
+      .default(null)
+      .describe('How often a user may choose "not now" before registration becomes mandatory; null = unlimited, 0 = never.'),
+  })
+  .prefault({})
+  .describe('Registration at sign-in');
+
+const codes = z
+  .strictObject({
+    length: z.number().int().min(6).max(10).default(8).describe('Digits in a one-time code.'),
+    ttlMinutes: z.number().int().min(1).max(10).default(10).describe('Minutes a code stays valid.'),
+    maxAttempts: z.number().int().min(1).max(10).default(5).describe('Wrong entries before a code is void.'),
+    maxSends: z.number().int().min(1).max(10).default(3).describe('Codes sent to one address for one purpose within the validity window.'),
+    resendAfterSeconds: z.number().int().min(0).max(600).default(30).describe('Seconds before another code may be sent.'),
+  })
+  .prefault({})
+  .describe('One-time codes sent by email, text or call');
+
+export const ssprSchema = z
+  .strictObject({
+    enabled: z.enum(['none', 'selected', 'all']).default('none').describe('Who may use self-service password reset: nobody, members of `groups`, or everyone.'),
+    groups: groupList.describe('With enabled: selected, members of these groups (case-insensitive).'),
+    methodsRequired: z.union([z.literal(1), z.literal(2)]).default(1).describe('Methods a user must register, and prove at reset.'),
+    methods,
+    securityQuestions,
+    registration,
+    administrators: z
+      .strictObject({ groups: groupList.describe('Members always need two methods and cannot use security questions.') })
+      .prefault({})
+      .describe('Administrators'),
+    codes,
+    secretsKey: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 random bytes, base64url (43 characters)')
+      .optional()
+      .describe('Key that encrypts authenticator secrets at rest; generated and kept in the database when left out. Needs a restart.'),
+  })
+  .prefault({})
+  .describe('Self-service password reset')
+  .superRefine((s, ctx) => {
+    if (s.enabled === 'selected' && s.groups.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['groups'], message: 'must name at least one group when enabled is selected' });
+    }
+    const m = s.methods;
+    const offered = [m.email, m.mobilePhone.enabled, m.officePhone, m.authenticatorApp, m.securityQuestions].filter(Boolean).length;
+    const standalone = [m.email, m.mobilePhone.enabled, m.officePhone, m.securityQuestions].filter(Boolean).length;
+    if (s.enabled !== 'none' && (offered < s.methodsRequired || standalone < 1)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods'],
+        message: `must offer at least ${s.methodsRequired} method(s), at least one of them other than the authenticator app`,
+      });
+    }
+  });
+
+const mail = z
+  .strictObject({
+    transport: z.enum(['outbox', 'smtp']).default('outbox').describe('outbox: keep messages in the database (see `oidc-sspr outbox`); smtp: send them.'),
+    from: z.string().min(3).max(320).default('oidc-sspr <no-reply@localhost>').describe('Sender address.'),
+    smtp: z
+      .strictObject({
+        host: z.string().min(1).default('localhost').describe('SMTP server.'),
+        port: z.number().int().min(1).max(65535).default(587).describe('SMTP port.'),
+        secure: z.boolean().default(false).describe('TLS from the start (port 465); otherwise STARTTLS when offered.'),
+        requireTLS: z.boolean().default(false).describe('Refuse to send unless STARTTLS succeeds.'),
+        user: z.string().optional().describe('Login name.'),
+        pass: z.string().optional().describe('Password; use ${ENV_VAR}.'),
+        timeoutSeconds: z.number().int().min(1).max(120).default(15).describe('Connection and greeting timeout.'),
+      })
+      .prefault({})
+      .describe('SMTP settings (transport: smtp)'),
+  })
+  .prefault({})
+  .describe('Email delivery');
+
+const phone = z
+  .strictObject({
+    transport: z.enum(['outbox', 'webhook']).default('outbox').describe('outbox: keep messages in the database; webhook: POST them to your SMS/voice gateway.'),
+    webhook: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional().describe('Endpoint receiving { to, channel, text, locale } as JSON.'),
+        secret: z.string().min(16).optional().describe('HMAC-SHA256 key for the X-Signature header; use ${ENV_VAR}.'),
+        timeoutMs: z.number().int().min(100).max(30000).default(5000).describe('Per attempt.'),
+        retries: z.number().int().min(0).max(5).default(2).describe('Extra attempts after a failure, with backoff.'),
+      })
+      .prefault({})
+      .describe('Webhook settings (transport: webhook)'),
+  })
+  .prefault({})
+  .describe('Text message and voice call delivery')
+  .superRefine((p, ctx) => {
+    if (p.transport === 'webhook') {
+      if (!p.webhook.url) ctx.addIssue({ code: 'custom', path: ['webhook', 'url'], message: 'is required when transport is webhook' });
+      if (!p.webhook.secret) ctx.addIssue({ code: 'custom', path: ['webhook', 'secret'], message: 'is required when transport is webhook' });
+    }
+  });
+
+export const deliverySchema = z
+  .strictObject({ mail, phone })
+  .prefault({})
+  .describe('How codes and notifications reach users')
+  .superRefine((d, ctx) => {
+    if (d.mail.transport === 'smtp' && Boolean(d.mail.smtp.user) !== Boolean(d.mail.smtp.pass)) {
+      ctx.addIssue({ code: 'custom', path: ['mail', 'smtp', 'pass'], message: 'user and pass go together' });
+    }
+  });
+
+export type SsprConfig = z.infer<typeof ssprSchema>;
+export type DeliveryConfig = z.infer<typeof deliverySchema>;

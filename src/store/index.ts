@@ -3,12 +3,16 @@ import type { Knex } from 'knex';
 import { UserStore } from './users.ts';
 import { OidcPayloadStore } from './oidc-payloads.ts';
 import { KeyStore } from './keystore.ts';
+import { SsprStore } from './sspr.ts';
+import { OutboxStore } from './outbox.ts';
 
 export interface Store {
   readonly db: Knex;
   readonly users: UserStore;
   readonly oidc: OidcPayloadStore;
   readonly keys: KeyStore;
+  readonly sspr: SsprStore;
+  readonly outbox: OutboxStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -19,6 +23,8 @@ export function createStore(db: Knex): Store {
     users: new UserStore(db),
     oidc: new OidcPayloadStore(db),
     keys: new KeyStore(db),
+    sspr: new SsprStore(db),
+    outbox: new OutboxStore(db),
     async ping() {
       await db.raw('select 1');
     },
@@ -27,3 +33,5 @@ export function createStore(db: Knex): Store {
 
 export { DuplicateError } from './users.ts';
 export type { User, UserStatus, PasswordSource, UserPatch } from './users.ts';
+export type { StoredMethod, StoredMethodKind, StoredAnswer, RegistrationState, Challenge } from './sspr.ts';
+export type { OutboxMessage } from './outbox.ts';

@@ -1,0 +1,207 @@
+/** SSPR data: registered methods, security answers, registration state, one-time challenges. */
+import type { Knex } from 'knex';
+
+export type StoredMethodKind = 'email' | 'mobile_phone' | 'office_phone' | 'authenticator_app';
+
+export interface StoredMethod {
+  kind: StoredMethodKind;
+  value: string;
+  verifiedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface StoredAnswer {
+  questionId: string;
+  answerHash: string;
+  createdAt: number;
+}
+
+export interface RegistrationState {
+  confirmedAt: number | null;
+  skips: number;
+}
+
+export interface Challenge {
+  id: string;
+  userId: string;
+  purpose: string;
+  targetKey: string;
+  pendingValue: string | null;
+  codeHash: string | null;
+  attempts: number;
+  sends: number;
+  lastSentAt: number | null;
+  expiresAt: number;
+  consumedAt: number | null;
+  createdAt: number;
+}
+
+type Row = Record<string, unknown>;
+const n = (v: unknown): number => Number(v);
+const nn = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function toChallenge(r: Row): Challenge {
+  return {
+    id: String(r.id),
+    userId: String(r.user_id),
+    purpose: String(r.purpose),
+    targetKey: String(r.target_key),
+    pendingValue: (r.pending_value as string | null) ?? null,
+    codeHash: (r.code_hash as string | null) ?? null,
+    attempts: n(r.attempts),
+    sends: n(r.sends),
+    lastSentAt: nn(r.last_sent_at),
+    expiresAt: n(r.expires_at),
+    consumedAt: nn(r.consumed_at),
+    createdAt: n(r.created_at),
+  };
+}
+
+export class SsprStore {
+  readonly #db: Knex;
+  constructor(db: Knex) {
+    this.#db = db;
+  }
+
+  async methods(userId: string): Promise<StoredMethod[]> {
+    const rows = await this.#db<Row>('sspr_methods').where({ user_id: userId }).orderBy('kind');
+    return rows.map((r) => ({
+      kind: r.kind as StoredMethodKind,
+      value: String(r.value),
+      verifiedAt: nn(r.verified_at),
+      createdAt: n(r.created_at),
+      updatedAt: n(r.updated_at),
+    }));
+  }
+
+  /** Sets a method's value (verified now); returns the previous value, if any. */
+  async putMethod(userId: string, kind: StoredMethodKind, value: string, now: number, trx?: Knex.Transaction): Promise<string | undefined> {
+    const db = trx ?? this.#db;
+    const previous = await db<Row>('sspr_methods').where({ user_id: userId, kind }).first('value');
+    await db('sspr_methods')
+      .insert({ user_id: userId, kind, value, verified_at: now, created_at: now, updated_at: now })
+      .onConflict(['user_id', 'kind'])
+      .merge({ value, verified_at: now, updated_at: now });
+    return previous ? String(previous.value) : undefined;
+  }
+
+  async deleteMethod(userId: string, kind: StoredMethodKind): Promise<boolean> {
+    return (await this.#db('sspr_methods').where({ user_id: userId, kind }).delete()) > 0;
+  }
+
+  async answers(userId: string): Promise<StoredAnswer[]> {
+    const rows = await this.#db<Row>('sspr_security_answers').where({ user_id: userId }).orderBy('question_id');
+    return rows.map((r) => ({ questionId: String(r.question_id), answerHash: String(r.answer_hash), createdAt: n(r.created_at) }));
+  }
+
+  /** Replaces all of a user's answers at once: never a half-registered set. */
+  async replaceAnswers(userId: string, answers: { questionId: string; answerHash: string }[], now: number): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      await trx('sspr_security_answers').where({ user_id: userId }).delete();
+      if (answers.length) {
+        await trx('sspr_security_answers').insert(
+          answers.map((a) => ({ user_id: userId, question_id: a.questionId, answer_hash: a.answerHash, created_at: now })),
+        );
+      }
+    });
+  }
+
+  async deleteAnswers(userId: string): Promise<boolean> {
+    return (await this.#db('sspr_security_answers').where({ user_id: userId }).delete()) > 0;
+  }
+
+  async state(userId: string): Promise<RegistrationState> {
+    const row = await this.#db<Row>('sspr_state').where({ user_id: userId }).first();
+    return row ? { confirmedAt: nn(row.confirmed_at), skips: n(row.skips) } : { confirmedAt: null, skips: 0 };
+  }
+
+  /** Records that the user registered or reconfirmed their methods now. */
+  async recordConfirmation(userId: string, now: number): Promise<void> {
+    await this.#db('sspr_state')
+      .insert({ user_id: userId, confirmed_at: now, skips: 0, updated_at: now })
+      .onConflict('user_id')
+      .merge({ confirmed_at: now, skips: 0, updated_at: now });
+  }
+
+  /** Counts one "not now"; returns the new count. */
+  async addSkip(userId: string, now: number): Promise<number> {
+    return this.#db.transaction(async (trx) => {
+      await trx('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
+      await trx('sspr_state').where({ user_id: userId }).increment('skips', 1).update({ updated_at: now });
+      const row = await trx<Row>('sspr_state').where({ user_id: userId }).first('skips');
+      return n(row!.skips);
+    });
+  }
+
+  // One-time challenges
+
+  async createChallenge(c: Omit<Challenge, 'attempts' | 'consumedAt'>): Promise<void> {
+    await this.#db('sspr_challenges').insert({
+      id: c.id,
+      user_id: c.userId,
+      purpose: c.purpose,
+      target_key: c.targetKey,
+      pending_value: c.pendingValue,
+      code_hash: c.codeHash,
+      attempts: 0,
+      sends: c.sends,
+      last_sent_at: c.lastSentAt,
+      expires_at: c.expiresAt,
+      consumed_at: null,
+      created_at: c.createdAt,
+    });
+  }
+
+  async challenge(id: string): Promise<Challenge | undefined> {
+    const row = await this.#db<Row>('sspr_challenges').where({ id }).first();
+    return row ? toChallenge(row) : undefined;
+  }
+
+  /** The newest unconsumed, unexpired challenge of a user for a purpose. */
+  async latestChallenge(userId: string, purpose: string, now: number): Promise<Challenge | undefined> {
+    const row = await this.#db<Row>('sspr_challenges')
+      .where({ user_id: userId, purpose })
+      .whereNull('consumed_at')
+      .andWhere('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .first();
+    return row ? toChallenge(row) : undefined;
+  }
+
+  /** Challenges of a user and purpose created since `since` (for send limits). */
+  async sendsSince(userId: string, purpose: string, targetKey: string, since: number): Promise<number> {
+    const row = await this.#db('sspr_challenges')
+      .where({ user_id: userId, purpose, target_key: targetKey })
+      .andWhere('created_at', '>', since)
+      .sum<{ total: string | number | null }[]>({ total: 'sends' });
+    return Number(row[0]?.total ?? 0);
+  }
+
+  /** Counts a wrong try atomically; returns the attempts now recorded. */
+  async addAttempt(id: string): Promise<number> {
+    await this.#db('sspr_challenges').where({ id }).increment('attempts', 1);
+    const row = await this.#db<Row>('sspr_challenges').where({ id }).first('attempts');
+    return row ? n(row.attempts) : Number.POSITIVE_INFINITY;
+  }
+
+  /** Marks a challenge used; true only for the single caller that did it. */
+  async consumeChallenge(id: string, now: number, maxAttempts: number): Promise<boolean> {
+    const changed = await this.#db('sspr_challenges')
+      .where({ id })
+      .whereNull('consumed_at')
+      .andWhere('attempts', '<', maxAttempts)
+      .andWhere('expires_at', '>', now)
+      .update({ consumed_at: now });
+    return changed > 0;
+  }
+
+  /** Voids every open challenge of a user for a purpose (a new code replaces the old ones). */
+  async voidChallenges(userId: string, purpose: string, now: number): Promise<void> {
+    await this.#db('sspr_challenges').where({ user_id: userId, purpose }).whereNull('consumed_at').update({ consumed_at: now });
+  }
+
+  async purgeChallenges(now: number): Promise<number> {
+    return this.#db('sspr_challenges').where('expires_at', '<=', now).delete();
+  }
+}

@@ -1,7 +1,7 @@
 /** Signing keys and cookie keys, shared by every instance through the database. */
 import type { Knex } from 'knex';
 
-export type KeyKind = 'signing' | 'cookie';
+export type KeyKind = 'signing' | 'cookie' | 'secrets';
 
 export interface StoredKey {
   id: string;

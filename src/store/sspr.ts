@@ -201,6 +201,63 @@ export class SsprStore {
     await this.#db('sspr_challenges').where({ user_id: userId, purpose }).whereNull('consumed_at').update({ consumed_at: now });
   }
 
+  /**
+   * The newest challenge of a user for a purpose in any state (open, used, expired), so a caller can
+   * tell why a code no longer works. Among challenges created in the same millisecond the open one wins.
+   */
+  async newestChallenge(userId: string, purpose: string): Promise<Challenge | undefined> {
+    const row = await this.#db<Row>('sspr_challenges')
+      .where({ user_id: userId, purpose })
+      .orderBy('created_at', 'desc')
+      .orderByRaw('case when consumed_at is null then 0 else 1 end')
+      .first();
+    return row ? toChallenge(row) : undefined;
+  }
+
+  /** When a code last went to this address for this user and purpose (null: never). */
+  async lastSentAt(userId: string, purpose: string, targetKey: string): Promise<number | null> {
+    const row = await this.#db('sspr_challenges')
+      .where({ user_id: userId, purpose, target_key: targetKey })
+      .max<{ last: string | number | null }[]>({ last: 'last_sent_at' });
+    return nn(row[0]?.last);
+  }
+
+  /** Voids the user's open challenges for the purpose and creates the new one, in one transaction. */
+  async replaceChallenge(c: Omit<Challenge, 'attempts' | 'consumedAt'>): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      await trx('sspr_challenges').where({ user_id: c.userId, purpose: c.purpose }).whereNull('consumed_at').update({ consumed_at: c.createdAt });
+      await new SsprStore(trx).createChallenge(c);
+    });
+  }
+
+  /**
+   * Reserves one try at an open challenge before its code is compared: counts the attempt only while
+   * the challenge is open, unexpired and under `maxAttempts`. Returns the attempts now recorded, or
+   * undefined when no try is left. Concurrent guesses can therefore never exceed `maxAttempts`.
+   */
+  async claimAttempt(id: string, now: number, maxAttempts: number): Promise<number | undefined> {
+    const rows = await this.#db('sspr_challenges')
+      .where({ id })
+      .whereNull('consumed_at')
+      .andWhere('attempts', '<', maxAttempts)
+      .andWhere('expires_at', '>', now)
+      .update({ attempts: this.#db.raw('attempts + 1') })
+      .returning<{ attempts: string | number }[]>('attempts');
+    const first = rows[0];
+    return first === undefined ? undefined : n(first.attempts);
+  }
+
+  /**
+   * Marks an open, unexpired challenge used, whatever its attempt count (a try already claimed with
+   * claimAttempt succeeded); with `onlyWithoutCode` only a challenge that has no code (a held value).
+   * True only for the single caller that did it.
+   */
+  async useChallenge(id: string, now: number, onlyWithoutCode = false): Promise<boolean> {
+    const q = this.#db('sspr_challenges').where({ id }).whereNull('consumed_at').andWhere('expires_at', '>', now);
+    if (onlyWithoutCode) q.whereNull('code_hash');
+    return (await q.update({ consumed_at: now })) > 0;
+  }
+
   async purgeChallenges(now: number): Promise<number> {
     return this.#db('sspr_challenges').where('expires_at', '<=', now).delete();
   }

@@ -1,0 +1,74 @@
+/**
+ * Security questions: the list shipped with the product (English and Dutch) and the catalogue a
+ * deployment offers (predefined and/or its own). Answers are stored by question id, so ids never change.
+ */
+import { createHash } from 'node:crypto';
+import type { SsprConfig } from '../../config/sspr-schema.ts';
+import type { Locale } from '../../i18n/index.ts';
+
+export interface Question {
+  id: string;
+  en: string;
+  nl: string;
+}
+
+/**
+ * Personal, stable facts that are hard to look up or guess. Questions whose answers people tend to
+ * post online (pets, birthdays, favourite things, mother's maiden name) are left out on purpose.
+ */
+export const predefinedQuestions: readonly Question[] = Object.freeze([
+  { id: 'first-school', en: 'What was the name of the first school you went to?', nl: 'Hoe heette de eerste school waar je naartoe ging?' },
+  {
+    id: 'childhood-best-friend',
+    en: 'What was the first name of your best friend when you were a child?',
+    nl: 'Wat was de voornaam van je beste vriend of vriendin toen je klein was?',
+  },
+  { id: 'favourite-teacher', en: 'What was the surname of your favourite teacher?', nl: 'Wat was de achternaam van je favoriete leraar of lerares?' },
+  { id: 'parents-met-city', en: 'In which town or city did your parents meet?', nl: 'In welke plaats hebben je ouders elkaar leren kennen?' },
+  { id: 'first-concert', en: 'Which artist or band did you see at your first concert?', nl: 'Welke artiest of band zag je bij je eerste concert?' },
+  { id: 'childhood-nickname', en: 'What nickname did your family call you as a child?', nl: 'Welke bijnaam gaf je familie je toen je klein was?' },
+  { id: 'first-car', en: 'What were the make and model of your first car?', nl: 'Wat waren het merk en het model van je eerste auto?' },
+  { id: 'first-manager', en: 'What was the first name of your first manager at work?', nl: 'Wat was de voornaam van je eerste leidinggevende?' },
+  { id: 'first-partner-city', en: 'In which town or city did you meet your first partner?', nl: 'In welke plaats heb je je eerste partner ontmoet?' },
+  { id: 'childhood-cuddly-toy', en: 'What was the name of your favourite cuddly toy as a child?', nl: 'Hoe heette je lievelingsknuffel toen je klein was?' },
+  {
+    id: 'first-trip-abroad',
+    en: 'Which town or city did you visit on your first trip abroad?',
+    nl: 'Welke plaats bezocht je tijdens je eerste reis naar het buitenland?',
+  },
+  { id: 'childhood-neighbours', en: 'What was the surname of your neighbours when you were a child?', nl: 'Wat was de achternaam van jullie buren toen je klein was?' },
+  { id: 'first-cinema-film', en: 'What was the first film you saw in a cinema?', nl: 'Wat was de eerste film die je in de bioscoop zag?' },
+  { id: 'driving-instructor', en: 'What was the first name of your driving instructor?', nl: 'Wat was de voornaam van je rijinstructeur?' },
+  {
+    id: 'school-not-attended',
+    en: 'Which school or university did you apply to but not attend?',
+    nl: 'Bij welke school of universiteit meldde je je aan zonder er uiteindelijk naartoe te gaan?',
+  },
+].map((q) => Object.freeze(q)));
+
+/** Id of a custom question given only as text: `custom-` and a short hash of the English text. */
+export function customQuestionId(en: string): string {
+  return `custom-${createHash('sha256').update(en.trim().normalize('NFC'), 'utf8').digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * The questions users may choose from: the predefined ones (when `predefined`), then the custom
+ * ones. A text becomes a question with a derived id; Dutch falls back to English. When two
+ * questions share an id the first one wins.
+ */
+export function questionCatalogue(config: SsprConfig['securityQuestions']): Question[] {
+  const all: Question[] = config.predefined ? predefinedQuestions.map((q) => ({ ...q })) : [];
+  for (const custom of config.custom) {
+    if (typeof custom === 'string') {
+      all.push({ id: customQuestionId(custom), en: custom, nl: custom });
+    } else {
+      all.push({ id: custom.id ?? customQuestionId(custom.en), en: custom.en, nl: custom.nl ?? custom.en });
+    }
+  }
+  const seen = new Set<string>();
+  return all.filter((q) => (seen.has(q.id) ? false : (seen.add(q.id), true)));
+}
+
+export function questionText(q: Question, locale: Locale): string {
+  return (locale === 'nl' ? q.nl : q.en) || q.en;
+}

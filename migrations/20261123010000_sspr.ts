@@ -51,6 +51,22 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['expires_at']);
   });
 
+  // Append-only record of what happened; never secrets or codes.
+  await knex.schema.createTable('audit_events', (t) => {
+    t.bigIncrements('id').primary();
+    t.bigInteger('at').notNullable();
+    t.string('type', 64).notNullable();
+    t.string('user_id', 64).nullable();
+    t.string('client_id', 256).nullable();
+    t.string('ip', 64).nullable();
+    t.string('flow_id', 128).nullable();
+    t.string('outcome', 32).notNullable();
+    t.text('details').nullable();
+    t.index(['at']);
+    t.index(['user_id', 'at']);
+    t.index(['type', 'at']);
+  });
+
   await knex.schema.createTable('outbox', (t) => {
     t.increments('id').primary();
     // email | sms | voice
@@ -67,6 +83,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('outbox');
+  await knex.schema.dropTableIfExists('audit_events');
   await knex.schema.dropTableIfExists('sspr_challenges');
   await knex.schema.dropTableIfExists('sspr_state');
   await knex.schema.dropTableIfExists('sspr_security_answers');

@@ -28,6 +28,14 @@ import { securityHeaders } from './security/headers.ts';
 import { UserService } from './users/service.ts';
 import { LoginService } from './flows/login/service.ts';
 import { loginRoutes } from './flows/login/routes.ts';
+import { interactionKit } from './flows/interaction.ts';
+import { RegistrationService } from './flows/register/service.ts';
+import { registerRoutes } from './flows/register/routes.ts';
+import { loadSecretsKey, secretKeys, createSecretBox } from './security/secrets.ts';
+import { OneTimeCodes } from './security/codes.ts';
+import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
+import { createMethodRegistry } from './methods/registry.ts';
+import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
 import { errorPages } from './web/errors.ts';
 import { assets } from './web/assets.ts';
@@ -50,6 +58,9 @@ export interface IdpParts {
   config: LiveConfig;
   store: Store;
   users: UserService;
+  registration: RegistrationService;
+  mail: MailDelivery;
+  phone: PhoneDelivery;
   log: Logger;
   clock: Clock;
   keys: LoadedKeys;
@@ -102,18 +113,41 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;
   const adapter = createKnexAdapter(store.oidc, clock, clients);
   const basePath = new URL(config.server.issuer).pathname.replace(/\/+$/, '');
-  const render = createRenderer(() => ({
+  const site = () => ({
     organisation: live.current.ui.organisation,
     logoUrl: live.current.ui.logoUrl,
     defaultLocale: live.current.ui.defaultLocale,
     basePath,
-  }));
+  });
+  const render = createRenderer(site);
   const login = new LoginService(users, log, isFirstParty);
+
+  const derived = secretKeys(await loadSecretsKey(store.keys, config.sspr.secretsKey, clock));
+  const box = createSecretBox(derived.secretBox);
+  const codes = new OneTimeCodes(store.sspr, clock, () => derived.codePepper, () => live.current.sspr.codes);
+  const mail = createMailDelivery({ config: () => live.current.delivery.mail, outbox: store.outbox, log, clock });
+  const phone = createPhoneDelivery({ config: () => live.current.delivery.phone, outbox: store.outbox, log, clock });
+  const methods = createMethodRegistry({
+    config: () => live.current,
+    store,
+    clock,
+    codes,
+    hasher,
+    mail,
+    phone,
+    seal: (plain) => box.seal(plain),
+    open: (sealed) => box.open(sealed),
+  });
+  const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
+  const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
 
   return {
     config: live,
     store,
     users,
+    registration,
+    mail,
+    phone,
     log,
     clock,
     keys,
@@ -127,13 +161,15 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         keys,
         adapter,
         findAccount: createFindAccount(store),
-        policy: createInteractionPolicy(),
+        policy: createInteractionPolicy(registration),
         render,
         basePath,
         isFirstParty,
       }),
     middleware(provider) {
-      const routes = loginRoutes({ provider, login, csrf, render, basePath, bodyLimitKb: () => live.current.server.bodyLimitKb });
+      const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb);
+      const register = registerRoutes({ kit, registration, users, render, site });
+      const routes = loginRoutes({ kit, login, render, promptPages: register.promptPages });
       const rememberLocale: Middleware = async (ctx, next) => {
         const lang = ctx.query.lang;
         if (isLocale(lang)) {
@@ -146,13 +182,18 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         errorPages(render, log),
         rememberLocale,
         assets(path.join(viewsDir, 'assets')),
+        register.router.routes() as Middleware,
         routes.routes() as Middleware,
         routes.allowedMethods() as Middleware,
         mount(provider),
       ]);
     },
-    purge: () => store.oidc.purgeExpired(clock.now()),
+    async purge() {
+      const now = clock.now();
+      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now));
+    },
     async close() {
+      await Promise.allSettled([mail.close(), phone.close()]);
       if (!options.knex) await db.destroy();
     },
   };

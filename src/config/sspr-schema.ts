@@ -99,6 +99,11 @@ export const ssprSchema = z
       .prefault({})
       .describe('Administrators'),
     codes,
+    defaultCountry: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'must be a two-letter ISO 3166 country code in capitals')
+      .default('NL')
+      .describe('Country preselected for phone numbers typed without +country code.'),
     secretsKey: z
       .string()
       .regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 random bytes, base64url (43 characters)')

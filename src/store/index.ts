@@ -5,6 +5,7 @@ import { OidcPayloadStore } from './oidc-payloads.ts';
 import { KeyStore } from './keystore.ts';
 import { SsprStore } from './sspr.ts';
 import { OutboxStore } from './outbox.ts';
+import { AuditStore } from './audit.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -13,6 +14,7 @@ export interface Store {
   readonly keys: KeyStore;
   readonly sspr: SsprStore;
   readonly outbox: OutboxStore;
+  readonly audit: AuditStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export function createStore(db: Knex): Store {
     keys: new KeyStore(db),
     sspr: new SsprStore(db),
     outbox: new OutboxStore(db),
+    audit: new AuditStore(db),
     async ping() {
       await db.raw('select 1');
     },
@@ -35,3 +38,4 @@ export { DuplicateError } from './users.ts';
 export type { User, UserStatus, PasswordSource, UserPatch } from './users.ts';
 export type { StoredMethod, StoredMethodKind, StoredAnswer, RegistrationState, Challenge } from './sspr.ts';
 export type { OutboxMessage } from './outbox.ts';
+export type { AuditEvent, StoredAuditEvent } from './audit.ts';

@@ -64,6 +64,10 @@ export class UserService {
     return key ? this.#store.users.findByUsernameKey(key) : undefined;
   }
 
+  byId(id: string): Promise<User | undefined> {
+    return this.#store.users.findById(id);
+  }
+
   async require(username: string): Promise<User> {
     const user = await this.find(username);
     if (!user) throw userNotFound(username);

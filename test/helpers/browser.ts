@@ -121,6 +121,15 @@ export class Browser {
     return page;
   }
 
+  /** Follows the first link whose href path ends with `hrefEndsWith`. */
+  async follow(page: Page, hrefEndsWith: string): Promise<Page> {
+    for (const m of page.html.matchAll(/<a\b[^>]*href="([^"]*)"/gi)) {
+      const href = new URL(decode(m[1]!), page.url);
+      if (href.pathname.endsWith(hrefEndsWith)) return this.navigate(href.href);
+    }
+    throw new Error(`no link to …${hrefEndsWith} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+  }
+
   async submit(page: Page, actionEndsWith: string, values: Record<string, string> = {}): Promise<Page> {
     const form = formWith(page, actionEndsWith);
     return this.navigate(form.action, { form: { ...form.fields, ...values } });

@@ -1,0 +1,67 @@
+/** Helpers shared by every page under /interaction/:uid: the flow, its forms, its end. */
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { AppError, badRequest } from '../errors.ts';
+import { readForm, type Form } from '../security/form.ts';
+import type { Csrf } from '../security/csrf.ts';
+
+export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+export type InteractionResult = Parameters<Provider['interactionResult']>[2];
+
+/** Renders the page of a prompt (GET /interaction/:uid). */
+export type PromptPage = (ctx: Context, interaction: Interaction) => Promise<void>;
+
+export interface InteractionKit {
+  provider: Provider;
+  csrf: Csrf;
+  basePath: string;
+  url(uid: string, ...path: string[]): string;
+  details(ctx: Context): Promise<Interaction>;
+  /** Reads the posted form and checks its CSRF token for this flow and purpose. */
+  form(ctx: Context, interaction: Interaction, purpose: string): Promise<Form>;
+  requirePrompt(interaction: Interaction, ...names: string[]): void;
+  finish(ctx: Context, result: InteractionResult, merge: boolean): Promise<void>;
+  clientName(interaction: Interaction): Promise<string>;
+  uiLocales(interaction: Interaction): string | undefined;
+}
+
+export const sessionExpired = () => new AppError('session_expired', 400, 'error.session_expired');
+
+export function interactionKit(provider: Provider, csrf: Csrf, basePath: string, bodyLimitKb: () => number): InteractionKit {
+  return {
+    provider,
+    csrf,
+    basePath,
+    url: (uid, ...path) => [`${basePath}/interaction/${uid}`, ...path].join('/'),
+    async details(ctx) {
+      let interaction: Interaction;
+      try {
+        interaction = await provider.interactionDetails(ctx.req, ctx.res);
+      } catch (error) {
+        if (error instanceof errors.SessionNotFound) throw sessionExpired();
+        throw error;
+      }
+      if (interaction.uid !== ctx.params.uid) throw sessionExpired();
+      return interaction;
+    },
+    async form(ctx, interaction, purpose) {
+      const body = await readForm(ctx, bodyLimitKb());
+      if (!csrf.verify(interaction.uid, purpose, body.csrf)) throw new AppError('csrf_invalid', 403, 'error.csrf');
+      return body;
+    },
+    requirePrompt(interaction, ...names) {
+      if (!names.includes(interaction.prompt.name)) throw badRequest('wrong_step', 'error.wrong_step', `expected prompt ${names.join('|')}`);
+    },
+    async finish(ctx, result, merge) {
+      const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+      ctx.status = 303;
+      ctx.redirect(returnTo);
+    },
+    async clientName(interaction) {
+      const client = await provider.Client.find(String(interaction.params.client_id));
+      return client?.clientName ?? client?.clientId ?? '';
+    },
+    uiLocales: (interaction) => (typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : undefined),
+  };
+}

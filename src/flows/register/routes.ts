@@ -1,0 +1,162 @@
+/**
+ * The registration interrupt and the reconfirmation page, as oidc-provider prompts
+ * `sspr_register` and `sspr_reconfirm` under /interaction/:uid. Thin handlers over
+ * RegistrationService; each method's own pages under /interaction/:uid/methods/:method.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Renderer } from '../../web/render.ts';
+import { localeOf, type SiteInfo } from '../../web/render.ts';
+import { translator } from '../../i18n/index.ts';
+import { AppError } from '../../errors.ts';
+import type { UserService } from '../../users/service.ts';
+import type { MethodPage } from '../../methods/types.ts';
+import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
+import type { RegistrationService, RequestInfo } from './service.ts';
+
+export const REGISTER_PROMPT = 'sspr_register';
+export const RECONFIRM_PROMPT = 'sspr_reconfirm';
+const PROMPTS = [REGISTER_PROMPT, RECONFIRM_PROMPT];
+/** One CSRF purpose for every registration form of a flow. */
+const PURPOSE = 'register';
+
+export interface RegisterRouteDeps {
+  kit: InteractionKit;
+  registration: RegistrationService;
+  users: UserService;
+  render: Renderer;
+  site: () => SiteInfo;
+}
+
+export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promptPages: Record<string, PromptPage> } {
+  const { kit, registration, render } = deps;
+  const router = new Router();
+
+  const t = (ctx: Context, interaction: Interaction) => translator(localeOf(ctx, deps.site(), kit.uiLocales(interaction)));
+  const info = (ctx: Context, interaction: Interaction): RequestInfo => ({ ip: ctx.ip, clientId: String(interaction.params.client_id), flowId: interaction.uid });
+
+  async function userOf(interaction: Interaction) {
+    const accountId = interaction.session?.accountId;
+    const user = accountId ? await deps.users.byId(accountId) : undefined;
+    if (!user || user.status !== 'enabled') throw new AppError('session_expired', 400, 'error.session_expired');
+    return user;
+  }
+
+  async function showOverview(ctx: Context, interaction: Interaction, error?: string, status = 200): Promise<void> {
+    const user = await userOf(interaction);
+    const translate = t(ctx, interaction);
+    const overview = await registration.overview(user, translate);
+    const reconfirm = interaction.prompt.name === RECONFIRM_PROMPT;
+    await render(
+      ctx,
+      reconfirm ? 'register/reconfirm' : 'register/overview',
+      {
+        title: reconfirm ? 'reconfirm.title' : 'register.title',
+        clientName: await kit.clientName(interaction),
+        overview,
+        methodUrl: (id: string) => kit.url(interaction.uid, 'methods', id),
+        removeAction: (id: string) => kit.url(interaction.uid, 'methods', id, 'remove'),
+        finishAction: kit.url(interaction.uid, reconfirm ? 'reconfirm' : 'finish'),
+        skipAction: kit.url(interaction.uid, 'skip'),
+        csrf: kit.csrf.token(interaction.uid, PURPOSE),
+        error,
+      },
+      { uiLocales: kit.uiLocales(interaction), status },
+    );
+  }
+
+  async function showMethod(ctx: Context, interaction: Interaction, methodId: string, page: MethodPage): Promise<void> {
+    await render(
+      ctx,
+      page.view,
+      {
+        title: `method.${methodId}.name`,
+        ...page.locals,
+        error: page.error,
+        errorVars: page.errorVars ?? {},
+        action: (step: string) => kit.url(interaction.uid, 'methods', methodId, step),
+        backUrl: kit.url(interaction.uid),
+        csrf: kit.csrf.token(interaction.uid, PURPOSE),
+      },
+      { uiLocales: kit.uiLocales(interaction), status: page.status ?? (page.error ? 400 : 200) },
+    );
+  }
+
+  /** Every registration route: the flow must be at one of our prompts. */
+  async function flow(ctx: Context, post: boolean) {
+    const interaction = await kit.details(ctx);
+    const form = post ? await kit.form(ctx, interaction, PURPOSE) : undefined;
+    kit.requirePrompt(interaction, ...PROMPTS);
+    return { interaction, form, user: await userOf(interaction) };
+  }
+
+  router.get('/interaction/:uid/methods/:method', async (ctx) => {
+    const { interaction, user } = await flow(ctx, false);
+    const translate = t(ctx, interaction);
+    const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
+    const page = await registration.begin(user, ctx.params.method!, { locale, t: translate });
+    return showMethod(ctx, interaction, ctx.params.method!, page);
+  });
+
+  router.post('/interaction/:uid/methods/:method/remove', async (ctx) => {
+    const { interaction, user } = await flow(ctx, true);
+    try {
+      await registration.remove(user, ctx.params.method!, t(ctx, interaction), info(ctx, interaction));
+    } catch (error) {
+      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
+      throw error;
+    }
+    ctx.status = 303;
+    ctx.redirect(kit.url(interaction.uid));
+  });
+
+  router.post('/interaction/:uid/methods/:method/:step', async (ctx) => {
+    const { interaction, form, user } = await flow(ctx, true);
+    const translate = t(ctx, interaction);
+    const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
+    const outcome = await registration.step(user, ctx.params.method!, ctx.params.step!, form!, { locale, t: translate }, info(ctx, interaction));
+    if (outcome.kind === 'page') return showMethod(ctx, interaction, ctx.params.method!, outcome.page);
+    ctx.status = 303;
+    ctx.redirect(kit.url(interaction.uid));
+  });
+
+  router.post('/interaction/:uid/finish', async (ctx) => {
+    const { interaction, user } = await flow(ctx, true);
+    kit.requirePrompt(interaction, REGISTER_PROMPT);
+    try {
+      await registration.complete(user, info(ctx, interaction));
+    } catch (error) {
+      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
+      throw error;
+    }
+    return kit.finish(ctx, { [REGISTER_PROMPT]: { completed: true } }, true);
+  });
+
+  router.post('/interaction/:uid/reconfirm', async (ctx) => {
+    const { interaction, user } = await flow(ctx, true);
+    kit.requirePrompt(interaction, RECONFIRM_PROMPT);
+    try {
+      await registration.reconfirm(user, info(ctx, interaction));
+    } catch (error) {
+      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
+      throw error;
+    }
+    return kit.finish(ctx, { [RECONFIRM_PROMPT]: { confirmed: true } }, true);
+  });
+
+  router.post('/interaction/:uid/skip', async (ctx) => {
+    const { interaction, user } = await flow(ctx, true);
+    try {
+      await registration.skip(user, info(ctx, interaction));
+    } catch (error) {
+      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
+      throw error;
+    }
+    return kit.finish(ctx, { [interaction.prompt.name]: { skipped: true } }, true);
+  });
+
+  return {
+    router,
+    promptPages: { [REGISTER_PROMPT]: (ctx, i) => showOverview(ctx, i), [RECONFIRM_PROMPT]: (ctx, i) => showOverview(ctx, i) },
+  };
+}

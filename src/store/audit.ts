@@ -1,0 +1,59 @@
+/** The append-only audit trail. */
+import type { Knex } from 'knex';
+
+export interface AuditEvent {
+  type: string;
+  outcome: 'success' | 'failure' | 'info';
+  userId?: string | null;
+  clientId?: string | null;
+  ip?: string | null;
+  flowId?: string | null;
+  /** Non-secret details (method names, reasons); never codes, answers or passwords. */
+  details?: Record<string, string | number | boolean | null>;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  id: number;
+  at: number;
+}
+
+type Row = Record<string, unknown>;
+
+export class AuditStore {
+  readonly #db: Knex;
+  constructor(db: Knex) {
+    this.#db = db;
+  }
+
+  async record(event: AuditEvent, at: number): Promise<void> {
+    await this.#db('audit_events').insert({
+      at,
+      type: event.type,
+      user_id: event.userId ?? null,
+      client_id: event.clientId ?? null,
+      ip: event.ip ?? null,
+      flow_id: event.flowId ?? null,
+      outcome: event.outcome,
+      details: event.details ? JSON.stringify(event.details) : null,
+    });
+  }
+
+  async list(filter: { userId?: string; type?: string; since?: number; limit?: number } = {}): Promise<StoredAuditEvent[]> {
+    const q = this.#db<Row>('audit_events').orderBy('id', 'asc').limit(filter.limit ?? 1000);
+    if (filter.userId) q.where({ user_id: filter.userId });
+    if (filter.type) q.where('type', 'like', `${filter.type}%`);
+    if (filter.since !== undefined) q.where('at', '>=', filter.since);
+    const rows = await q;
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: Number(r.at),
+      type: String(r.type),
+      outcome: r.outcome as AuditEvent['outcome'],
+      userId: (r.user_id as string | null) ?? null,
+      clientId: (r.client_id as string | null) ?? null,
+      ip: (r.ip as string | null) ?? null,
+      flowId: (r.flow_id as string | null) ?? null,
+      details: r.details ? (JSON.parse(String(r.details)) as AuditEvent['details']) : undefined,
+    }));
+  }
+}

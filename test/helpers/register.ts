@@ -1,0 +1,53 @@
+/** Walks the registration pages as a user would, reading codes from what really arrived. */
+import type { Browser, Page } from './browser.ts';
+import type { TestSmtp } from './smtp.ts';
+import type { SmsReceiver } from './sms.ts';
+import { totpCodeAt, totpStep } from '../../src/security/totp.ts';
+
+export function codeIn(text: string): string {
+  const match = /\b(\d{6,10})\b/.exec(text.replace(/(\d) (?=\d)/g, '$1'));
+  if (!match) throw new Error(`no code in: ${text}`);
+  return match[1]!;
+}
+
+export async function registerEmail(browser: Browser, overview: Page, smtp: TestSmtp, address: string): Promise<Page> {
+  const form = await browser.follow(overview, '/methods/email');
+  const sentAt = smtp.messages.length;
+  const codePage = await browser.submit(form, '/methods/email/send', { address });
+  if (codePage.status !== 200 || !codePage.html.includes('/methods/email/verify')) throw new Error(`email code page not shown: ${codePage.status} ${codePage.html.slice(0, 1500)}`);
+  const mail = await smtp.waitFor((m, i = smtp.messages.indexOf(m)) => i >= sentAt && m.to.includes(address.toLowerCase()));
+  return browser.submit(codePage, '/methods/email/verify', { code: codeIn(mail.text) });
+}
+
+export async function registerPhone(browser: Browser, overview: Page, sms: SmsReceiver, country: string, number: string, e164: string, channel: 'sms' | 'voice' = 'sms'): Promise<Page> {
+  const form = await browser.follow(overview, '/methods/mobilePhone');
+  const before = sms.messages.length;
+  const codePage = await browser.submit(form, '/methods/mobilePhone/send', { country, number, channel });
+  if (!codePage.html.includes('/methods/mobilePhone/verify')) throw new Error(`phone code page not shown: ${codePage.status} ${codePage.html.slice(0, 1500)}`);
+  const message = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === e164);
+  return browser.submit(codePage, '/methods/mobilePhone/verify', { code: codeIn(message.text) });
+}
+
+/** Reads the key shown on the page, as a person typing it into an app would. */
+export function keyOnPage(page: Page): string {
+  const key = /<code class="key">([^<]+)<\/code>/.exec(page.html)?.[1];
+  if (!key) throw new Error('no key on the page');
+  return key.replace(/\s+/g, '');
+}
+
+export async function registerAuthenticator(browser: Browser, overview: Page, now: number): Promise<{ page: Page; secret: string }> {
+  const setup = await browser.follow(overview, '/methods/authenticatorApp');
+  const secret = keyOnPage(setup);
+  const page = await browser.submit(setup, '/methods/authenticatorApp/verify', { code: totpCodeAt(secret, totpStep(now)) });
+  return { page, secret };
+}
+
+export async function registerQuestions(browser: Browser, overview: Page, answers: [string, string][]): Promise<Page> {
+  const form = await browser.follow(overview, '/methods/securityQuestions');
+  const values: Record<string, string> = {};
+  answers.forEach(([questionId, answer], i) => {
+    values[`question${i}`] = questionId;
+    values[`answer${i}`] = answer;
+  });
+  return browser.submit(form, '/methods/securityQuestions/save', values);
+}

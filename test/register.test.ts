@@ -1,0 +1,260 @@
+import test from 'ava';
+import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import { discover, authorizationRequest, newBrowser, signIn, redeem, oidc } from './helpers/rp.ts';
+import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
+import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import { registerEmail, registerPhone, registerAuthenticator, registerQuestions, codeIn } from './helpers/register.ts';
+import type { Browser, Page } from './helpers/browser.ts';
+
+// A relying party signs users in through the registration interrupt, with codes read from a
+// real SMTP server and a real text-message webhook receiver.
+
+const SMS_SECRET = 'sms-webhook-secret-0123456789';
+const DAY = 86_400_000;
+let idp: RunningIdp;
+let smtp: TestSmtp;
+let sms: SmsReceiver;
+const clock = new TestClock();
+
+test.before(async () => {
+  smtp = await startSmtp();
+  sms = await startSmsReceiver(SMS_SECRET);
+  idp = await startIdp({
+    clock,
+    config: {
+      sspr: {
+        enabled: 'all',
+        methodsRequired: 1,
+        methods: { email: true, mobilePhone: true, authenticatorApp: true, securityQuestions: true, officePhone: true },
+        registration: { requireOnSignIn: true, reconfirmAfterDays: 180, maxSkips: 2 },
+        administrators: { groups: ['Admins'] },
+        codes: { resendAfterSeconds: 0 },
+      },
+      delivery: {
+        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 5 } },
+        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, timeoutMs: 2000, retries: 0 } },
+      },
+    },
+  });
+});
+test.after.always(async () => {
+  await idp?.close();
+  await smtp?.close();
+  await sms?.close();
+});
+
+const rp = () => discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+
+async function newUser(username: string, extra: { email?: string; groups?: string[] } = {}) {
+  await idp.idp.parts.users.create({ username, password: `${username} password 1`, email: extra.email });
+  for (const g of extra.groups ?? []) await idp.idp.parts.users.addToGroup(username, g);
+}
+
+/** Authorize and sign in; returns the page shown after the password. */
+async function startSignIn(username: string, params: Record<string, string> = {}, browser: Browser = newBrowser()) {
+  const config = await rp();
+  const auth = await authorizationRequest(config, params);
+  const form = await browser.navigate(auth.url.href);
+  const page = await signIn(browser, form, username, `${username} password 1`);
+  return { config, auth, page, browser };
+}
+
+async function finishAndRedeem(browser: Browser, page: Page, config: oidc.Configuration, auth: Awaited<ReturnType<typeof authorizationRequest>>) {
+  const done = await browser.submit(page, '/finish');
+  if (done.status !== 0) throw new Error(`finish did not reach the client: ${done.status} ${done.html.slice(0, 1500)}`);
+  return redeem(config, auth, done.url);
+}
+
+test.serial('a new user is interrupted, registers email and security questions, and reaches the client', async (t) => {
+  await newUser('anna', { email: 'anna@corp.example' });
+  const { config, auth, page, browser } = await startSignIn('anna');
+  t.is(page.status, 200);
+  t.regex(page.html, /Don(&#39;|')t lose access to your account/);
+  t.regex(page.html, /<button type="submit" disabled>Finish<\/button>/, 'Finish waits until enough methods are registered');
+
+  let overview = await registerEmail(browser, page, smtp, 'anna.private@example.net');
+  t.regex(overview.html, /a•+@example\.net/, 'the registered address is shown masked');
+  overview = await registerQuestions(browser, overview, [
+    ['first-school', 'Sint Jozef'],
+    ['first-concert', 'The Cure'],
+    ['parents-met-city', 'Utrecht'],
+  ]);
+  t.regex(overview.html, /3 questions answered/);
+
+  const tokens = await finishAndRedeem(browser, overview, config, auth);
+  const claims = tokens.claims()!;
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+  const everything = JSON.stringify({ claims, info });
+  t.notRegex(everything, /anna\.private|Sint Jozef|The Cure|Utrecht|first-school|phone|question/i, 'no SSPR data in tokens or userinfo');
+
+  // The directory address was told about the new method.
+  const notice = await smtp.waitFor((m) => m.to.includes('anna@corp.example') && /recovery information/.test(m.subject));
+  t.regex(notice.text, /Authentication email|Security questions/);
+
+  // Stored safely: answers are argon2id hashes, never the text.
+  const user = await idp.idp.parts.users.find('anna');
+  const answers = await idp.idp.parts.store.sspr.answers(user!.id);
+  t.is(answers.length, 3);
+  t.true(answers.every((a) => a.answerHash.startsWith('$argon2id$') && !a.answerHash.includes('Utrecht')));
+
+  // The next sign-in goes straight through.
+  const again = await startSignIn('anna');
+  t.is(again.page.status, 0, 'no interruption once registered');
+});
+
+test.serial('mobile phone by text message, and the authenticator app with a code computed from the shown key', async (t) => {
+  await newUser('bram');
+  const { config, auth, page, browser } = await startSignIn('bram');
+  let overview = await registerPhone(browser, page, sms, 'NL', '06 12345678', '+31612345678');
+  t.regex(overview.html, /\+31 6 •+ ?78/);
+  const { page: afterApp } = await registerAuthenticator(browser, overview, clock.now());
+  overview = afterApp;
+  t.regex(overview.html, /App connected/);
+  const tokens = await finishAndRedeem(browser, overview, config, auth);
+  t.truthy(tokens.id_token);
+  const user = await idp.idp.parts.users.find('bram');
+  const stored = await idp.idp.parts.store.sspr.methods(user!.id);
+  const app = stored.find((m) => m.kind === 'authenticator_app')!;
+  t.regex(app.value, /^v1\./, 'the authenticator secret is encrypted at rest');
+  t.is(stored.find((m) => m.kind === 'mobile_phone')!.value, '+31612345678', 'numbers are stored in E.164');
+});
+
+test.serial('the authenticator app alone is not enough; an invalid phone number gets a clear message', async (t) => {
+  await newUser('cees');
+  const { page, browser } = await startSignIn('cees');
+  const { page: overview } = await registerAuthenticator(browser, page, clock.now());
+  t.regex(overview.html, /Set up 1 more to finish/);
+  const refused = await browser.submit(overview, '/finish');
+  t.is(refused.status, 409);
+  t.regex(refused.html, /only counts together with another method/);
+
+  const phoneForm = await browser.follow(overview, '/methods/mobilePhone');
+  const bad = await browser.submit(phoneForm, '/methods/mobilePhone/send', { country: 'NL', number: '12', channel: 'sms' });
+  t.is(bad.status, 400);
+  t.regex(bad.html, /isn(&#39;|')t a valid phone number/);
+  const landline = await browser.submit(phoneForm, '/methods/mobilePhone/send', { country: 'NL', number: '020 123 4567', channel: 'sms' });
+  t.regex(landline.html, /landline/);
+});
+
+test.serial('wrong codes count, the code is bound to its address, and a delivery failure registers nothing', async (t) => {
+  await newUser('dirk');
+  const { page, browser } = await startSignIn('dirk');
+  const form = await browser.follow(page, '/methods/email');
+  const codePage = await browser.submit(form, '/methods/email/send', { address: 'dirk@example.net' });
+  const mail = await smtp.waitFor((m) => m.to.includes('dirk@example.net'));
+  const code = codeIn(mail.text);
+  const wrong = await browser.submit(codePage, '/methods/email/verify', { code: code === '00000000' ? '11111111' : '00000000' });
+  t.regex(wrong.html, /You can try 4 more time/);
+  // Tampering with the address the code went to doesn't work.
+  const other = await browser.submit(codePage, '/methods/email/verify', { code, address: 'mallory@example.net' });
+  t.regex(other.html, /expired or was already used/);
+  const user = await idp.idp.parts.users.find('dirk');
+  t.deepEqual(await idp.idp.parts.store.sspr.methods(user!.id), []);
+
+  // The SMTP server goes away: a clear message, and nothing is half-registered.
+  const previous = idp.idp.parts.config.current;
+  idp.idp.parts.config.replace({ ...previous, delivery: { ...previous.delivery, mail: { ...previous.delivery.mail, smtp: { ...previous.delivery.mail.smtp, port: 9 } } } });
+  try {
+    const failed = await browser.submit(form, '/methods/email/send', { address: 'dirk2@example.net' });
+    t.regex(failed.html, /couldn(&#39;|')t send the code/);
+    t.deepEqual(await idp.idp.parts.store.sspr.methods(user!.id), []);
+  } finally {
+    idp.idp.parts.config.replace(previous);
+  }
+});
+
+test.serial('"Not now" lets the user through until maxSkips is used up; then registration is mandatory', async (t) => {
+  await newUser('eva');
+  for (let i = 0; i < 2; i += 1) {
+    const { config, auth, page, browser } = await startSignIn('eva');
+    t.regex(page.html, /Not now/);
+    const through = await browser.submit(page, '/skip');
+    t.is(through.status, 0, `skip ${i + 1} reaches the client`);
+    t.truthy((await redeem(config, auth, through.url)).access_token);
+  }
+  const { page, browser } = await startSignIn('eva');
+  t.notRegex(page.html, /Not now/, 'no skip button after maxSkips');
+  const forced = await browser.request(page.url.replace(/\/?$/, '/skip'), { form: { csrf: /name="csrf" value="([^"]+)"/.exec(page.html)![1]! } });
+  t.is(forced.status, 409, 'a crafted skip is refused');
+});
+
+test.serial('prompt=none gets interaction_required instead of the registration page', async (t) => {
+  await newUser('fenna');
+  const { config, page, browser } = await startSignIn('fenna');
+  t.regex(page.html, /lose access/);
+  const silent = await authorizationRequest(config, { prompt: 'none' });
+  const result = await browser.navigate(silent.url.href);
+  t.is(result.status, 0);
+  t.regex(result.url, /error=interaction_required/);
+});
+
+test.serial('after the reconfirmation period the user is asked to confirm; "Looks good" lets them through', async (t) => {
+  await newUser('gijs');
+  const first = await startSignIn('gijs');
+  const overview = await registerEmail(first.browser, first.page, smtp, 'gijs@example.net');
+  await finishAndRedeem(first.browser, overview, first.config, first.auth);
+
+  const soon = await startSignIn('gijs');
+  t.is(soon.page.status, 0, 'no question before the period ends');
+
+  clock.advance(181 * DAY);
+  try {
+    const later = await startSignIn('gijs');
+    t.is(later.page.status, 200);
+    t.regex(later.page.html, /still right/);
+    t.regex(later.page.html, /g•+@example\.net/);
+    const done = await later.browser.submit(later.page, '/reconfirm');
+    t.is(done.status, 0);
+    t.truthy((await redeem(later.config, later.auth, done.url)).access_token);
+    const after = await startSignIn('gijs');
+    t.is(after.page.status, 0, 'confirmed: not asked again');
+  } finally {
+    clock.advance(-181 * DAY);
+  }
+});
+
+test.serial('removing a method below the requirement is refused with an explanation', async (t) => {
+  await newUser('hanna');
+  const first = await startSignIn('hanna');
+  const overview = await registerEmail(first.browser, first.page, smtp, 'hanna@example.net');
+  await finishAndRedeem(first.browser, overview, first.config, first.auth);
+  clock.advance(200 * DAY);
+  try {
+    const later = await startSignIn('hanna');
+    const refused = await later.browser.submit(later.page, '/methods/email/remove');
+    t.is(refused.status, 409);
+    t.regex(refused.html, /can(&#39;|')t remove this method/);
+    const user = await idp.idp.parts.users.find('hanna');
+    t.is((await idp.idp.parts.store.sspr.methods(user!.id)).length, 1);
+  } finally {
+    clock.advance(-200 * DAY);
+  }
+});
+
+test.serial('administrators need two methods and are not offered security questions', async (t) => {
+  await newUser('ivo', { groups: ['admins'] });
+  const { page, browser } = await startSignIn('ivo');
+  t.regex(page.html, /at least 2 of the methods/);
+  t.notRegex(page.html, /methods\/securityQuestions/);
+  const direct = await browser.navigate(page.url.replace(/\/?$/, '/methods/securityQuestions'));
+  t.is(direct.status, 404);
+  const overview = await registerEmail(browser, page, smtp, 'ivo@example.net');
+  t.regex(overview.html, /Set up 1 more to finish/);
+});
+
+test.serial('users out of scope, or with requireOnSignIn off, are not interrupted; policy edits apply at the next sign-in', async (t) => {
+  await newUser('jan');
+  const previous = idp.idp.parts.config.current;
+  try {
+    idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, enabled: 'selected', groups: ['Pilot'] } });
+    t.is((await startSignIn('jan')).page.status, 0, 'not in the pilot group');
+    await idp.idp.parts.users.addToGroup('jan', 'pilot');
+    t.is((await startSignIn('jan')).page.status, 200, 'group membership (any case) brings the user in scope');
+    idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, registration: { ...previous.sspr.registration, requireOnSignIn: false } } });
+    t.is((await startSignIn('jan')).page.status, 0, 'requireOnSignIn off');
+    idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, enabled: 'none' } });
+    t.is((await startSignIn('jan')).page.status, 0, 'enabled: none');
+  } finally {
+    idp.idp.parts.config.replace(previous);
+  }
+});

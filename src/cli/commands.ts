@@ -1,0 +1,378 @@
+/** The administrator commands: each one loads the configuration, opens the database, does one thing. */
+import path from 'node:path';
+import type { Knex } from 'knex';
+import type { Config } from '../config/schema.ts';
+import type { Store, User, PasswordSource } from '../store/index.ts';
+import type { UserService } from '../users/service.ts';
+import { DuplicateError } from '../store/users.ts';
+import { InvalidInputError, normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername } from '../users/names.ts';
+import { systemClock } from '../clock.ts';
+import { UsageError } from './errors.ts';
+import { readNewPassword } from './password.ts';
+
+// The database, argon2 and configuration modules are loaded only by the commands that need them,
+// so `help` and usage errors answer at once.
+
+/** Every option the CLI knows; each command accepts `config`, `help` and its own subset. */
+export const optionSpec = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  name: { type: 'string' },
+  email: { type: 'string' },
+  source: { type: 'string' },
+  'no-password': { type: 'boolean' },
+  rollback: { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+} as const;
+
+export type OptionName = keyof typeof optionSpec;
+
+export interface OptionValues {
+  config?: string;
+  help?: boolean;
+  json?: boolean;
+  name?: string;
+  email?: string;
+  source?: string;
+  'no-password'?: boolean;
+  rollback?: boolean;
+  yes?: boolean;
+}
+
+export interface CommandContext {
+  /** Positional arguments after the command words. */
+  args: string[];
+  values: OptionValues;
+  cwd: string;
+  /** The configuration file chosen by --config, IDP_CONFIG or the defaults. */
+  configFile: string;
+  /** Loads and validates the chosen configuration (throws ConfigError). */
+  loadConfig(): Promise<Config>;
+  /** One line of output on stdout. */
+  out(text: string): void;
+}
+
+export interface Command {
+  /** The command words, e.g. 'users groups add'. */
+  name: string;
+  /** Positional arguments; `[NAME]` marks an optional one (only at the end). */
+  args: string[];
+  options: OptionName[];
+  /** How the options are shown in the usage text. */
+  synopsis?: string;
+  summary: string;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+const SOURCES: readonly PasswordSource[] = ['cloud', 'onpremises'];
+
+function passwordSource(value: string | undefined): PasswordSource {
+  if (value === undefined) return 'cloud';
+  if ((SOURCES as readonly string[]).includes(value)) return value as PasswordSource;
+  throw new UsageError(`password source must be cloud or onpremises, not '${value}'`);
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * knex logs with console.log, which would mix into stdout (and --json output). Its warnings repeat
+ * errors we report anyway (connection refused, migration lock retries), so they are dropped.
+ */
+function quietKnex(db: Knex): Knex {
+  const logger = db.client.logger as Record<'warn' | 'debug' | 'error' | 'deprecate', (...args: unknown[]) => void>;
+  logger.warn = () => {};
+  logger.debug = () => {};
+  logger.error = (message) => process.stderr.write(`oidc-sspr: database: ${String(message).split('\n')[0]}\n`);
+  logger.deprecate = () => {};
+  return db;
+}
+
+async function withDatabase<T>(config: Config, fn: (db: Knex) => Promise<T>): Promise<T> {
+  const { openDatabase } = await import('../store/db.ts');
+  const db = quietKnex(openDatabase(config.database));
+  try {
+    return await fn(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * Applies pending migrations. An up-to-date database is only read (knex's migrate.latest would
+ * take the migration lock every time), so commands run side by side don't queue on that lock.
+ */
+async function ensureMigrated(db: Knex, schema: string | undefined): Promise<void> {
+  const { migrateLatest, DirectoryMigrationSource } = await import('../store/db.ts');
+  try {
+    const [, pending] = (await db.migrate.list({ migrationSource: new DirectoryMigrationSource(), schemaName: schema })) as [unknown[], unknown[]];
+    if (pending.length === 0) return;
+  } catch {
+    // E.g. the PostgreSQL schema doesn't exist yet: migrateLatest creates it.
+  }
+  await migrateLatest(db, schema);
+}
+
+/** Opens the database (migrated) and runs `fn` with the store; always closes the database. */
+async function withStore<T>(ctx: CommandContext, fn: (store: Store, config: Config) => Promise<T>): Promise<T> {
+  const config = await ctx.loadConfig();
+  const { createStore } = await import('../store/index.ts');
+  return withDatabase(config, async (db) => {
+    await ensureMigrated(db, config.database.schema);
+    return fn(createStore(db), config);
+  });
+}
+
+async function withUsers<T>(ctx: CommandContext, fn: (users: UserService) => Promise<T>): Promise<T> {
+  const [{ UserService }, { createPasswordHasher }] = await Promise.all([import('../users/service.ts'), import('../security/password.ts')]);
+  return withStore(ctx, (store, config) => fn(new UserService(store, createPasswordHasher(() => config.passwords.argon2), systemClock)));
+}
+
+/** What `users show --json` and `users list --json` print: everything but the password hash. */
+function userRecord(user: User, groups?: string[]) {
+  return {
+    id: user.id,
+    username: user.username,
+    displayName: user.displayName,
+    email: user.email,
+    emailVerified: user.emailVerified,
+    status: user.status,
+    passwordSource: user.passwordSource,
+    hasPassword: user.passwordHash !== null,
+    ...(groups ? { groups } : {}),
+    createdAt: iso(user.createdAt),
+    updatedAt: iso(user.updatedAt),
+    passwordChangedAt: iso(user.passwordChangedAt),
+  };
+}
+
+async function allUsers(users: UserService): Promise<User[]> {
+  const page = 500;
+  const all: User[] = [];
+  for (let offset = 0; ; offset += page) {
+    const batch = await users.list({ limit: page, offset });
+    all.push(...batch);
+    if (batch.length < page) return all;
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_cell, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+const username = (ctx: CommandContext) => ctx.args[0]!;
+
+export const commands: Command[] = [
+  {
+    name: 'config check',
+    args: ['[FILE]'],
+    options: [],
+    summary: 'validate a configuration file (default: the one the other commands use)',
+    async run(ctx) {
+      const file = ctx.args[0] === undefined ? ctx.configFile : path.resolve(ctx.cwd, ctx.args[0]);
+      const { loadConfigFile } = await import('../config/load.ts');
+      await loadConfigFile(file);
+      ctx.out(`ok: ${file}`);
+    },
+  },
+  {
+    name: 'migrate',
+    args: [],
+    options: ['rollback', 'yes'],
+    synopsis: '[--rollback --yes]',
+    summary: 'apply pending database migrations; --rollback --yes undoes them all, dropping every table and its data',
+    async run(ctx) {
+      if (ctx.values.rollback && !ctx.values.yes) throw new UsageError('migrate --rollback drops every table and all data in them: add --yes to confirm');
+      const config = await ctx.loadConfig();
+      const { migrateLatest, migrateRollbackAll } = await import('../store/db.ts');
+      await withDatabase(config, async (db) => {
+        if (ctx.values.rollback) {
+          const rolled = await migrateRollbackAll(db, config.database.schema);
+          ctx.out(rolled.length ? `rolled back: ${rolled.join(', ')}` : 'nothing to roll back');
+        } else {
+          const applied = await migrateLatest(db, config.database.schema);
+          ctx.out(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
+        }
+      });
+    },
+  },
+  {
+    name: 'users add',
+    args: ['USERNAME'],
+    options: ['name', 'email', 'source', 'no-password'],
+    synopsis: '[--name NAME] [--email ADDR] [--source cloud|onpremises] [--no-password]',
+    summary: 'create a user; the password is prompted for (or read from stdin) unless --no-password',
+    async run(ctx) {
+      const { name, email } = ctx.values;
+      // Check everything that needs no database before asking for a password.
+      normaliseUsername(username(ctx));
+      if (name !== undefined && normaliseDisplayName(name) === '') throw new InvalidInputError('display_name', 'must not be empty');
+      if (email !== undefined) normaliseEmail(email);
+      const source = passwordSource(ctx.values.source);
+      await withUsers(ctx, async (users) => {
+        const existing = await users.find(username(ctx));
+        if (existing) throw new DuplicateError(`user ${existing.username}`);
+        const password = ctx.values['no-password'] ? undefined : await readNewPassword();
+        const user = await users.create({ username: username(ctx), displayName: name, email: email || undefined, password, passwordSource: source });
+        ctx.out(`created user ${user.username} (${user.id})${password === undefined ? ' without a password' : ''}`);
+      });
+    },
+  },
+  {
+    name: 'users list',
+    args: [],
+    options: ['json'],
+    synopsis: '[--json]',
+    summary: 'list all users',
+    async run(ctx) {
+      const list = await withUsers(ctx, allUsers);
+      if (ctx.values.json) return ctx.out(JSON.stringify(list.map((u) => userRecord(u)), null, 2));
+      if (list.length === 0) return ctx.out('no users');
+      ctx.out(table(list.map((u) => [u.username, u.status, u.passwordSource, u.displayName, u.email ?? ''])));
+    },
+  },
+  {
+    name: 'users show',
+    args: ['USERNAME'],
+    options: ['json'],
+    synopsis: '[--json]',
+    summary: 'show one user: status, password source, email, groups, timestamps',
+    async run(ctx) {
+      const record = await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        return userRecord(user, await users.groupsOf(user.id));
+      });
+      if (ctx.values.json) return ctx.out(JSON.stringify(record, null, 2));
+      const rows: [string, string][] = [
+        ['username', record.username],
+        ['id', record.id],
+        ['display name', record.displayName],
+        ['email', record.email === null ? '(none)' : `${record.email}${record.emailVerified ? '' : ' (unverified)'}`],
+        ['status', record.status],
+        ['password source', record.passwordSource],
+        ['password', record.hasPassword ? 'set' : 'not set'],
+        ['groups', record.groups?.length ? record.groups.join(', ') : '(none)'],
+        ['created', record.createdAt!],
+        ['updated', record.updatedAt!],
+        ['password changed', record.passwordChangedAt ?? 'never'],
+      ];
+      ctx.out(table(rows.map(([k, v]) => [`${k}:`, v])));
+    },
+  },
+  {
+    name: 'users disable',
+    args: ['USERNAME'],
+    options: [],
+    summary: 'block sign-in and end the sessions and tokens of a user',
+    async run(ctx) {
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        await users.setStatus(user.username, 'disabled');
+        ctx.out(`disabled user ${user.username}; their sessions and tokens are revoked`);
+      });
+    },
+  },
+  {
+    name: 'users enable',
+    args: ['USERNAME'],
+    options: [],
+    summary: 'allow a disabled user to sign in again',
+    async run(ctx) {
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        await users.setStatus(user.username, 'enabled');
+        ctx.out(`enabled user ${user.username}`);
+      });
+    },
+  },
+  {
+    name: 'users delete',
+    args: ['USERNAME'],
+    options: ['yes'],
+    synopsis: '--yes',
+    summary: 'delete a user with their group memberships, sessions and tokens (--yes is required)',
+    async run(ctx) {
+      if (!ctx.values.yes) throw new UsageError(`refusing to delete user ${username(ctx)} without --yes`);
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        await users.delete(user.username);
+        ctx.out(`deleted user ${user.username}`);
+      });
+    },
+  },
+  {
+    name: 'users set-password',
+    args: ['USERNAME'],
+    options: [],
+    summary: "set a user's password (prompted for, or read from stdin)",
+    async run(ctx) {
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        await users.setPassword(user.username, await readNewPassword());
+        ctx.out(`password set for ${user.username}`);
+      });
+    },
+  },
+  {
+    name: 'users groups add',
+    args: ['USERNAME', 'GROUP'],
+    options: [],
+    summary: 'add a user to a group (created if needed)',
+    async run(ctx) {
+      const group = normaliseGroupName(ctx.args[1]!).name;
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        const added = await users.addToGroup(user.username, group);
+        ctx.out(added ? `added ${user.username} to group ${group}` : `${user.username} is already in group ${group}`);
+      });
+    },
+  },
+  {
+    name: 'users groups remove',
+    args: ['USERNAME', 'GROUP'],
+    options: [],
+    summary: 'remove a user from a group',
+    async run(ctx) {
+      const group = normaliseGroupName(ctx.args[1]!).name;
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        const removed = await users.removeFromGroup(user.username, group);
+        ctx.out(removed ? `removed ${user.username} from group ${group}` : `${user.username} was not in group ${group}`);
+      });
+    },
+  },
+  {
+    name: 'users set-source',
+    args: ['USERNAME', 'cloud|onpremises'],
+    options: [],
+    summary: "set where a user's password is managed",
+    async run(ctx) {
+      const source = passwordSource(ctx.args[1]);
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        await users.setSource(user.username, source);
+        ctx.out(`password source of ${user.username} is now ${source}`);
+      });
+    },
+  },
+  {
+    name: 'keys rotate',
+    args: [],
+    options: [],
+    summary: 'add a new signing key; the previous one stays published until its tokens have expired',
+    async run(ctx) {
+      const { rotateSigningKey } = await import('../oidc/keys.ts');
+      await withStore(ctx, async (store, config) => {
+        const retireAfter = config.oidc.ttl.idToken + 300;
+        const { kid, retiring } = await rotateSigningKey(store.keys, config.oidc.signingAlgorithm, systemClock, retireAfter);
+        ctx.out(`new signing key: ${kid} (${config.oidc.signingAlgorithm})`);
+        const until = new Date(systemClock.now() + retireAfter * 1000).toISOString();
+        ctx.out(
+          `Restart every instance, one at a time, so they sign with the new key.` +
+            (retiring ? ` The previous key stays published until ${until} (id token lifetime + 5 minutes), then retires.` : ''),
+        );
+      });
+    },
+  },
+];

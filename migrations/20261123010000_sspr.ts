@@ -51,6 +51,17 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['expires_at']);
   });
 
+  // Sessions of the security-info page (manage methods any time), apart from OIDC sessions.
+  await knex.schema.createTable('account_sessions', (t) => {
+    // SHA-256 of the cookie value: a stolen database gives no usable session.
+    t.string('id_hash', 64).primary();
+    t.string('user_id', 64).notNullable().references('id').inTable('users').onDelete('CASCADE');
+    t.bigInteger('authenticated_at').notNullable();
+    t.bigInteger('expires_at').notNullable();
+    t.bigInteger('created_at').notNullable();
+    t.index(['expires_at']);
+  });
+
   // Append-only record of what happened; never secrets or codes.
   await knex.schema.createTable('audit_events', (t) => {
     t.bigIncrements('id').primary();
@@ -84,6 +95,7 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('outbox');
   await knex.schema.dropTableIfExists('audit_events');
+  await knex.schema.dropTableIfExists('account_sessions');
   await knex.schema.dropTableIfExists('sspr_challenges');
   await knex.schema.dropTableIfExists('sspr_state');
   await knex.schema.dropTableIfExists('sspr_security_answers');

@@ -31,6 +31,8 @@ import { loginRoutes } from './flows/login/routes.ts';
 import { interactionKit } from './flows/interaction.ts';
 import { RegistrationService } from './flows/register/service.ts';
 import { registerRoutes } from './flows/register/routes.ts';
+import { SetupService } from './flows/setup/service.ts';
+import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox } from './security/secrets.ts';
 import { OneTimeCodes } from './security/codes.ts';
 import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
@@ -170,6 +172,14 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb);
       const register = registerRoutes({ kit, registration, users, render, site });
       const routes = loginRoutes({ kit, login, render, promptPages: register.promptPages });
+      const setup = setupRoutes({
+        setup: new SetupService({ store, users, clock, log }),
+        registration,
+        csrf,
+        render,
+        site,
+        bodyLimitKb: () => live.current.server.bodyLimitKb,
+      });
       const rememberLocale: Middleware = async (ctx, next) => {
         const lang = ctx.query.lang;
         if (isLocale(lang)) {
@@ -183,6 +193,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         rememberLocale,
         assets(path.join(viewsDir, 'assets')),
         register.router.routes() as Middleware,
+        setup.routes() as Middleware,
         routes.routes() as Middleware,
         routes.allowedMethods() as Middleware,
         mount(provider),
@@ -190,7 +201,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     },
     async purge() {
       const now = clock.now();
-      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now));
+      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now)) + (await store.accountSessions.purgeExpired(now));
     },
     async close() {
       await Promise.allSettled([mail.close(), phone.close()]);

@@ -139,6 +139,20 @@ export const en = {
   'mail.changed.body.added': 'Hello {username},\n\nA recovery method was added to your account: {method}.\n\nIf this was you, no action is needed. If it wasn\'t, contact your administrator straight away.\n\n{organisation}',
   'mail.changed.body.changed': 'Hello {username},\n\nA recovery method on your account was changed: {method}.\n\nIf this was you, no action is needed. If it wasn\'t, contact your administrator straight away.\n\n{organisation}',
   'mail.changed.body.removed': 'Hello {username},\n\nA recovery method was removed from your account: {method}.\n\nIf this was you, no action is needed. If it wasn\'t, contact your administrator straight away.\n\n{organisation}',
+  'setup.title': 'Security info',
+  'setup.signin_intro': 'Sign in to see and manage the ways you can prove it is you when you reset your password.',
+  'setup.signed_in_as': 'Signed in as {username}.',
+  'setup.not_in_scope': "Self-service password reset isn't turned on for your account, so you don't need to set anything up here.",
+  'setup.missing': 'Set up {count} more method(s) so you can reset your password yourself.',
+  'setup.enough': "You're all set: you can reset your password yourself if you need to.",
+  'setup.sign_out': 'Sign out',
+  'setup.confirm.title': 'Confirm your password',
+  'setup.confirm.intro': 'To keep your account safe, enter your password again before you change your security info.',
+  'setup.confirm.failed': "That password isn't right.",
+  'setup.confirm.submit': 'Continue',
+  'setup.signed_out.title': 'Signed out',
+  'setup.signed_out.text': 'You have signed out of the security info page.',
+  'setup.signed_out.again': 'Sign in again',
 } as const;
 
 export type MessageId = keyof typeof en;

@@ -6,6 +6,7 @@ import { KeyStore } from './keystore.ts';
 import { SsprStore } from './sspr.ts';
 import { OutboxStore } from './outbox.ts';
 import { AuditStore } from './audit.ts';
+import { AccountSessionStore } from './account-sessions.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -15,6 +16,7 @@ export interface Store {
   readonly sspr: SsprStore;
   readonly outbox: OutboxStore;
   readonly audit: AuditStore;
+  readonly accountSessions: AccountSessionStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -28,6 +30,7 @@ export function createStore(db: Knex): Store {
     sspr: new SsprStore(db),
     outbox: new OutboxStore(db),
     audit: new AuditStore(db),
+    accountSessions: new AccountSessionStore(db),
     async ping() {
       await db.raw('select 1');
     },

@@ -1,0 +1,193 @@
+/**
+ * /security-info: sign in, see your recovery methods, add, change or remove them.
+ * Thin handlers over SetupService and RegistrationService; method pages are the same views the
+ * registration interrupt uses.
+ */
+import { randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { AppError } from '../../errors.ts';
+import { readForm, type Form } from '../../security/form.ts';
+import type { Csrf } from '../../security/csrf.ts';
+import { localeOf, type Renderer, type SiteInfo } from '../../web/render.ts';
+import { translator } from '../../i18n/index.ts';
+import type { MethodPage } from '../../methods/types.ts';
+import type { RegistrationService, RequestInfo } from '../register/service.ts';
+import type { SetupService, SetupSession } from './service.ts';
+import { SESSION_MINUTES } from './service.ts';
+
+export interface SetupRouteDeps {
+  setup: SetupService;
+  registration: RegistrationService;
+  csrf: Csrf;
+  render: Renderer;
+  site: () => SiteInfo;
+  bodyLimitKb: () => number;
+}
+
+const SESSION_COOKIE = 'oidc_sspr_account';
+const PRE_COOKIE = 'oidc_sspr_account_pre';
+
+export function setupRoutes(deps: SetupRouteDeps): Router {
+  const { setup, registration, csrf, render } = deps;
+  const router = new Router();
+  const base = () => `${deps.site().basePath}/security-info`;
+  const cookieOptions = (ctx: Context, maxAge: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: ctx.secure, path: base(), maxAge, signed: false });
+  const translate = (ctx: Context) => translator(localeOf(ctx, deps.site()));
+  const info = (ctx: Context, session: SetupSession): RequestInfo => ({ ip: ctx.ip, flowId: `setup:${session.id.slice(0, 8)}` });
+
+  /** A random per-browser value that binds the sign-in form's CSRF token before there is a session. */
+  function preSession(ctx: Context): string {
+    let value = ctx.cookies.get(PRE_COOKIE);
+    if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) {
+      value = randomBytes(32).toString('base64url');
+      ctx.cookies.set(PRE_COOKIE, value, cookieOptions(ctx, 3600_000));
+    }
+    return value;
+  }
+
+  async function form(ctx: Context, flowId: string, purpose: string): Promise<Form> {
+    const body = await readForm(ctx, deps.bodyLimitKb());
+    if (!csrf.verify(flowId, purpose, body.csrf)) throw new AppError('csrf_invalid', 403, 'error.csrf');
+    return body;
+  }
+
+  async function showLogin(ctx: Context, failed: boolean, status = 200): Promise<void> {
+    await render(ctx, 'setup/login', { title: 'setup.title', action: `${base()}/login`, csrf: csrf.token(preSession(ctx), 'setup-login'), failed }, { status });
+  }
+
+  async function showOverview(ctx: Context, session: SetupSession, error?: string, status = 200): Promise<void> {
+    const overview = await registration.overview(session.user, translate(ctx));
+    await render(
+      ctx,
+      'setup/overview',
+      {
+        title: 'setup.title',
+        username: session.user.username,
+        overview,
+        methodUrl: (id: string) => `${base()}/methods/${id}`,
+        removeAction: (id: string) => `${base()}/methods/${id}/remove`,
+        logoutAction: `${base()}/logout`,
+        csrf: csrf.token(session.id, 'setup'),
+        error,
+      },
+      { status },
+    );
+  }
+
+  async function showConfirm(ctx: Context, session: SetupSession, returnTo: string, failed: boolean): Promise<void> {
+    await render(
+      ctx,
+      'setup/confirm-password',
+      { title: 'setup.confirm.title', action: `${base()}/confirm-password`, csrf: csrf.token(session.id, 'setup'), returnTo, failed, username: session.user.username },
+      { status: failed ? 400 : 200 },
+    );
+  }
+
+  async function showMethod(ctx: Context, session: SetupSession, methodId: string, page: MethodPage): Promise<void> {
+    await render(
+      ctx,
+      page.view,
+      {
+        title: `method.${methodId}.name`,
+        ...page.locals,
+        error: page.error,
+        errorVars: page.errorVars ?? {},
+        action: (step: string) => `${base()}/methods/${methodId}/${step}`,
+        backUrl: base(),
+        csrf: csrf.token(session.id, 'setup'),
+      },
+      { status: page.status ?? (page.error ? 400 : 200) },
+    );
+  }
+
+  async function current(ctx: Context): Promise<SetupSession | undefined> {
+    return setup.session(ctx.cookies.get(SESSION_COOKIE));
+  }
+
+  /** The session, or a redirect to the sign-in form (returns undefined then). */
+  async function required(ctx: Context): Promise<SetupSession | undefined> {
+    const session = await current(ctx);
+    if (!session) {
+      ctx.status = 303;
+      ctx.redirect(base());
+    }
+    return session;
+  }
+
+  /** After a change: the methods as they are now count as confirmed (when they are enough). */
+  async function confirmed(session: SetupSession, ctx: Context): Promise<void> {
+    const s = await registration.standing(session.user.id);
+    if (s.enough) await registration.complete(session.user, info(ctx, session));
+  }
+
+  router.get('/security-info', async (ctx) => {
+    const session = await current(ctx);
+    return session ? showOverview(ctx, session) : showLogin(ctx, false);
+  });
+
+  router.post('/security-info/login', async (ctx) => {
+    const body = await form(ctx, preSession(ctx), 'setup-login');
+    const id = await setup.signIn(body.username ?? '', body.password ?? '', ctx.ip);
+    if (!id) return showLogin(ctx, true);
+    ctx.cookies.set(SESSION_COOKIE, id, cookieOptions(ctx, SESSION_MINUTES * 60_000));
+    ctx.status = 303;
+    ctx.redirect(base());
+  });
+
+  router.post('/security-info/logout', async (ctx) => {
+    const session = await required(ctx);
+    if (!session) return;
+    await form(ctx, session.id, 'setup');
+    await setup.signOut(session.id);
+    ctx.cookies.set(SESSION_COOKIE, '', cookieOptions(ctx, 0));
+    await render(ctx, 'setup/signed-out', { title: 'setup.signed_out.title', signInUrl: base() });
+  });
+
+  router.post('/security-info/confirm-password', async (ctx) => {
+    const session = await required(ctx);
+    if (!session) return;
+    const body = await form(ctx, session.id, 'setup');
+    const returnTo = /^\/methods\/[A-Za-z]+$/.test(body.returnTo ?? '') ? body.returnTo! : '';
+    if (!(await setup.confirmPassword(session, body.password ?? ''))) return showConfirm(ctx, session, returnTo, true);
+    ctx.status = 303;
+    ctx.redirect(`${base()}${returnTo}`);
+  });
+
+  router.get('/security-info/methods/:method', async (ctx) => {
+    const session = await required(ctx);
+    if (!session) return;
+    if (!session.fresh) return showConfirm(ctx, session, `/methods/${ctx.params.method}`, false);
+    const page = await registration.begin(session.user, ctx.params.method!, { locale: localeOf(ctx, deps.site()), t: translate(ctx) });
+    return showMethod(ctx, session, ctx.params.method!, page);
+  });
+
+  router.post('/security-info/methods/:method/remove', async (ctx) => {
+    const session = await required(ctx);
+    if (!session) return;
+    await form(ctx, session.id, 'setup');
+    if (!session.fresh) return showConfirm(ctx, session, '', false);
+    try {
+      await registration.remove(session.user, ctx.params.method!, translate(ctx), info(ctx, session));
+    } catch (error) {
+      if (error instanceof AppError && error.status === 409) return showOverview(ctx, session, error.messageId, 409);
+      throw error;
+    }
+    ctx.status = 303;
+    ctx.redirect(base());
+  });
+
+  router.post('/security-info/methods/:method/:step', async (ctx) => {
+    const session = await required(ctx);
+    if (!session) return;
+    const body = await form(ctx, session.id, 'setup');
+    if (!session.fresh) return showConfirm(ctx, session, `/methods/${ctx.params.method}`, false);
+    const outcome = await registration.step(session.user, ctx.params.method!, ctx.params.step!, body, { locale: localeOf(ctx, deps.site()), t: translate(ctx) }, info(ctx, session));
+    if (outcome.kind === 'page') return showMethod(ctx, session, ctx.params.method!, outcome.page);
+    await confirmed(session, ctx);
+    ctx.status = 303;
+    ctx.redirect(base());
+  });
+
+  return router;
+}

@@ -1,0 +1,129 @@
+import test from 'ava';
+import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import { Browser, type Page } from './helpers/browser.ts';
+import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
+import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import { registerEmail, registerPhone } from './helpers/register.ts';
+
+// The security-info page: manage recovery methods at any time, outside a sign-in to an app.
+
+const SMS_SECRET = 'sms-webhook-secret-0123456789';
+let idp: RunningIdp;
+let smtp: TestSmtp;
+let sms: SmsReceiver;
+const clock = new TestClock();
+
+test.before(async () => {
+  smtp = await startSmtp();
+  sms = await startSmsReceiver(SMS_SECRET);
+  idp = await startIdp({
+    clock,
+    config: {
+      sspr: { enabled: 'all', methodsRequired: 1, methods: { email: true, mobilePhone: true }, codes: { resendAfterSeconds: 0 } },
+      delivery: {
+        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } },
+        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, retries: 0 } },
+      },
+    },
+  });
+});
+test.after.always(async () => {
+  await idp?.close();
+  await smtp?.close();
+  await sms?.close();
+});
+
+async function signedIn(username: string, email?: string): Promise<{ browser: Browser; page: Page }> {
+  await idp.idp.parts.users.create({ username, password: `${username} password 1`, email });
+  const browser = new Browser();
+  const form = await browser.navigate(`${idp.issuer}/security-info`);
+  const page = await browser.submit(form, '/security-info/login', { username, password: `${username} password 1` });
+  return { browser, page };
+}
+
+test.serial('sign in, add a method with a mailed code, and get notified at the directory address', async (t) => {
+  const browser = new Browser();
+  await idp.idp.parts.users.create({ username: 'kim', password: 'kim password 1', email: 'kim@corp.example' });
+  const form = await browser.navigate(`${idp.issuer}/security-info`);
+  t.regex(form.html, /Security info/);
+  const wrong = await browser.submit(form, '/security-info/login', { username: 'kim', password: 'nope' });
+  t.regex(wrong.html, /not right/);
+  const page = await browser.submit(form, '/security-info/login', { username: 'kim', password: 'kim password 1' });
+  t.is(page.status, 200);
+  t.regex(page.html, /Signed in as kim/);
+  t.regex(page.html, /Set up 1 more method/);
+
+  const after = await registerEmail(browser, page, smtp, 'kim@example.net');
+  t.regex(after.html, /You(&#39;|')re all set/);
+  t.regex(after.html, /k•+@example\.net/);
+  const notice = await smtp.waitFor((m) => m.to.includes('kim@corp.example'));
+  t.regex(notice.text, /was added/);
+  const user = await idp.idp.parts.users.find('kim');
+  t.not((await idp.idp.parts.store.sspr.state(user!.id)).confirmedAt, null, 'registering here counts as confirming');
+  const audit = await idp.idp.parts.store.audit.list({ userId: user!.id });
+  t.true(audit.some((e) => e.type === 'sspr.method.added' && e.details?.method === 'email'));
+});
+
+test.serial('changes need a password check of at most 10 minutes ago', async (t) => {
+  const { browser, page } = await signedIn('lars');
+  clock.advance(11 * 60_000);
+  try {
+    const confirm = await browser.follow(page, '/security-info/methods/email');
+    t.regex(confirm.html, /Confirm your password/);
+    const bad = await browser.submit(confirm, '/security-info/confirm-password', { password: 'wrong' });
+    t.is(bad.status, 400);
+    const methodPage = await browser.submit(confirm, '/security-info/confirm-password', { password: 'lars password 1' });
+    t.is(methodPage.status, 200);
+    t.regex(methodPage.html, /Email me a code/);
+  } finally {
+    clock.advance(-11 * 60_000);
+  }
+});
+
+test.serial('removing below the requirement is refused; with another method it works, and the old address is told', async (t) => {
+  const { browser, page } = await signedIn('mila', 'mila@corp.example');
+  let overview = await registerEmail(browser, page, smtp, 'mila@example.net');
+  const refused = await browser.submit(overview, '/security-info/methods/email/remove');
+  t.is(refused.status, 409);
+  t.regex(refused.html, /can(&#39;|')t remove this method/);
+
+  overview = await registerPhone(browser, overview, sms, 'BE', '0470 12 34 56', '+32470123456');
+  const before = smtp.messages.length;
+  const removed = await browser.submit(overview, '/security-info/methods/email/remove');
+  t.is(removed.status, 200);
+  t.notRegex(removed.html, /m•+@example\.net/);
+  const told = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before && m.to.includes('mila@example.net'));
+  t.regex(told.text, /was removed/);
+});
+
+test.serial('signing out ends the session; forms need their CSRF token', async (t) => {
+  const { browser, page } = await signedIn('nora');
+  const out = await browser.submit(page, '/security-info/logout');
+  t.regex(out.html, /Signed out/);
+  const again = await browser.navigate(`${idp.issuer}/security-info`);
+  t.regex(again.html, /name="password"/, 'back at the sign-in form');
+
+  const stranger = new Browser();
+  const noToken = await stranger.request(`${idp.issuer}/security-info/login`, { form: { username: 'nora', password: 'nora password 1' } });
+  t.is(noToken.status, 403);
+  const noSession = await stranger.request(`${idp.issuer}/security-info/methods/email/send`, { form: { address: 'x@example.net' } });
+  t.is(noSession.status, 303, 'no session: back to the sign-in form');
+});
+
+test.serial('the office phone is read-only for the user', async (t) => {
+  const { browser, page } = await signedIn('otto');
+  const user = await idp.idp.parts.users.find('otto');
+  await idp.idp.parts.store.sspr.putMethod(user!.id, 'office_phone', '+31201234567', clock.now());
+  const previous = idp.idp.parts.config.current;
+  idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, methods: { ...previous.sspr.methods, officePhone: true } } });
+  try {
+    const overview = await browser.navigate(page.url);
+    t.regex(overview.html, /Set by your administrator/);
+    t.notRegex(overview.html, /methods\/officePhone\/remove/);
+    const crafted = await browser.request(`${idp.issuer}/security-info/methods/officePhone/remove`, { form: { csrf: /name="csrf" value="([^"]+)"/.exec(overview.html)![1]! } });
+    t.is(crafted.status, 403);
+    t.is((await idp.idp.parts.store.sspr.methods(user!.id)).length, 1);
+  } finally {
+    idp.idp.parts.config.replace(previous);
+  }
+});

@@ -543,3 +543,33 @@ const hasPty = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).s
   t.regex(mismatch.stdout, /passwords do not match/);
   t.is(await stored('nora'), undefined);
 });
+
+test('users set-office-phone stores E.164, refuses bad numbers, clears with none; show lists recovery methods', async (t) => {
+  t.is((await run(['users', 'add', 'olga', '--no-password'])).code, 0);
+  const set = await run(['users', 'set-office-phone', 'olga', '020 123 4567']);
+  t.is(set.code, 0, set.stderr);
+  t.regex(set.stdout, /\+31201234567/);
+  const shown = (await showJson('olga')) as { sspr: { methods: { method: string; value: string | null }[]; securityQuestions: number } };
+  t.deepEqual(shown.sspr.methods.map((m) => [m.method, m.value]), [['office_phone', '+31201234567']]);
+  t.is(shown.sspr.securityQuestions, 0);
+  const bad = await run(['users', 'set-office-phone', 'olga', '12']);
+  t.is(bad.code, 1);
+  t.true(oneErrorLine(bad));
+  const cleared = await run(['users', 'set-office-phone', 'olga', 'none']);
+  t.is(cleared.code, 0);
+  t.deepEqual(((await showJson('olga')) as { sspr: { methods: unknown[] } }).sspr.methods, []);
+});
+
+test('outbox prints the messages kept for a user', async (t) => {
+  t.is((await run(['users', 'add', 'otis', '--no-password'])).code, 0);
+  const user = await stored('otis');
+  await idp.idp.parts.store.outbox.add({ channel: 'email', recipient: 'otis@example.net', subject: 'Your code', body: 'code 12345678', userId: user!.id, createdAt: Date.now() });
+  const out = await run(['outbox', 'otis']);
+  t.is(out.code, 0, out.stderr);
+  t.regex(out.stdout, /email to otis@example\.net: Your code/);
+  t.regex(out.stdout, /code 12345678/);
+  const json = JSON.parse((await run(['outbox', 'otis', '--json'])).stdout) as { recipient: string }[];
+  t.is(json[0]!.recipient, 'otis@example.net');
+  t.is((await run(['outbox', '--limit', 'zero'])).code, 2);
+  t.is((await run(['outbox', 'nobody-here'])).code, 1);
+});

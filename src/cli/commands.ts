@@ -24,6 +24,7 @@ export const optionSpec = {
   'no-password': { type: 'boolean' },
   rollback: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
+  limit: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof optionSpec;
@@ -38,6 +39,7 @@ export interface OptionValues {
   'no-password'?: boolean;
   rollback?: boolean;
   yes?: boolean;
+  limit?: string;
 }
 
 export interface CommandContext {
@@ -123,9 +125,23 @@ async function withStore<T>(ctx: CommandContext, fn: (store: Store, config: Conf
   });
 }
 
-async function withUsers<T>(ctx: CommandContext, fn: (users: UserService) => Promise<T>): Promise<T> {
+async function withUsers<T>(ctx: CommandContext, fn: (users: UserService, store: Store, config: Config) => Promise<T>): Promise<T> {
   const [{ UserService }, { createPasswordHasher }] = await Promise.all([import('../users/service.ts'), import('../security/password.ts')]);
-  return withStore(ctx, (store, config) => fn(new UserService(store, createPasswordHasher(() => config.passwords.argon2), systemClock)));
+  return withStore(ctx, (store, config) => fn(new UserService(store, createPasswordHasher(() => config.passwords.argon2), systemClock), store, config));
+}
+
+/**
+ * A user's recovery information as administrators may see it: addresses and numbers yes;
+ * security answers and authenticator secrets never.
+ */
+async function ssprRecord(store: Store, userId: string) {
+  const [methods, answers, state] = await Promise.all([store.sspr.methods(userId), store.sspr.answers(userId), store.sspr.state(userId)]);
+  return {
+    methods: methods.map((m) => ({ method: m.kind, value: m.kind === 'authenticator_app' ? null : m.value, verifiedAt: iso(m.verifiedAt) })),
+    securityQuestions: answers.length,
+    confirmedAt: iso(state.confirmedAt),
+    skips: state.skips,
+  };
 }
 
 /** What `users show --json` and `users list --json` print: everything but the password hash. */
@@ -239,9 +255,9 @@ export const commands: Command[] = [
     synopsis: '[--json]',
     summary: 'show one user: status, password source, email, groups, timestamps',
     async run(ctx) {
-      const record = await withUsers(ctx, async (users) => {
+      const record = await withUsers(ctx, async (users, store) => {
         const user = await users.require(username(ctx));
-        return userRecord(user, await users.groupsOf(user.id));
+        return { ...userRecord(user, await users.groupsOf(user.id)), sspr: await ssprRecord(store, user.id) };
       });
       if (ctx.values.json) return ctx.out(JSON.stringify(record, null, 2));
       const rows: [string, string][] = [
@@ -256,6 +272,9 @@ export const commands: Command[] = [
         ['created', record.createdAt!],
         ['updated', record.updatedAt!],
         ['password changed', record.passwordChangedAt ?? 'never'],
+        ['recovery methods', record.sspr.methods.map((m) => `${m.method}${m.value ? ` ${m.value}` : ''}`).join(', ') || '(none)'],
+        ['security questions', String(record.sspr.securityQuestions)],
+        ['methods confirmed', record.sspr.confirmedAt ?? 'never'],
       ];
       ctx.out(table(rows.map(([k, v]) => [`${k}:`, v])));
     },
@@ -354,6 +373,51 @@ export const commands: Command[] = [
         await users.setSource(user.username, source);
         ctx.out(`password source of ${user.username} is now ${source}`);
       });
+    },
+  },
+  {
+    name: 'users set-office-phone',
+    args: ['USERNAME', 'NUMBER'],
+    options: [],
+    summary: "set a user's office phone (+country number, or a national number in sspr.defaultCountry); 'none' clears it",
+    async run(ctx) {
+      const number = ctx.args[1]!;
+      const { parsePhone } = await import('../methods/mobile-phone.ts');
+      await withUsers(ctx, async (users, store, config) => {
+        const user = await users.require(username(ctx));
+        if (number === 'none') {
+          const removed = await store.sspr.deleteMethod(user.id, 'office_phone');
+          ctx.out(removed ? `office phone of ${user.username} cleared` : `${user.username} had no office phone`);
+          return;
+        }
+        const parsed = parsePhone(config.sspr.defaultCountry, number, false);
+        if (!parsed.ok) throw new InvalidInputError('phone', `'${number}' is not a valid phone number (country ${config.sspr.defaultCountry} unless it starts with +)`);
+        await store.sspr.putMethod(user.id, 'office_phone', parsed.e164, systemClock.now());
+        await store.audit.record({ type: 'admin.office_phone.set', outcome: 'success', userId: user.id, details: { by: 'cli' } }, systemClock.now());
+        ctx.out(`office phone of ${user.username} is now ${parsed.e164}`);
+      });
+    },
+  },
+  {
+    name: 'outbox',
+    args: ['[USERNAME]'],
+    options: ['limit', 'json'],
+    synopsis: '[--limit N] [--json]',
+    summary: 'show the newest messages kept in the outbox (delivery transport outbox), optionally for one user',
+    async run(ctx) {
+      const limit = ctx.values.limit === undefined ? 10 : Number(ctx.values.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+      const messages = await withUsers(ctx, async (users, store) => {
+        const name = ctx.args[0];
+        const user = name ? await users.require(name) : undefined;
+        return store.outbox.latest(user ? { userId: user.id } : {}, limit);
+      });
+      if (ctx.values.json) return ctx.out(JSON.stringify(messages.map((m) => ({ ...m, createdAt: iso(m.createdAt) })), null, 2));
+      if (!messages.length) return ctx.out('(no messages)');
+      for (const m of messages) {
+        ctx.out(`--- ${iso(m.createdAt)} ${m.channel} to ${m.recipient}${m.subject ? `: ${m.subject}` : ''}`);
+        ctx.out(m.body);
+      }
     },
   },
   {

@@ -9,8 +9,8 @@ const COUNTRIES = getCountries();
 
 export type PhoneParse = { ok: true; e164: string } | { ok: false; error: string };
 
-/** Parses a number typed with a country (or in +international form) into E.164. */
-export function parsePhone(country: string, number: string): PhoneParse {
+/** Parses a number typed with a country (or in +international form) into E.164; `mobileOnly` refuses landlines. */
+export function parsePhone(country: string, number: string, mobileOnly = true): PhoneParse {
   const trimmed = number.trim();
   if (!trimmed || trimmed.length > 40 || /[^\d\s()+.\-/]/.test(trimmed)) return { ok: false, error: 'phone.invalid' };
   const region = (COUNTRIES as readonly string[]).includes(country) ? (country as CountryCode) : undefined;
@@ -19,7 +19,7 @@ export function parsePhone(country: string, number: string): PhoneParse {
     const parsed = parsePhoneNumberWithError(trimmed, region);
     if (!parsed.isValid()) return { ok: false, error: 'phone.invalid' };
     const type = parsed.getType();
-    if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE') return { ok: false, error: 'phone.not_mobile' };
+    if (mobileOnly && type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE') return { ok: false, error: 'phone.not_mobile' };
     return { ok: true, e164: parsed.number };
   } catch {
     return { ok: false, error: 'phone.invalid' };

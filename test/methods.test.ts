@@ -1,0 +1,207 @@
+import test from 'ava';
+import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import { Browser, type Page } from './helpers/browser.ts';
+import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
+import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import { codeIn, keyOnPage } from './helpers/register.ts';
+import { totpCodeAt, totpStep } from '../src/security/totp.ts';
+
+// Each method through its pages: register, verify, wrong code, expired code, reused code,
+// too many tries, resend limits. Codes are read from a real SMTP server and SMS webhook.
+
+const SMS_SECRET = 'sms-webhook-secret-0123456789';
+let idp: RunningIdp;
+let smtp: TestSmtp;
+let sms: SmsReceiver;
+const clock = new TestClock();
+
+test.before(async () => {
+  smtp = await startSmtp();
+  sms = await startSmsReceiver(SMS_SECRET);
+  idp = await startIdp({
+    clock,
+    config: {
+      sspr: {
+        enabled: 'all',
+        methods: { email: true, mobilePhone: { sms: true, voice: true }, authenticatorApp: true, securityQuestions: true },
+        codes: { length: 8, ttlMinutes: 5, maxAttempts: 5, maxSends: 3, resendAfterSeconds: 30 },
+      },
+      delivery: {
+        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } },
+        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, retries: 0 } },
+      },
+    },
+  });
+});
+test.after.always(async () => {
+  await idp?.close();
+  await smtp?.close();
+  await sms?.close();
+});
+
+/** A user signed in to the security-info page. */
+async function account(username: string): Promise<{ browser: Browser; page: Page; userId: string }> {
+  const user = await idp.idp.parts.users.create({ username, password: `${username} password 1` });
+  const browser = new Browser();
+  const form = await browser.navigate(`${idp.issuer}/security-info`);
+  const page = await browser.submit(form, '/security-info/login', { username, password: `${username} password 1` });
+  return { browser, page, userId: user.id };
+}
+
+async function mailFor(address: string, after: number) {
+  return smtp.waitFor((m) => smtp.messages.indexOf(m) >= after && m.to.includes(address));
+}
+
+test.serial('email: a right code registers; the same code again is refused', async (t) => {
+  const { browser, page, userId } = await account('em1');
+  const form = await browser.follow(page, '/methods/email');
+  const before = smtp.messages.length;
+  const codePage = await browser.submit(form, '/methods/email/send', { address: 'Em1@Example.NET' });
+  const mail = await mailFor('em1@example.net', before);
+  t.regex(mail.subject, /verification code/);
+  const code = codeIn(mail.text);
+  t.regex(code, /^\d{8}$/);
+  const done = await browser.submit(codePage, '/methods/email/verify', { code });
+  t.regex(done.html, /e•+@example\.net/i);
+  t.is((await idp.idp.parts.store.sspr.methods(userId))[0]!.value, 'Em1@example.net', 'domain lower-cased, local part kept');
+  const reused = await browser.submit(codePage, '/methods/email/verify', { code });
+  t.regex(reused.html, /expired or was already used/);
+});
+
+test.serial('email: an expired code is refused', async (t) => {
+  const { browser, page, userId } = await account('em2');
+  const form = await browser.follow(page, '/methods/email');
+  const before = smtp.messages.length;
+  const codePage = await browser.submit(form, '/methods/email/send', { address: 'em2@example.net' });
+  const code = codeIn((await mailFor('em2@example.net', before)).text);
+  clock.advance(5 * 60_000 + 1000);
+  try {
+    const late = await browser.submit(codePage, '/methods/email/verify', { code });
+    t.regex(late.html, /expired or was already used/);
+    t.deepEqual(await idp.idp.parts.store.sspr.methods(userId), []);
+  } finally {
+    clock.advance(-(5 * 60_000 + 1000));
+  }
+});
+
+test.serial('email: five wrong tries void the code, even for the right one afterwards', async (t) => {
+  const { browser, page, userId } = await account('em3');
+  const form = await browser.follow(page, '/methods/email');
+  const before = smtp.messages.length;
+  const codePage = await browser.submit(form, '/methods/email/send', { address: 'em3@example.net' });
+  const code = codeIn((await mailFor('em3@example.net', before)).text);
+  const wrong = code === '12345678' ? '87654321' : '12345678';
+  const messages: string[] = [];
+  for (let i = 0; i < 5; i += 1) {
+    const r = await browser.submit(codePage, '/methods/email/verify', { code: wrong });
+    messages.push(/<p class="alert"[^>]*>([^<]+)</.exec(r.html)?.[1] ?? '');
+  }
+  t.regex(messages[0]!, /4 more/);
+  t.regex(messages[3]!, /1 more/);
+  t.regex(messages[4]!, /Too many wrong codes/);
+  const right = await browser.submit(codePage, '/methods/email/verify', { code });
+  t.notRegex(right.html, /e•+@example\.net/);
+  t.deepEqual(await idp.idp.parts.store.sspr.methods(userId), []);
+});
+
+test.serial('email: resends wait resendAfterSeconds, and at most maxSends codes go out', async (t) => {
+  const { browser, page } = await account('em4');
+  const form = await browser.follow(page, '/methods/email');
+  const first = await browser.submit(form, '/methods/email/send', { address: 'em4@example.net' });
+  t.regex(first.html, /We sent a code/);
+  const tooSoon = await browser.submit(first, '/methods/email/resend');
+  t.regex(tooSoon.html, /wait \d+ seconds/);
+  try {
+    clock.advance(31_000);
+    t.regex((await browser.submit(first, '/methods/email/resend')).html, /We sent a code/);
+    clock.advance(31_000);
+    t.regex((await browser.submit(first, '/methods/email/resend')).html, /We sent a code/);
+    clock.advance(31_000);
+    const fourth = await browser.submit(first, '/methods/email/resend');
+    t.regex(fourth.html, /sent too many codes/);
+  } finally {
+    clock.advance(-93_000);
+  }
+  t.is(smtp.messages.filter((m) => m.to.includes('em4@example.net')).length, 3);
+});
+
+test.serial('mobile phone: a voice call reads the code out; a wrong code counts; the right one registers', async (t) => {
+  const { browser, page, userId } = await account('ph1');
+  const form = await browser.follow(page, '/methods/mobilePhone');
+  t.regex(form.html, /Call me/);
+  const before = sms.messages.length;
+  const codePage = await browser.submit(form, '/methods/mobilePhone/send', { country: 'DE', number: '01512 3456789', channel: 'voice' });
+  t.regex(codePage.html, /We are calling \+49/);
+  const call = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === '+4915123456789');
+  t.is(call.channel, 'voice');
+  t.regex(call.text, /(\d ){7}\d/, 'digits are spoken one by one');
+  const code = codeIn(call.text);
+  const wrong = await browser.submit(codePage, '/methods/mobilePhone/verify', { code: code === '00000000' ? '11111111' : '00000000' });
+  t.regex(wrong.html, /4 more/);
+  const done = await browser.submit(codePage, '/methods/mobilePhone/verify', { code });
+  t.regex(done.html, /\+49/);
+  t.is((await idp.idp.parts.store.sspr.methods(userId))[0]!.value, '+4915123456789');
+});
+
+test.serial('mobile phone: a channel the admin turned off is refused', async (t) => {
+  const previous = idp.idp.parts.config.current;
+  idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, methods: { ...previous.sspr.methods, mobilePhone: { enabled: true, sms: true, voice: false } } } });
+  try {
+    const { browser, page } = await account('ph2');
+    const form = await browser.follow(page, '/methods/mobilePhone');
+    t.notRegex(form.html, /Call me/);
+    const refused = await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number: '0612345678', channel: 'voice' });
+    t.regex(refused.html, /isn(&#39;|')t available/);
+  } finally {
+    idp.idp.parts.config.replace(previous);
+  }
+});
+
+test.serial('authenticator app: wrong codes, then a new key after too many; a code from the shown key registers', async (t) => {
+  const { browser, page, userId } = await account('app1');
+  const setup = await browser.follow(page, '/methods/authenticatorApp');
+  t.regex(setup.html, /<img class="qr" src="data:image\/svg\+xml;base64,/);
+  const key = keyOnPage(setup);
+  const reload = await browser.follow(page, '/methods/authenticatorApp');
+  t.is(keyOnPage(reload), key, 'reloading keeps the key the user may have scanned');
+  const stepNow = totpStep(clock.now());
+  const wrongCode = totpCodeAt(key, stepNow + 5);
+  let last = setup;
+  for (let i = 0; i < 5; i += 1) last = await browser.submit(setup, '/methods/authenticatorApp/verify', { code: wrongCode });
+  t.regex(last.html, /We made a new key/);
+  const newKey = keyOnPage(last);
+  t.not(newKey, key);
+  t.regex((await browser.submit(last, '/methods/authenticatorApp/verify', { code: totpCodeAt(key, stepNow) })).html, /isn(&#39;|')t right/, 'the old key is void');
+  const done = await browser.submit(last, '/methods/authenticatorApp/verify', { code: totpCodeAt(newKey, totpStep(clock.now())) });
+  t.regex(done.html, /App connected/);
+  const stored = (await idp.idp.parts.store.sspr.methods(userId)).find((m) => m.kind === 'authenticator_app')!;
+  t.false(stored.value.includes(newKey), 'the secret is not stored in clear');
+});
+
+test.serial('security questions: every rule is explained next to its field; nothing is saved until all are right', async (t) => {
+  const { browser, page, userId } = await account('sq1');
+  const form = await browser.follow(page, '/methods/securityQuestions');
+  const bad = await browser.submit(form, '/methods/securityQuestions/save', {
+    question0: 'first-school',
+    answer0: 'ab',
+    question1: 'first-school',
+    answer1: 'Same Answer',
+    question2: 'first-concert',
+    answer2: ' same   ANSWER ',
+  });
+  t.is(bad.status, 400);
+  t.regex(bad.html, /too short/);
+  t.regex(bad.html, /chose this question twice/);
+  t.regex(bad.html, /used this answer for another question/);
+  t.deepEqual(await idp.idp.parts.store.sspr.answers(userId), []);
+  const good = await browser.submit(form, '/methods/securityQuestions/save', {
+    question0: 'first-school',
+    answer0: 'De Regenboog',
+    question1: 'first-concert',
+    answer1: 'Doe Maar',
+    question2: 'parents-met-city',
+    answer2: 'Zwolle',
+  });
+  t.regex(good.html, /3 questions answered/);
+  t.is((await idp.idp.parts.store.sspr.answers(userId)).length, 3);
+});

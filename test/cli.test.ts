@@ -549,7 +549,7 @@ test('users set-office-phone stores E.164, refuses bad numbers, clears with none
   const set = await run(['users', 'set-office-phone', 'olga', '020 123 4567']);
   t.is(set.code, 0, set.stderr);
   t.regex(set.stdout, /\+31201234567/);
-  const shown = (await showJson('olga')) as { sspr: { methods: { method: string; value: string | null }[]; securityQuestions: number } };
+  const shown = (await showJson('olga')) as unknown as { sspr: { methods: { method: string; value: string | null }[]; securityQuestions: number } };
   t.deepEqual(shown.sspr.methods.map((m) => [m.method, m.value]), [['office_phone', '+31201234567']]);
   t.is(shown.sspr.securityQuestions, 0);
   const bad = await run(['users', 'set-office-phone', 'olga', '12']);
@@ -557,7 +557,7 @@ test('users set-office-phone stores E.164, refuses bad numbers, clears with none
   t.true(oneErrorLine(bad));
   const cleared = await run(['users', 'set-office-phone', 'olga', 'none']);
   t.is(cleared.code, 0);
-  t.deepEqual(((await showJson('olga')) as { sspr: { methods: unknown[] } }).sspr.methods, []);
+  t.deepEqual(((await showJson('olga')) as unknown as { sspr: { methods: unknown[] } }).sspr.methods, []);
 });
 
 test('outbox prints the messages kept for a user', async (t) => {

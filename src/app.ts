@@ -97,7 +97,7 @@ function csrfSecret(cookieKey: string): Buffer {
 export async function createIdpParts(config: Config, options: IdpOptions = {}): Promise<IdpParts> {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? createLogger(config.logging.level);
-  const db = options.knex ?? openDatabase(config.database, options.cwd);
+  const db = options.knex ?? openDatabase(config.database, options.cwd, { warn: (message) => log.warn({ component: 'database' }, message) });
   try {
     await migrateLatest(db, config.database.schema);
   } catch (error) {

@@ -10,8 +10,18 @@ import type { Config } from '../config/schema.ts';
 /** Directory holding the knex migrations shipped with oidc-sspr. */
 export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
+/** Where knex's own messages go; by default they would be printed to stdout with console.log. */
+export interface DatabaseLog {
+  warn(message: string): void;
+}
+
+function knexLog(log: DatabaseLog | undefined) {
+  const forward = (message: unknown) => log?.warn(String(message).split('\n')[0]!);
+  return { warn: forward, error: forward, deprecate: forward, debug: () => {} };
+}
+
 /** Creates a knex instance for the configured database. */
-export function openDatabase(db: Config['database'], cwd = process.cwd()): Knex {
+export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: DatabaseLog): Knex {
   if (db.client === 'sqlite') {
     const filename = path.resolve(cwd, db.filename);
     mkdirSync(path.dirname(filename), { recursive: true });
@@ -19,6 +29,7 @@ export function openDatabase(db: Config['database'], cwd = process.cwd()): Knex 
       client: 'sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      log: knexLog(log),
       pool: {
         min: 1,
         max: 1,
@@ -41,6 +52,7 @@ export function openDatabase(db: Config['database'], cwd = process.cwd()): Knex 
     searchPath: db.schema ? [db.schema] : undefined,
     pool: { min: db.pool.min, max: db.pool.max },
     acquireConnectionTimeout: 10_000,
+    log: knexLog(log),
   });
 }
 

@@ -68,6 +68,7 @@ test('one table per section, in schema order', (t) => {
     '### `oidc.ttl`',
     '### `clients[]`',
     '### `passwords.argon2`',
+    '### `passwordPolicy`',
     '### `ui`',
     '### `sspr`',
     '### `delivery`',

@@ -4,7 +4,7 @@
  * and a test fails when the two drift apart.
  */
 import { z } from 'zod';
-import { ssprSchema, deliverySchema } from './sspr-schema.ts';
+import { ssprSchema, deliverySchema, passwordPolicySchema } from './sspr-schema.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -184,6 +184,7 @@ export const configSchema = z
     oidc,
     clients: z.array(client).default([]).describe('Relying parties allowed to use this IdP'),
     passwords: z.strictObject({ argon2 }).prefault({}).describe('Password hashing'),
+    passwordPolicy: passwordPolicySchema,
     ui,
     sspr: ssprSchema,
     delivery: deliverySchema,

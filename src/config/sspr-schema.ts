@@ -86,6 +86,61 @@ const codes = z
   .prefault({})
   .describe('One-time codes sent by email, text or call');
 
+const captcha = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Ask for a self-hosted proof-of-work CAPTCHA (ALTCHA) before the reset flow starts.'),
+    maxNumber: z.number().int().min(1000).max(10_000_000).default(100_000).describe('Proof-of-work difficulty: the largest number a browser may have to try (about 0.1–1 s at the default).'),
+    expireMinutes: z.number().int().min(1).max(60).default(10).describe('Minutes a CAPTCHA challenge stays solvable.'),
+  })
+  .prefault({})
+  .describe('CAPTCHA on "Can\'t access your account?"');
+
+const helpdesk = z
+  .strictObject({
+    email: z
+      .array(z.email({ error: 'must be an email address' }))
+      .max(100)
+      .default([])
+      .describe('Who "contact an administrator" mails; when empty, the members of the administrator groups (at most 100).'),
+    url: z
+      .string()
+      .regex(/^(https:\/\/|http:\/\/|mailto:)/, 'must start with https://, http:// or mailto:')
+      .max(2000)
+      .optional()
+      .describe('A helpdesk link that replaces "contact an administrator".'),
+  })
+  .prefault({})
+  .describe('Where users who cannot reset are sent');
+
+const onPremises = z
+  .strictObject({
+    passwordWriteback: z.boolean().default(false).describe('Let users whose password is managed on-premises reset it (through the password-writeback interface).'),
+    allowUnlockWithoutReset: z.boolean().default(true).describe('A locked-out user may just unlock the account, without choosing a new password.'),
+  })
+  .prefault({})
+  .describe('Passwords managed on-premises, and unlocking');
+
+const notifications = z
+  .strictObject({
+    userOnReset: z.boolean().default(true).describe('Email users when their password was reset.'),
+    adminsOnAdminReset: z.boolean().default(true).describe('Email the other administrators when an administrator resets their password.'),
+  })
+  .prefault({})
+  .describe('Notifications after a reset');
+
+export const passwordPolicySchema = z
+  .strictObject({
+    minLength: z.number().int().min(8).max(256).default(8).describe('Fewest characters in a new password.'),
+    maxLength: z.number().int().min(8).max(1024).default(256).describe('Most characters in a new password.'),
+    builtInList: z.boolean().default(true).describe('Refuse passwords from the shipped list of common and breached passwords.'),
+    bannedTerms: z.array(z.string().min(3).max(100)).max(1000).default([]).describe('Your own banned words (company and product names...); matched after undoing common substitutions.'),
+  })
+  .prefault({})
+  .describe('Rules for new passwords')
+  .superRefine((p, ctx) => {
+    if (p.minLength > p.maxLength) ctx.addIssue({ code: 'custom', path: ['minLength'], message: 'must not be greater than maxLength' });
+  });
+
 export const ssprSchema = z
   .strictObject({
     enabled: z.enum(['none', 'selected', 'all']).default('none').describe('Who may use self-service password reset: nobody, members of `groups`, or everyone.'),
@@ -99,6 +154,11 @@ export const ssprSchema = z
       .prefault({})
       .describe('Administrators'),
     codes,
+    captcha,
+    helpdesk,
+    onPremises,
+    notifications,
+    resetFlowMinutes: z.number().int().min(5).max(60).default(15).describe('Minutes a password reset may take from start to finish.'),
     defaultCountry: z
       .string()
       .regex(/^[A-Z]{2}$/, 'must be a two-letter ISO 3166 country code in capitals')
@@ -181,4 +241,5 @@ export const deliverySchema = z
   });
 
 export type SsprConfig = z.infer<typeof ssprSchema>;
+export type PasswordPolicyConfig = z.infer<typeof passwordPolicySchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;

@@ -1,0 +1,166 @@
+/**
+ * Text message and voice call delivery: into the outbox table, or POSTed to your gateway's
+ * webhook. The configuration getter is read on every send, so a live reload switches at once.
+ * Message texts carry one-time codes: they are never logged, numbers only masked.
+ *
+ * ## Webhook protocol
+ *
+ * `POST <webhook.url>` with the JSON body `{ "to": "+31612345678", "channel": "sms" | "voice",
+ * "text": "...", "locale": "en" | "nl" }` and the headers
+ *
+ * - `Content-Type: application/json`
+ * - `X-Timestamp: <unix seconds>`
+ * - `X-Signature: sha256=<hex>`: HMAC-SHA256, keyed with `webhook.secret`, of the string
+ *   `${X-Timestamp}.${raw body}` (the exact bytes received, not re-serialised JSON).
+ * - `Idempotency-Key: <uuid>`: the same for every attempt at one message.
+ *
+ * A receiver should recompute the signature over the raw body and compare in constant time,
+ * refuse requests whose timestamp is more than a few minutes from its own clock (replays),
+ * and send a message at most once per Idempotency-Key. Reply 2xx once the message is accepted.
+ *
+ * Each attempt times out after `webhook.timeoutMs`. Network errors, timeouts, 429 and 5xx are
+ * retried up to `webhook.retries` times, after 200 ms × 2^n (at most 2 s) plus up to 100 ms of
+ * jitter, or after Retry-After when that is longer (at most 5 s); each retry carries a fresh
+ * timestamp and signature. Any other status (4xx, 3xx: redirects are not followed) fails at once.
+ * A send therefore takes at most (retries + 1) × timeoutMs + retries × 5.1 s.
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DeliveryConfig } from '../config/sspr-schema.ts';
+import type { OutboxStore } from '../store/outbox.ts';
+import type { Logger } from '../logging.ts';
+import type { Clock } from '../clock.ts';
+import { DeliveryError, type PhoneDelivery, type PhoneMessage } from './types.ts';
+import { maskPhone } from './mask.ts';
+
+export type PhoneConfig = DeliveryConfig['phone'];
+
+export interface PhoneDeliveryDeps {
+  config: () => PhoneConfig;
+  outbox: OutboxStore;
+  log: Logger;
+  clock: Clock;
+  /** For tests; the global fetch by default. */
+  fetch?: typeof fetch;
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+const BASE_DELAY_MS = 200;
+const MAX_BACKOFF_MS = 2000;
+const MAX_RETRY_AFTER_MS = 5000;
+const JITTER_MS = 100;
+
+/** `sha256=<hex>` over `${timestamp}.${body}`; exported for receivers written in TypeScript and for tests. */
+export function webhookSignature(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+type Attempt = { ok: true; status: number } | { ok: false; retry: boolean; status?: number; error?: string; retryAfterMs?: number };
+
+function retryAfterMs(header: string | null, now: number): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function describeFetchError(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return 'timeout';
+    if (err.name === 'AbortError') return 'aborted';
+    const cause = (err as Error & { cause?: { code?: unknown } }).cause;
+    if (cause && typeof cause.code === 'string') return cause.code;
+    return err.name;
+  }
+  return 'error';
+}
+
+export function createPhoneDelivery(deps: PhoneDeliveryDeps): PhoneDelivery {
+  const doFetch = deps.fetch ?? globalThis.fetch;
+  const closing = new AbortController();
+
+  async function attempt(url: string, secret: string, timeoutMs: number, body: string, idempotencyKey: string): Promise<Attempt> {
+    const timestamp = String(Math.floor(deps.clock.now() / 1000));
+    try {
+      const response = await doFetch(url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'X-Timestamp': timestamp,
+          'X-Signature': webhookSignature(secret, timestamp, body),
+          'Idempotency-Key': idempotencyKey,
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), closing.signal]),
+      });
+      await response.body?.cancel().catch(() => undefined);
+      if (response.ok) return { ok: true, status: response.status };
+      const retry = response.status >= 500 || response.status === 429;
+      const after = retryAfterMs(response.headers.get('retry-after'), Date.now());
+      return { ok: false, retry, status: response.status, ...(after === undefined ? {} : { retryAfterMs: after }) };
+    } catch (err) {
+      return { ok: false, retry: !closing.signal.aborted, error: describeFetchError(err) };
+    }
+  }
+
+  return {
+    async send(message: PhoneMessage): Promise<void> {
+      const { kind, userId, channel } = message;
+      const to = maskPhone(message.to);
+      if (closing.signal.aborted) throw new DeliveryError(channel, 'phone delivery is closed');
+      if (!E164.test(message.to) || (channel !== 'sms' && channel !== 'voice')) {
+        deps.log.warn({ event: 'phone.invalid_recipient', kind, channel, to, userId });
+        throw new DeliveryError(channel, 'invalid recipient number or channel');
+      }
+      const config = deps.config();
+
+      if (config.transport === 'outbox') {
+        await deps.outbox.add({
+          channel,
+          recipient: message.to,
+          subject: null,
+          body: message.text,
+          userId: userId ?? null,
+          createdAt: deps.clock.now(),
+        });
+        deps.log.info({ event: 'phone.outbox', kind, channel, to, userId });
+        return;
+      }
+
+      const { url, secret, timeoutMs, retries } = config.webhook;
+      if (!url || !secret) {
+        deps.log.error({ event: 'phone.failed', kind, channel, to, userId, error: 'webhook url or secret not configured' });
+        throw new DeliveryError(channel, 'webhook not configured');
+      }
+      const body = JSON.stringify({ to: message.to, channel, text: message.text, locale: message.locale });
+      const idempotencyKey = randomUUID();
+      for (let n = 0; ; n += 1) {
+        const outcome = await attempt(url, secret, timeoutMs, body, idempotencyKey);
+        if (outcome.ok) {
+          deps.log.info({ event: 'phone.sent', kind, channel, to, userId, attempts: n + 1, status: outcome.status });
+          return;
+        }
+        const failure = { kind, channel, to, userId, attempts: n + 1, status: outcome.status, error: outcome.error };
+        if (!outcome.retry || n >= retries || closing.signal.aborted) {
+          deps.log.warn({ event: 'phone.failed', ...failure });
+          throw new DeliveryError(channel, outcome.status ? `webhook status ${outcome.status}` : `webhook ${outcome.error ?? 'error'}`);
+        }
+        deps.log.warn({ event: 'phone.retry', ...failure });
+        const backoff = Math.min(BASE_DELAY_MS * 2 ** n, MAX_BACKOFF_MS) + Math.floor(Math.random() * JITTER_MS);
+        const delay = Math.max(backoff, Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+        try {
+          await sleep(delay, undefined, { signal: closing.signal });
+        } catch {
+          deps.log.warn({ event: 'phone.failed', ...failure, error: 'closed' });
+          throw new DeliveryError(channel, 'phone delivery is closed');
+        }
+      }
+    },
+
+    async close(): Promise<void> {
+      closing.abort();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+/** What the delivery layer sends, and the one error it throws. */
+import { AppError } from '../errors.ts';
+
+export interface MailMessage {
+  /** One plain address (`name@domain`); anything else is refused. */
+  to: string;
+  subject: string;
+  text: string;
+  html?: string;
+  userId?: string;
+  /** Template id for logs, e.g. 'register.email.code'. */
+  kind: string;
+}
+
+export interface MailDelivery {
+  /** Resolves once the message is stored (outbox) or accepted by the SMTP server; throws DeliveryError otherwise. */
+  send(message: MailMessage): Promise<void>;
+  /** Releases the SMTP transport and cancels sends still under way. */
+  close(): Promise<void>;
+}
+
+export interface PhoneMessage {
+  /** E.164, e.g. +31612345678. */
+  to: string;
+  channel: 'sms' | 'voice';
+  text: string;
+  locale: 'en' | 'nl';
+  userId?: string;
+  /** Template id for logs, e.g. 'reset.sms.code'. */
+  kind: string;
+}
+
+export interface PhoneDelivery {
+  /** Resolves once the message is stored (outbox) or accepted by the gateway (2xx); throws DeliveryError otherwise. */
+  send(message: PhoneMessage): Promise<void>;
+  /** Cancels webhook attempts still under way. */
+  close(): Promise<void>;
+}
+
+/** Delivery failed; the user sees "couldn't send, try again or use another method". */
+export class DeliveryError extends AppError {
+  readonly channel: 'email' | 'sms' | 'voice';
+
+  constructor(channel: 'email' | 'sms' | 'voice', detail?: string) {
+    super('delivery_failed', 502, 'error.delivery_failed', detail);
+    this.name = 'DeliveryError';
+    this.channel = channel;
+  }
+}

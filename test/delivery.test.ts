@@ -1,0 +1,526 @@
+import test from 'ava';
+import net from 'node:net';
+import type { Knex } from 'knex';
+import { openDatabase, migrateLatest } from '../src/store/db.ts';
+import { createStore, type Store } from '../src/store/index.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { deliverySchema, type DeliveryConfig } from '../src/config/sspr-schema.ts';
+import { createLogger } from '../src/logging.ts';
+import { systemClock, type Clock } from '../src/clock.ts';
+import { AppError } from '../src/errors.ts';
+import {
+  createMailDelivery,
+  createPhoneDelivery,
+  DeliveryError,
+  maskEmail,
+  maskPhone,
+  type MailMessage,
+  type PhoneMessage,
+} from '../src/delivery/index.ts';
+import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import { startSmtp } from './helpers/smtp.ts';
+import { startSmsReceiver } from './helpers/sms.ts';
+
+let db: TestDatabase;
+let knex: Knex;
+let store: Store;
+
+test.before(async () => {
+  db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  knex = openDatabase(config.database);
+  await migrateLatest(knex, config.database.schema);
+  store = createStore(knex);
+});
+test.after.always(async () => {
+  await knex?.destroy();
+  await db?.cleanup();
+});
+
+const SECRET = 'webhook-secret-0123456789abcdef';
+const fixedClock: Clock = { now: () => 1_750_000_000_000 };
+
+/** A logger whose JSON lines are kept for inspection. */
+function capture() {
+  const lines: string[] = [];
+  const log = createLogger('debug', { write: (line: string) => void lines.push(line) });
+  return { log, lines, entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+const mailConfig = (input: Record<string, unknown>): DeliveryConfig['mail'] => deliverySchema.parse({ mail: input }).mail;
+const phoneConfig = (input: Record<string, unknown>): DeliveryConfig['phone'] => deliverySchema.parse({ phone: input }).phone;
+const webhook = (url: string, extra: Record<string, unknown> = {}) =>
+  phoneConfig({ transport: 'webhook', webhook: { url, secret: SECRET, timeoutMs: 10_000, retries: 2, ...extra } });
+
+let unique = 0;
+function mail(extra: Partial<MailMessage> = {}): MailMessage {
+  unique += 1;
+  const code = String(40_000_000 + unique * 7919);
+  return {
+    to: `jane.doe+${unique}@example.org`,
+    subject: `Confirm your address SUBJ${unique}`,
+    text: `Your code is ${code}.`,
+    html: `<p>Your code is <b>${code}</b>.</p>`,
+    userId: `user-${unique}`,
+    kind: 'register.email.code',
+    ...extra,
+  };
+}
+function sms(extra: Partial<PhoneMessage> = {}): PhoneMessage {
+  unique += 1;
+  return {
+    to: `+316${String(10_000_000 + unique).slice(-8)}`,
+    channel: 'sms',
+    text: `Your code is ${String(50_000_000 + unique * 7919)}.`,
+    locale: 'nl',
+    userId: `user-${unique}`,
+    kind: 'reset.sms.code',
+    ...extra,
+  };
+}
+
+/** Nothing listens here (the discard port; the project's other tests use it the same way). */
+const CLOSED_PORT = 9;
+
+function assertNoContent(t: import('ava').ExecutionContext, lines: string[], ...secrets: string[]) {
+  t.true(lines.length > 0, 'something was logged');
+  for (const line of lines) for (const secret of secrets) t.false(line.includes(secret), `log line leaks "${secret}": ${line}`);
+}
+
+// ---- mail ---------------------------------------------------------------------------------
+
+test('mail over SMTP arrives with the right recipient, sender, subject and text', async (t) => {
+  const smtp = await startSmtp();
+  t.teardown(() => smtp.close());
+  const { log, lines, entries } = capture();
+  const delivery = createMailDelivery({
+    config: () => mailConfig({ transport: 'smtp', from: 'Example IdP <idp@example.org>', smtp: { host: '127.0.0.1', port: smtp.port } }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  const message = mail();
+  await delivery.send(message);
+  const received = await smtp.waitFor((m) => m.to.includes(message.to));
+  t.deepEqual(received.to, [message.to]);
+  t.is(received.from, '"Example IdP" <idp@example.org>');
+  t.is(received.mailFrom, 'idp@example.org');
+  t.is(received.subject, message.subject);
+  t.is(received.text.trim(), message.text);
+  t.true(received.html?.includes('<b>'));
+  t.is(received.headers['auto-submitted'], 'auto-generated');
+  t.is(await store.outbox.latest({ recipient: message.to }).then((r) => r.length), 0, 'not stored in the outbox');
+  const sent = entries().find((e) => e.event === 'mail.sent');
+  t.like(sent, { kind: 'register.email.code', to: maskEmail(message.to), userId: message.userId });
+  t.is(typeof sent?.messageId, 'string');
+  assertNoContent(t, lines, message.subject, message.text, message.to);
+});
+
+test('SMTP with a login: the right password sends, a wrong one is a DeliveryError', async (t) => {
+  const smtp = await startSmtp({ auth: { user: 'mailer', pass: 'right-pass' } });
+  t.teardown(() => smtp.close());
+  const settings = { host: '127.0.0.1', port: smtp.port, user: 'mailer', pass: 'right-pass' };
+  let current = mailConfig({ transport: 'smtp', smtp: settings });
+  const { log, lines, entries } = capture();
+  const delivery = createMailDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+
+  const good = mail();
+  await delivery.send(good);
+  const received = await smtp.waitFor((m) => m.to.includes(good.to));
+  t.is(received.user, 'mailer', 'the client authenticated');
+
+  current = mailConfig({ transport: 'smtp', smtp: { ...settings, pass: 'wrong-pass' } });
+  const bad = mail();
+  const error = await t.throwsAsync(delivery.send(bad), { instanceOf: DeliveryError });
+  t.is(error?.code, 'delivery_failed');
+  t.is(error?.status, 502);
+  t.is(error?.messageId, 'error.delivery_failed');
+  t.is(smtp.messages.length, 1, 'nothing sent with the wrong password');
+  t.like(
+    entries().find((e) => e.event === 'mail.failed'),
+    { level: 40, errorCode: 'EAUTH', to: maskEmail(bad.to) },
+  );
+  assertNoContent(t, lines, bad.subject, bad.text, 'wrong-pass', 'right-pass');
+});
+
+test('SMTP without a login is refused by a server that requires one', async (t) => {
+  const smtp = await startSmtp({ auth: { user: 'mailer', pass: 'right-pass' } });
+  t.teardown(() => smtp.close());
+  const { log } = capture();
+  const delivery = createMailDelivery({
+    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError });
+  t.is(smtp.messages.length, 0);
+});
+
+test('SMTP server down: DeliveryError, quickly', async (t) => {
+  const port = CLOSED_PORT;
+  const { log, lines, entries } = capture();
+  const delivery = createMailDelivery({
+    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port, timeoutSeconds: 1 } }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  const message = mail();
+  const started = Date.now();
+  const error = await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
+  t.true(error instanceof AppError);
+  t.true(Date.now() - started < 5000, 'fails without waiting for a timeout');
+  t.like(entries().find((e) => e.event === 'mail.failed'), { level: 40, kind: message.kind, errorCode: 'ESOCKET' });
+  assertNoContent(t, lines, message.subject, message.text, message.to);
+});
+
+test('SMTP server that never answers: DeliveryError after the configured timeout', async (t) => {
+  // Accepts the TCP connection but never sends a greeting.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const { port } = silent.address() as net.AddressInfo;
+  const { log, entries } = capture();
+  const delivery = createMailDelivery({
+    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port, timeoutSeconds: 1 } }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  const started = Date.now();
+  await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError });
+  const elapsed = Date.now() - started;
+  t.true(elapsed >= 900 && elapsed < 10_000, `gave up after ${elapsed} ms`);
+  t.like(entries().find((e) => e.event === 'mail.failed'), { errorCode: 'ETIMEDOUT' }, 'the greeting timeout, not the overall deadline');
+});
+
+test('mail into the outbox is stored and the log holds neither subject nor body', async (t) => {
+  const { log, lines, entries } = capture();
+  const delivery = createMailDelivery({ config: () => mailConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: fixedClock });
+  t.teardown(() => delivery.close());
+  const message = mail();
+  await delivery.send(message);
+  const [stored, ...rest] = await store.outbox.latest({ recipient: message.to });
+  t.is(rest.length, 0);
+  t.like(stored, {
+    channel: 'email',
+    recipient: message.to,
+    subject: message.subject,
+    body: message.text,
+    userId: message.userId,
+    createdAt: fixedClock.now(),
+  });
+  t.is((await store.outbox.latest({ userId: message.userId! }))[0]?.id, stored?.id);
+  const logged = entries().filter((e) => e.event === 'mail.outbox');
+  t.is(logged.length, 1);
+  t.like(logged[0], { level: 30, kind: 'register.email.code', to: maskEmail(message.to), userId: message.userId });
+  const code = /\d{8}/.exec(message.text)![0];
+  assertNoContent(t, lines, message.subject, message.text, code, message.to);
+});
+
+test('a recipient that is not one plain address is refused before anything is sent', async (t) => {
+  const smtp = await startSmtp();
+  t.teardown(() => smtp.close());
+  const { log } = capture();
+  let current = mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } });
+  const delivery = createMailDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  for (const to of ['jane@example.org, eve@example.net', 'Eve <eve@example.net>', 'jane@example.org\r\nBcc: eve@example.net', 'no-at-sign', '']) {
+    await t.throwsAsync(delivery.send(mail({ to })), { instanceOf: DeliveryError }, JSON.stringify(to));
+  }
+  current = mailConfig({ transport: 'outbox' });
+  await t.throwsAsync(delivery.send(mail({ to: 'a@b.example, eve@example.net' })), { instanceOf: DeliveryError });
+  t.is(smtp.messages.length, 0);
+  t.is((await store.outbox.latest({ recipient: 'a@b.example, eve@example.net' })).length, 0);
+});
+
+test('a live config switch changes the mail transport and the SMTP server', async (t) => {
+  const first = await startSmtp();
+  const second = await startSmtp();
+  t.teardown(() => Promise.all([first.close(), second.close()]));
+  const { log } = capture();
+  let current = mailConfig({ transport: 'outbox' });
+  const delivery = createMailDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  const to = `switch-${Date.now()}@example.org`;
+
+  await delivery.send(mail({ to, subject: 'one' }));
+  t.deepEqual((await store.outbox.latest({ recipient: to })).map((m) => m.subject), ['one']);
+
+  current = mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: first.port } });
+  await delivery.send(mail({ to, subject: 'two' }));
+  t.is((await first.waitFor((m) => m.subject === 'two')).to[0], to);
+
+  current = mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: second.port } });
+  await delivery.send(mail({ to, subject: 'three' }));
+  t.is((await second.waitFor((m) => m.subject === 'three')).to[0], to);
+
+  current = mailConfig({ transport: 'outbox' });
+  await delivery.send(mail({ to, subject: 'four' }));
+  t.deepEqual((await store.outbox.latest({ recipient: to })).map((m) => m.subject), ['four', 'one']);
+  t.deepEqual(first.messages.map((m) => m.subject), ['two']);
+  t.deepEqual(second.messages.map((m) => m.subject), ['three']);
+});
+
+test('a closed mail delivery refuses to send', async (t) => {
+  const { log } = capture();
+  const delivery = createMailDelivery({ config: () => mailConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: systemClock });
+  await delivery.close();
+  const message = mail();
+  await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
+  t.is((await store.outbox.latest({ recipient: message.to })).length, 0);
+});
+
+// ---- phone --------------------------------------------------------------------------------
+
+test('phone webhook delivers a validly signed message', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  const { log, lines, entries } = capture();
+  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url), outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  const message = sms({ channel: 'voice', locale: 'en' });
+  await delivery.send(message);
+  t.deepEqual(receiver.messages, [{ to: message.to, channel: 'voice', text: message.text, locale: 'en' }]);
+  t.is(receiver.requests.length, 1);
+  const [request] = receiver.requests;
+  t.true(request?.signatureValid);
+  t.regex(request?.idempotencyKey ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  t.true(Math.abs(Number(request?.timestamp) - Date.now() / 1000) < 5);
+  t.deepEqual(JSON.parse(request?.body ?? ''), { to: message.to, channel: 'voice', text: message.text, locale: 'en' });
+  t.like(entries().find((e) => e.event === 'phone.sent'), { level: 30, channel: 'voice', to: maskPhone(message.to), attempts: 1 });
+  t.is((await store.outbox.latest({ recipient: message.to })).length, 0, 'not stored in the outbox');
+  assertNoContent(t, lines, message.text, message.to, SECRET);
+});
+
+test('phone webhook retries after 500 and 429 with the same idempotency key, then succeeds', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  receiver.failNext(2, 500);
+  const { log, lines, entries } = capture();
+  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 3 }), outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  const message = sms();
+  await delivery.send(message);
+  t.deepEqual(receiver.requests.map((r) => r.status), [500, 500, 200]);
+  t.is(new Set(receiver.requests.map((r) => r.idempotencyKey)).size, 1, 'one idempotency key for all attempts');
+  t.is(receiver.messages.length, 1);
+  t.is(entries().filter((e) => e.event === 'phone.retry').length, 2);
+  t.like(entries().find((e) => e.event === 'phone.sent'), { attempts: 3 });
+
+  receiver.failNext(1, 429);
+  await delivery.send(sms());
+  t.deepEqual(receiver.requests.slice(3).map((r) => r.status), [429, 200]);
+  t.is(receiver.messages.length, 2);
+  assertNoContent(t, lines, message.text);
+});
+
+test('phone webhook gives up after the configured retries: DeliveryError', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  receiver.failNext(100, 503);
+  const { log, lines, entries } = capture();
+  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 2 }), outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  const message = sms();
+  const started = Date.now();
+  const error = await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
+  const elapsed = Date.now() - started;
+  t.is(error?.channel, 'sms');
+  t.is(receiver.requests.length, 3, 'one attempt plus two retries');
+  t.true(elapsed >= 600, `backed off between attempts (${elapsed} ms)`);
+  t.true(elapsed < 10_000, `bounded (${elapsed} ms)`);
+  t.is(receiver.messages.length, 0);
+  t.like(entries().find((e) => e.event === 'phone.failed'), { level: 40, attempts: 3, status: 503 });
+  assertNoContent(t, lines, message.text);
+});
+
+test('phone webhook times out on a slow receiver: DeliveryError', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  const { log, entries } = capture();
+  let current = webhook(receiver.url);
+  const delivery = createPhoneDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  await delivery.send(sms()); // warms up the connection, so the timed attempts below reach the receiver
+  current = webhook(receiver.url, { timeoutMs: 400, retries: 1 });
+  receiver.delayNext(5000, 10);
+  const before = entries().length;
+  const started = Date.now();
+  await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
+  const elapsed = Date.now() - started;
+  t.true(elapsed >= 800 && elapsed < 4900, `two attempts of 400 ms and one backoff (${elapsed} ms)`);
+  const logged = entries().slice(before);
+  t.like(logged.find((e) => e.event === 'phone.failed'), { error: 'timeout', attempts: 2 });
+  t.is(logged.filter((e) => e.event === 'phone.retry').length, 1, 'a timeout is retried');
+  t.is(receiver.messages.length, 1, 'only the warm-up message was accepted');
+});
+
+test('phone webhook does not retry a 400', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  receiver.failNext(1, 400);
+  const { log } = capture();
+  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 3 }), outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(receiver.requests.length, 1, 'exactly one request');
+});
+
+test('phone webhook with the wrong secret is refused by the receiver (401): DeliveryError without retries', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  const { log } = capture();
+  const delivery = createPhoneDelivery({
+    config: () => webhook(receiver.url, { secret: 'another-secret-0123456789abcdef', retries: 3 }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
+  t.deepEqual(receiver.requests.map((r) => [r.status, r.signatureValid]), [[401, false]]);
+  t.is(receiver.messages.length, 0);
+});
+
+test('the signed timestamp comes from the clock: a stale one is refused as a replay', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  const { log } = capture();
+  const stale: Clock = { now: () => Date.now() - 3_600_000 };
+  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url), outbox: store.outbox, log, clock: stale });
+  t.teardown(() => delivery.close());
+  await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
+  t.is(receiver.requests[0]?.status, 401);
+});
+
+test('phone webhook whose gateway drops connections: DeliveryError after retries', async (t) => {
+  const dropped: number[] = [];
+  const rude = net.createServer((socket) => {
+    dropped.push(Date.now());
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => void rude.close());
+  const { port } = rude.address() as net.AddressInfo;
+  const { log, entries } = capture();
+  const delivery = createPhoneDelivery({
+    config: () => webhook(`http://127.0.0.1:${port}/send`, { retries: 1 }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
+  t.is(dropped.length, 2, 'a network error is retried');
+  const failed = entries().find((e) => e.event === 'phone.failed');
+  t.like(failed, { attempts: 2, status: undefined });
+  t.regex(String(failed?.error), /^(ECONNRESET|UND_ERR_SOCKET|EPIPE)$/);
+});
+
+test('closing the phone delivery cancels a send that is backing off', async (t) => {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  receiver.failNext(100, 500);
+  const { log, entries } = capture();
+  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 5 }), outbox: store.outbox, log, clock: systemClock });
+  const sending = delivery.send(sms());
+  while (receiver.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  await delivery.close();
+  await t.throwsAsync(sending, { instanceOf: DeliveryError });
+  t.like(entries().find((e) => e.event === 'phone.failed'), { attempts: 1 }, 'no further attempts');
+  t.is(receiver.requests.length, 1);
+  await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError }, 'closed for good');
+});
+
+test('phone outbox stores text and voice messages and logs no text', async (t) => {
+  const { log, lines, entries } = capture();
+  let current = phoneConfig({ transport: 'outbox' });
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  let clock: Clock = fixedClock;
+  const delivery = createPhoneDelivery({ config: () => current, outbox: store.outbox, log, clock: { now: () => clock.now() } });
+  t.teardown(() => delivery.close());
+  const text = sms();
+  const voice = sms({ to: text.to, channel: 'voice' });
+  await delivery.send(text);
+  await delivery.send(voice);
+  const stored = await store.outbox.latest({ recipient: text.to });
+  t.like(stored, [
+    { channel: 'voice', recipient: text.to, subject: null, body: voice.text, userId: voice.userId, createdAt: fixedClock.now() },
+    { channel: 'sms', recipient: text.to, subject: null, body: text.text, userId: text.userId },
+  ]);
+  t.deepEqual(
+    entries()
+      .filter((e) => e.event === 'phone.outbox')
+      .map((e) => [e.channel, e.to]),
+    [
+      ['sms', maskPhone(text.to)],
+      ['voice', maskPhone(text.to)],
+    ],
+  );
+  assertNoContent(t, lines, text.text, voice.text, text.to);
+  t.is(receiver.requests.length, 0);
+
+  // live switch to the webhook
+  current = webhook(receiver.url);
+  clock = systemClock;
+  const third = sms({ to: text.to });
+  await delivery.send(third);
+  t.is(receiver.messages[0]?.text, third.text);
+  t.is((await store.outbox.latest({ recipient: text.to })).length, 2, 'no longer stored');
+});
+
+test('a number that is not E.164 is refused', async (t) => {
+  const { log } = capture();
+  const delivery = createPhoneDelivery({ config: () => phoneConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: systemClock });
+  t.teardown(() => delivery.close());
+  for (const to of ['0612345678', '+31 6 12345678', '+0612345678', '+316123456789012345', '']) {
+    await t.throwsAsync(delivery.send(sms({ to })), { instanceOf: DeliveryError }, JSON.stringify(to));
+  }
+});
+
+// ---- masking ------------------------------------------------------------------------------
+
+test('maskEmail keeps the first character and the domain', (t) => {
+  t.is(maskEmail('jane.doe@example.org'), 'j•••@example.org');
+  t.is(maskEmail('j@example.org'), 'j•••@example.org');
+  t.is(maskEmail('  Jane@Example.ORG '), 'J•••@example.org');
+  t.is(maskEmail('émile@exemple.fr'), 'é•••@exemple.fr');
+  t.is(maskEmail('odd"@"local@example.org'), 'o•••@example.org');
+  t.is(maskEmail('not-an-address'), '•••');
+  t.is(maskEmail('@example.org'), '•••');
+  t.is(maskEmail('jane@'), '•••');
+});
+
+test('maskPhone keeps the country code, the first national digit and the last two', (t) => {
+  t.is(maskPhone('+31612345678'), '+31 6 ••••••78');
+  t.is(maskPhone('+12133734253'), '+1 2•• ••• ••53');
+  t.is(maskPhone('+442071838750'), '+44 2• •••• ••50');
+  t.is(maskPhone('+4915112345678'), '+49 1••• •••••78');
+  t.is(maskPhone('+31 6 1234 5678'), '+31 6 ••••••78');
+  t.is(maskPhone('+3161234'), '+31 •••••', 'short numbers keep only the country code');
+  t.is(maskPhone('+999123456789'), '+••••••••••89', 'unknown country: only the last two digits');
+  t.is(maskPhone('12'), '•••');
+  for (const n of ['+31612345678', '+12133734253', '+4915112345678']) {
+    const masked = maskPhone(n);
+    t.is(masked.replace(/[^0-9•]/g, '').length, n.length - 1, 'every digit is either shown or a dot');
+  }
+});
+
+test('DeliveryError is an AppError with a stable code, status and message id', (t) => {
+  const error = new DeliveryError('voice', 'detail');
+  t.true(error instanceof AppError);
+  t.like(error, { name: 'DeliveryError', code: 'delivery_failed', status: 502, messageId: 'error.delivery_failed', channel: 'voice', message: 'detail' });
+});

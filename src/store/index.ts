@@ -7,6 +7,7 @@ import { SsprStore } from './sspr.ts';
 import { OutboxStore } from './outbox.ts';
 import { AuditStore } from './audit.ts';
 import { AccountSessionStore } from './account-sessions.ts';
+import { CaptchaStore } from './captcha.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -17,6 +18,7 @@ export interface Store {
   readonly outbox: OutboxStore;
   readonly audit: AuditStore;
   readonly accountSessions: AccountSessionStore;
+  readonly captcha: CaptchaStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -31,6 +33,7 @@ export function createStore(db: Knex): Store {
     outbox: new OutboxStore(db),
     audit: new AuditStore(db),
     accountSessions: new AccountSessionStore(db),
+    captcha: new CaptchaStore(db),
     async ping() {
       await db.raw('select 1');
     },

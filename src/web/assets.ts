@@ -1,7 +1,8 @@
-/** Serves the IdP's own static files (CSS, and later the CAPTCHA script) from views/assets. */
+/** Serves the IdP's own static files (CSS) from views/assets, and the CAPTCHA widget's files (see captchaAsset). */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Middleware } from 'koa';
+import { captchaAsset } from '../security/captcha.ts';
 
 const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
 
@@ -14,7 +15,7 @@ export function assets(dir: string): Middleware {
     let content = cache.get(file);
     if (!content) {
       try {
-        content = await readFile(path.join(dir, file));
+        content = (await captchaAsset(file)) ?? (await readFile(path.join(dir, file)));
       } catch {
         return next();
       }

@@ -26,6 +26,11 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['expires_at']);
   });
 
+  // The last authenticator time step accepted, so a code can't be replayed.
+  await knex.schema.alterTable('sspr_methods', (t) => {
+    t.bigInteger('last_used_step').nullable();
+  });
+
   await knex.schema.alterTable('users', (t) => {
     t.integer('failed_signins').notNullable().defaultTo(0);
     t.integer('lockouts').notNullable().defaultTo(0);
@@ -38,6 +43,9 @@ export async function down(knex: Knex): Promise<void> {
     t.dropColumn('locked_until');
     t.dropColumn('lockouts');
     t.dropColumn('failed_signins');
+  });
+  await knex.schema.alterTable('sspr_methods', (t) => {
+    t.dropColumn('last_used_step');
   });
   await knex.schema.dropTableIfExists('captcha_solutions');
   await knex.schema.dropTableIfExists('reset_flows');

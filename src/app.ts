@@ -33,7 +33,11 @@ import { RegistrationService } from './flows/register/service.ts';
 import { registerRoutes } from './flows/register/routes.ts';
 import { SetupService } from './flows/setup/service.ts';
 import { setupRoutes } from './flows/setup/routes.ts';
-import { loadSecretsKey, secretKeys, createSecretBox } from './security/secrets.ts';
+import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
+import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
+import { createChallenges } from './methods/challenges.ts';
+import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
+import { recoverRoutes } from './flows/recover/routes.ts';
 import { OneTimeCodes } from './security/codes.ts';
 import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
 import { createMethodRegistry } from './methods/registry.ts';
@@ -53,6 +57,8 @@ export interface IdpOptions {
   cwd?: string;
   /** Use this knex instance instead of opening the configured database (it is not closed by close()). */
   knex?: Knex;
+  /** Sets passwords in an on-premises directory for users whose password source is onpremises. */
+  writeback?: PasswordWriteback;
 }
 
 /** The parts of the IdP an integrator mounts into a Koa app that owns its own Provider. */
@@ -124,12 +130,13 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const render = createRenderer(site);
   const login = new LoginService(users, log, isFirstParty);
 
-  const derived = secretKeys(await loadSecretsKey(store.keys, config.sspr.secretsKey, clock));
+  const master = await loadSecretsKey(store.keys, config.sspr.secretsKey, clock);
+  const derived = secretKeys(master);
   const box = createSecretBox(derived.secretBox);
   const codes = new OneTimeCodes(store.sspr, clock, () => derived.codePepper, () => live.current.sspr.codes);
   const mail = createMailDelivery({ config: () => live.current.delivery.mail, outbox: store.outbox, log, clock });
   const phone = createPhoneDelivery({ config: () => live.current.delivery.phone, outbox: store.outbox, log, clock });
-  const methods = createMethodRegistry({
+  const methodDeps = {
     config: () => live.current,
     store,
     clock,
@@ -137,11 +144,25 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     hasher,
     mail,
     phone,
-    seal: (plain) => box.seal(plain),
-    open: (sealed) => box.open(sealed),
-  });
+    seal: (plain: string) => box.seal(plain),
+    open: (sealed: string) => box.open(sealed),
+  };
+  const methods = createMethodRegistry(methodDeps);
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
   const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
+  const recovery = new RecoveryService({
+    store,
+    config: () => live.current,
+    clock,
+    users,
+    registration,
+    challenges: createChallenges(methodDeps),
+    hasher,
+    mail,
+    log,
+    writeback: options.writeback,
+  });
+  const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
 
   return {
     config: live,
@@ -187,6 +208,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         }
         await next();
       };
+      const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current });
       return compose([
         securityHeaders(),
         errorPages(render, log),
@@ -194,6 +216,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         assets(path.join(viewsDir, 'assets')),
         register.router.routes() as Middleware,
         setup.routes() as Middleware,
+        recover.routes() as Middleware,
         routes.routes() as Middleware,
         routes.allowedMethods() as Middleware,
         mount(provider),
@@ -201,7 +224,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     },
     async purge() {
       const now = clock.now();
-      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now)) + (await store.accountSessions.purgeExpired(now));
+      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now)) + (await store.accountSessions.purgeExpired(now)) + (await store.reset.purgeExpired(now)) + (await store.captcha.purgeExpired(now));
     },
     async close() {
       await Promise.allSettled([mail.close(), phone.close()]);

@@ -8,6 +8,7 @@ import { OutboxStore } from './outbox.ts';
 import { AuditStore } from './audit.ts';
 import { AccountSessionStore } from './account-sessions.ts';
 import { CaptchaStore } from './captcha.ts';
+import { ResetStore } from './reset.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -19,6 +20,7 @@ export interface Store {
   readonly audit: AuditStore;
   readonly accountSessions: AccountSessionStore;
   readonly captcha: CaptchaStore;
+  readonly reset: ResetStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -34,6 +36,7 @@ export function createStore(db: Knex): Store {
     audit: new AuditStore(db),
     accountSessions: new AccountSessionStore(db),
     captcha: new CaptchaStore(db),
+    reset: new ResetStore(db),
     async ping() {
       await db.raw('select 1');
     },

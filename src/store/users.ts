@@ -14,6 +14,8 @@ export interface User {
   passwordSource: PasswordSource;
   passwordHash: string | null;
   passwordChangedAt: number | null;
+  /** Locked out of sign-in until this moment (null: not locked). */
+  lockedUntil: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -43,6 +45,7 @@ interface UserRow {
   password_source: string;
   password_hash: string | null;
   password_changed_at: string | number | null;
+  locked_until?: string | number | null;
   created_at: string | number;
   updated_at: string | number;
 }
@@ -60,6 +63,7 @@ function toUser(row: UserRow): User {
     passwordSource: row.password_source === 'onpremises' ? 'onpremises' : 'cloud',
     passwordHash: row.password_hash,
     passwordChangedAt: num(row.password_changed_at),
+    lockedUntil: num(row.locked_until ?? null),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

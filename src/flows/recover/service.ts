@@ -1,0 +1,290 @@
+/**
+ * "Can't access your account?": identify, the three refusals, verification with one or two
+ * methods, unlock or reset, and what follows a reset. No HTTP here; see state.ts for the diagram.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/index.ts';
+import type { User } from '../../store/users.ts';
+import type { Config } from '../../config/schema.ts';
+import type { Clock } from '../../clock.ts';
+import type { Locale, Translate } from '../../i18n/index.ts';
+import type { Form } from '../../security/form.ts';
+import type { PasswordHasher } from '../../security/password.ts';
+import type { MailDelivery } from '../../delivery/index.ts';
+import type { ResetChallenge, ChallengePage } from '../../methods/challenges.ts';
+import type { MethodId } from '../../methods/ids.ts';
+import type { RegistrationService } from '../register/service.ts';
+import type { UserService } from '../../users/service.ts';
+import { checkNewPassword, type PasswordProblem } from '../../security/password-policy.ts';
+import { AppError } from '../../errors.ts';
+import type { FlowData, FlowState, RefusalReason } from './state.ts';
+
+/** Lets an integrator set passwords in an on-premises directory (password writeback). */
+export interface PasswordWriteback {
+  setPassword(user: { id: string; username: string }, newPassword: string): Promise<void>;
+}
+
+export interface Flow {
+  id: string;
+  user: User | undefined;
+  state: FlowState;
+  data: FlowData;
+  version: number;
+  expiresAt: number;
+}
+
+export interface RequestInfo {
+  ip?: string;
+  locale: Locale;
+  t: Translate;
+}
+
+const hash = (id: string) => createHash('sha256').update(id).digest('hex');
+
+export const flowExpired = () => new AppError('reset_expired', 410, 'recover.expired');
+const conflict = () => new AppError('reset_step_conflict', 409, 'recover.step_conflict');
+
+export class RecoveryService {
+  readonly #store: Store;
+  readonly #config: () => Config;
+  readonly #clock: Clock;
+  readonly #users: UserService;
+  readonly #registration: RegistrationService;
+  readonly #challenges: ReadonlyMap<MethodId, ResetChallenge>;
+  readonly #hasher: PasswordHasher;
+  readonly #mail: MailDelivery;
+  readonly #log: Logger;
+  readonly #writeback: PasswordWriteback | undefined;
+
+  constructor(deps: {
+    store: Store;
+    config: () => Config;
+    clock: Clock;
+    users: UserService;
+    registration: RegistrationService;
+    challenges: ReadonlyMap<MethodId, ResetChallenge>;
+    hasher: PasswordHasher;
+    mail: MailDelivery;
+    log: Logger;
+    writeback?: PasswordWriteback;
+  }) {
+    this.#store = deps.store;
+    this.#config = deps.config;
+    this.#clock = deps.clock;
+    this.#users = deps.users;
+    this.#registration = deps.registration;
+    this.#challenges = deps.challenges;
+    this.#hasher = deps.hasher;
+    this.#mail = deps.mail;
+    this.#log = deps.log;
+    this.#writeback = deps.writeback;
+  }
+
+  /**
+   * Starts a flow for a typed user id and runs the checks in Entra's order. An unknown user id
+   * gets exactly what a real account without enough methods gets, after the same database work.
+   */
+  async start(typed: string, returnTo: string | undefined, info: { ip?: string }): Promise<string> {
+    const now = this.#clock.now();
+    const config = this.#config();
+    const user = await this.#users.find(typed);
+    const active = user && user.status === 'enabled' ? user : undefined;
+    const standing = await this.#registration.standing(active?.id ?? '00000000-0000-0000-0000-000000000000');
+    let state: FlowState = 'verify';
+    let reason: RefusalReason | undefined;
+    if (!active) reason = 'not_registered';
+    else if (!standing.inScope) reason = 'not_enabled';
+    else if (!standing.enough) reason = 'not_registered';
+    else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
+    if (reason) state = 'refused';
+    const id = randomBytes(32).toString('base64url');
+    const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
+    await this.#store.reset.create(hash(id), { userId: active?.id ?? null, state, data: { ...data }, createdAt: now, expiresAt: now + config.sspr.resetFlowMinutes * 60_000 });
+    await this.#audit('sspr.reset.started', active?.id, info, reason ? 'failure' : 'success', reason ? { reason } : {});
+    return id;
+  }
+
+  async load(id: string | undefined): Promise<Flow> {
+    if (!id || id.length > 100) throw flowExpired();
+    const row = await this.#store.reset.find(hash(id), this.#clock.now());
+    if (!row) throw flowExpired();
+    const user = row.userId ? await this.#users.byId(row.userId) : undefined;
+    return { id, user, state: row.state as FlowState, data: row.data as unknown as FlowData, version: row.version, expiresAt: row.expiresAt };
+  }
+
+  async #move(flow: Flow, state: FlowState, data: FlowData): Promise<Flow> {
+    if (!(await this.#store.reset.transition(hash(flow.id), flow.version, state, { ...data }, this.#clock.now()))) throw conflict();
+    return { ...flow, state, data, version: flow.version + 1 };
+  }
+
+  #require(flow: Flow, ...states: FlowState[]): User {
+    if (!states.includes(flow.state) || !flow.user) throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    return flow.user;
+  }
+
+  /** Methods the user may still use to prove who they are (registered, available, not yet proven, not worn out). */
+  async methodChoices(flow: Flow, t: Translate): Promise<{ id: MethodId; label: string }[]> {
+    const user = this.#require(flow, 'verify');
+    const facts = await this.#registration.facts(user.id);
+    const standing = await this.#registration.standing(user.id);
+    const limit = this.#config().sspr.codes.maxAttempts;
+    return standing.registered
+      .filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit)
+      .map((id) => ({ id, label: this.#challenges.get(id)!.label(facts, t) }));
+  }
+
+  /** The user picks a method: its challenge starts (a code may be sent). */
+  async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage }> {
+    const user = this.#require(flow, 'verify');
+    const choices = await this.methodChoices(flow, info.t);
+    const challenge = this.#challenges.get(method as MethodId);
+    if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
+    const facts = await this.#registration.facts(user.id);
+    const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {} });
+    if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
+    const moved = await this.#move(flow, 'verify', { ...flow.data, current: { method: challenge.id, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } });
+    return { flow: moved, page: outcome.page };
+  }
+
+  /** The current challenge's page again (after a reload), as it was last shown. */
+  currentPage(flow: Flow): ChallengePage | undefined {
+    return flow.state === 'verify' ? flow.data.current?.page : undefined;
+  }
+
+  /** Leaves the current challenge for another method. */
+  async dropChallenge(flow: Flow): Promise<Flow> {
+    this.#require(flow, 'verify');
+    return this.#move(flow, 'verify', { ...flow.data, current: undefined });
+  }
+
+  /** The user answers the current challenge. */
+  async answer(flow: Flow, form: Form, info: RequestInfo): Promise<{ flow: Flow; page?: ChallengePage }> {
+    const user = this.#require(flow, 'verify');
+    const current = flow.data.current;
+    if (!current) throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    const challenge = this.#challenges.get(current.method)!;
+    const facts = await this.#registration.facts(user.id);
+    const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved }, form);
+    if (outcome.kind === 'page') {
+      const failures = { ...flow.data.failures };
+      if (outcome.failed) failures[current.method] = (failures[current.method] ?? 0) + 1;
+      await this.#audit('sspr.reset.step', user.id, info, outcome.failed ? 'failure' : 'info', { method: current.method });
+      const worn = (failures[current.method] ?? 0) >= this.#config().sspr.codes.maxAttempts;
+      const data: FlowData = { ...flow.data, failures, current: worn ? undefined : { method: current.method, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } };
+      const moved = await this.#move(flow, 'verify', data);
+      return { flow: moved, page: worn ? undefined : outcome.page };
+    }
+    await this.#audit('sspr.reset.step', user.id, info, 'success', { method: current.method, step: flow.data.proven.length + 1 });
+    const proven = [...flow.data.proven, current.method];
+    const data: FlowData = { ...flow.data, proven, current: undefined };
+    if (proven.length < flow.data.required) return { flow: await this.#move(flow, 'verify', data) };
+    const locked = user.lockedUntil !== null && user.lockedUntil > this.#clock.now();
+    const next: FlowState = locked && this.#config().sspr.onPremises.allowUnlockWithoutReset ? 'choose' : 'password';
+    return { flow: await this.#move(flow, next, data) };
+  }
+
+  /** From "choose": unlock only (no new password), or go on to a new password. */
+  async decide(flow: Flow, choice: string, info: RequestInfo): Promise<Flow> {
+    const user = this.#require(flow, 'choose');
+    if (choice === 'reset') return this.#move(flow, 'password', flow.data);
+    if (choice !== 'unlock') throw new AppError('reset_bad_choice', 400, 'error.bad_request');
+    const data: FlowData = { ...flow.data, outcome: 'unlocked' };
+    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, null, { ...data }, this.#clock.now()))) throw conflict();
+    await this.#audit('sspr.unlocked', user.id, info, 'success', {});
+    return { ...flow, state: 'done', data, version: flow.version + 1 };
+  }
+
+  /**
+   * Sets the new password. Checks the policy; writes back on-premises first when that applies
+   * (a failure there changes nothing here); then, in one transaction, stores the hash, clears the
+   * lockout and revokes every session, grant and token of the account.
+   */
+  async setPassword(flow: Flow, password: string, confirmation: string, info: RequestInfo): Promise<{ flow: Flow; problems: PasswordProblem[] }> {
+    const user = this.#require(flow, 'password');
+    const config = this.#config();
+    const problems = checkNewPassword(config.passwordPolicy, password, confirmation, { username: user.username, displayName: user.displayName, email: user.email });
+    if (problems.length) return { flow, problems };
+    if (user.passwordSource === 'onpremises') {
+      if (!config.sspr.onPremises.passwordWriteback) throw new AppError('SSPR_ONPREM_MANAGED', 409, 'recover.refused.onprem_managed');
+      if (!this.#writeback) throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
+      try {
+        await this.#writeback.setPassword({ id: user.id, username: user.username }, password);
+      } catch (error) {
+        this.#log.error({ event: 'writeback.failed', userId: user.id, err: { message: (error as Error).message } }, 'password writeback failed');
+        await this.#audit('sspr.reset.failed', user.id, info, 'failure', { reason: 'writeback' });
+        throw new AppError('writeback_failed', 502, 'recover.writeback_failed');
+      }
+    }
+    const passwordHash = await this.#hasher.hash(password);
+    const data: FlowData = { ...flow.data, outcome: 'reset' };
+    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
+    await this.#audit('sspr.reset.completed', user.id, info, 'success', { methods: flow.data.proven.join(' ') });
+    await this.#notifyReset(user, info.t);
+    return { flow: { ...flow, state: 'done', data, version: flow.version + 1 }, problems: [] };
+  }
+
+  /** Best effort: the user's addresses, and the other administrators when an administrator reset. */
+  async #notifyReset(user: User, t: Translate): Promise<void> {
+    const config = this.#config();
+    const organisation = config.ui.organisation;
+    const send = async (to: string, subject: string, text: string, kind: string) => {
+      try {
+        await this.#mail.send({ to, subject, text, userId: user.id, kind });
+      } catch (error) {
+        this.#log.warn({ event: 'notify.failed', kind, userId: user.id, err: { message: (error as Error).message } }, 'reset notification not delivered');
+      }
+    };
+    if (config.sspr.notifications.userOnReset) {
+      const facts = await this.#registration.facts(user.id);
+      const addresses = new Set([user.email, facts.methods.find((m) => m.kind === 'email')?.value].filter((a): a is string => Boolean(a)));
+      for (const to of addresses) await send(to, t('mail.reset_done.subject', { organisation }), t('mail.reset_done.body', { organisation, username: user.username }), 'notify.reset');
+    }
+    const standing = await this.#registration.standing(user.id);
+    if (standing.isAdmin && config.sspr.notifications.adminsOnAdminReset) {
+      const admins = await this.#store.reset.memberEmails(config.sspr.administrators.groups.map((g) => g.normalize('NFKC').toLowerCase()), 100, user.id);
+      for (const to of admins) await send(to, t('mail.admin_reset.subject', { organisation }), t('mail.admin_reset.body', { organisation, username: user.username }), 'notify.admin_reset');
+    }
+  }
+
+  /**
+   * "Contact an administrator" from a refusal page: mails the helpdesk (or the administrators)
+   * naming the user, the reason and the time, at most once per user per hour. For an unknown user
+   * id nothing is sent, but the answer looks the same.
+   */
+  async contactAdmin(flow: Flow, info: RequestInfo): Promise<Flow> {
+    if (flow.state !== 'refused') throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    if (flow.data.contacted) return flow;
+    const config = this.#config();
+    const now = this.#clock.now();
+    const user = flow.user;
+    if (user) {
+      const recent = await this.#store.audit.list({ userId: user.id, type: 'sspr.contact_admin', since: now - 3_600_000, limit: 1 });
+      if (!recent.length) {
+        const recipients = config.sspr.helpdesk.email.length
+          ? config.sspr.helpdesk.email
+          : await this.#store.reset.memberEmails(config.sspr.administrators.groups.map((g) => g.normalize('NFKC').toLowerCase()), 100);
+        const reason = flow.data.reason ?? 'not_registered';
+        for (const to of recipients) {
+          try {
+            await this.#mail.send({
+              to,
+              subject: info.t('mail.helpdesk.subject', { username: user.username }),
+              text: info.t('mail.helpdesk.body', { username: user.username, name: user.displayName || user.username, reason: info.t(`recover.reason.${reason}`), time: new Date(now).toISOString(), organisation: config.ui.organisation }),
+              userId: user.id,
+              kind: 'helpdesk.request',
+            });
+          } catch (error) {
+            this.#log.warn({ event: 'helpdesk.failed', userId: user.id, err: { message: (error as Error).message } }, 'helpdesk mail not delivered');
+          }
+        }
+        await this.#audit('sspr.contact_admin', user.id, info, 'success', { reason, recipients: recipients.length });
+      }
+    }
+    return this.#move(flow, 'refused', { ...flow.data, contacted: true });
+  }
+
+  async #audit(type: string, userId: string | undefined, info: { ip?: string }, outcome: 'success' | 'failure' | 'info', details: Record<string, string | number>): Promise<void> {
+    await this.#store.audit.record({ type, outcome, userId: userId ?? null, ip: info.ip, details }, this.#clock.now());
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The "Can't access your account?" flow as a persisted state machine.
+ *
+ *   identify ── CAPTCHA + user id ──► checks, in this order:
+ *      │  SSPR doesn't apply to the user ─────────────────► refused (SSPR_NOT_ENABLED)
+ *      │  unknown user, or fewer methods than required ────► refused (SSPR_NOT_REGISTERED)
+ *      │  password managed on-premises, writeback off ─────► refused (SSPR_ONPREM_MANAGED)
+ *      ▼
+ *   verify ── a registered method proven ──► verify (until `required` different methods are proven)
+ *      │ all proven
+ *      ├── account locked and unlock allowed ──► choose ── "unlock only" ──► done (unlocked)
+ *      │                                            └──── "reset" ───────┐
+ *      └──────────────────────────────────────────────────────────────────┴─► password ── valid new password ──► done (reset)
+ *
+ * The browser holds only a random flow id (cookie); the state lives in reset_flows. Every move is a
+ * conditional update on the version read, so steps can't be skipped or replayed, and of two
+ * concurrent finishes exactly one succeeds. A flow expires after sspr.resetFlowMinutes.
+ */
+import type { MethodId } from '../../methods/ids.ts';
+
+export type FlowState = 'refused' | 'verify' | 'choose' | 'password' | 'done';
+
+export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'too_many_attempts';
+
+/** Stable ids users can quote to the helpdesk. */
+export const refusalCodes: Record<RefusalReason, string> = {
+  not_enabled: 'SSPR_NOT_ENABLED',
+  not_registered: 'SSPR_NOT_REGISTERED',
+  onprem_managed: 'SSPR_ONPREM_MANAGED',
+  too_many_attempts: 'SSPR_TOO_MANY_ATTEMPTS',
+};
+
+export interface FlowData {
+  /** The user id as typed (for the helpdesk mail), trimmed and cut to 256 characters. */
+  typed: string;
+  reason?: RefusalReason;
+  required: number;
+  proven: MethodId[];
+  /** The method being proven now and what its challenge saved. */
+  current?: { method: MethodId; saved: Record<string, unknown>; page: { view: string; locals: Record<string, unknown> } };
+  failures: Partial<Record<MethodId, number>>;
+  /** An interaction page to return to afterwards (sign-in that was interrupted). */
+  returnTo?: string;
+  outcome?: 'reset' | 'unlocked';
+  contacted?: boolean;
+}
+
+/** Which moves are possible from each state. */
+export const transitions: Record<FlowState, readonly FlowState[]> = {
+  verify: ['verify', 'choose', 'password', 'refused'],
+  choose: ['password', 'done'],
+  password: ['done'],
+  refused: ['refused'],
+  done: [],
+};
+
+export function canMove(from: FlowState, to: FlowState): boolean {
+  return transitions[from].includes(to);
+}

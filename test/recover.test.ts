@@ -1,0 +1,276 @@
+import test from 'ava';
+import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import { Browser, formWith, type Page } from './helpers/browser.ts';
+import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
+import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import { codeIn } from './helpers/register.ts';
+import { discover, authorizationRequest, newBrowser, signIn, redeem, login, oidc } from './helpers/rp.ts';
+import { totpCodeAt, totpStep, newTotpSecret } from '../src/security/totp.ts';
+import { hashAnswers } from '../src/methods/security-questions/answers.ts';
+import { createPasswordHasher } from '../src/security/password.ts';
+
+// "Can't access your account?": refusals, verification with each method, unlock, reset,
+// and what a reset does to sessions and tokens. CAPTCHA is off here (tested on its own).
+
+const SMS_SECRET = 'sms-webhook-secret-0123456789';
+let idp: RunningIdp;
+let smtp: TestSmtp;
+let sms: SmsReceiver;
+const clock = new TestClock();
+const hasher = createPasswordHasher(() => ({ memoryCost: 7168, timeCost: 1, parallelism: 1 }));
+
+test.before(async () => {
+  smtp = await startSmtp();
+  sms = await startSmsReceiver(SMS_SECRET);
+  idp = await startIdp({
+    clock,
+    config: {
+      sspr: {
+        enabled: 'selected',
+        groups: ['Staff'],
+        methodsRequired: 1,
+        methods: { email: true, mobilePhone: true, officePhone: true, authenticatorApp: true, securityQuestions: true },
+        securityQuestions: { numberToRegister: 4, numberToReset: 3 },
+        administrators: { groups: ['Admins'] },
+        registration: { requireOnSignIn: false },
+        captcha: { enabled: false },
+        codes: { resendAfterSeconds: 0 },
+      },
+      delivery: {
+        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } },
+        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, retries: 0 } },
+      },
+    },
+  });
+});
+test.after.always(async () => {
+  await idp?.close();
+  await smtp?.close();
+  await sms?.close();
+});
+
+const parts = () => idp.idp.parts;
+const now = () => clock.now();
+
+async function user(username: string, opts: { email?: string; groups?: string[]; methods?: Record<string, string>; questions?: [string, string][]; source?: 'cloud' | 'onpremises' } = {}) {
+  const created = await parts().users.create({ username, password: `${username} old password`, email: opts.email, passwordSource: opts.source });
+  for (const g of opts.groups ?? ['Staff']) await parts().users.addToGroup(username, g);
+  for (const [kind, value] of Object.entries(opts.methods ?? {})) {
+    await parts().store.sspr.putMethod(created.id, kind as 'email', value, now());
+  }
+  if (opts.questions) {
+    await parts().store.sspr.replaceAnswers(created.id, await hashAnswers(opts.questions.map(([questionId, answer]) => ({ questionId, answer })), hasher), now());
+  }
+  return created;
+}
+
+/** Starts the flow for a user id; returns the first page of the flow. */
+async function begin(username: string, browser = new Browser(), query = ''): Promise<{ browser: Browser; page: Page }> {
+  const form = await browser.navigate(`${idp.issuer}/reset${query}`);
+  const page = await browser.submit(form, '/reset', { username });
+  return { browser, page };
+}
+
+async function emailCode(browser: Browser, page: Page, address: string): Promise<Page> {
+  const before = smtp.messages.length;
+  const codePage = await browser.submit(page, '/reset/flow/method', { method: 'email' });
+  const mail = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before && m.to.includes(address));
+  return browser.submit(codePage, '/reset/flow/answer', { code: codeIn(mail.text) });
+}
+
+async function newPassword(browser: Browser, page: Page, password: string): Promise<Page> {
+  return browser.submit(page, '/reset/flow/password', { password, confirm: password });
+}
+
+const codeOn = (page: Page) => /Error code: ([A-Z_]+)/.exec(page.html)?.[1];
+const strip = (html: string) => html.replace(/name="csrf" value="[^"]*"/g, '').replace(/\/interaction\/[\w-]+/g, '');
+
+test.serial('not enabled, not registered, managed on-premises: each says why, with a stable error id', async (t) => {
+  await user('out', { groups: [], methods: { email: 'out@example.net' } });
+  await user('few', { methods: {} });
+  await user('onprem', { source: 'onpremises', methods: { email: 'onprem@example.net' } });
+  t.is(codeOn((await begin('out')).page), 'SSPR_NOT_ENABLED');
+  t.regex((await begin('out')).page.html, /isn(&#39;|')t enabled for password reset/);
+  t.is(codeOn((await begin('few')).page), 'SSPR_NOT_REGISTERED');
+  const onprem = (await begin('onprem')).page;
+  t.is(codeOn(onprem), 'SSPR_ONPREM_MANAGED');
+  t.regex(onprem.html, /isn(&#39;|')t managed by this service/);
+});
+
+test.serial('an unknown user id gets exactly the page of a registered-nothing account', async (t) => {
+  await user('empty1', { methods: {} });
+  const known = (await begin('empty1')).page;
+  const unknown = (await begin('no-such-user-anywhere')).page;
+  t.is(unknown.status, known.status);
+  t.is(strip(unknown.html), strip(known.html));
+});
+
+test.serial('contact an administrator mails the administrators once per hour; a helpdesk url replaces it', async (t) => {
+  await user('admin1', { email: 'admin1@corp.example', groups: ['Admins'] });
+  await user('needhelp', { methods: {} });
+  const { browser, page } = await begin('needhelp');
+  const before = smtp.messages.length;
+  const sent = await browser.submit(page, '/reset/flow/contact');
+  t.regex(sent.html, /has been told/);
+  const mail = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before && m.to.includes('admin1@corp.example'));
+  t.regex(mail.text, /needhelp/);
+  t.regex(mail.text, /not enough verification methods/);
+  // A second request within the hour is acknowledged but not mailed again.
+  const again = await begin('needhelp');
+  await again.browser.submit(again.page, '/reset/flow/contact');
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(smtp.messages.filter((m) => m.to.includes('admin1@corp.example') && /needhelp/.test(m.subject)).length, 1);
+  // Unknown users: the same confirmation, no mail.
+  const ghost = await begin('ghost-user-x');
+  t.regex((await ghost.browser.submit(ghost.page, '/reset/flow/contact')).html, /has been told/);
+
+  const previous = parts().config.current;
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, helpdesk: { email: [], url: 'https://help.example.org/password' } } });
+  try {
+    const withUrl = (await begin('needhelp')).page;
+    t.regex(withUrl.html, /href="https:\/\/help\.example\.org\/password"/);
+    t.notRegex(withUrl.html, /\/reset\/flow\/contact/);
+  } finally {
+    parts().config.replace(previous);
+  }
+});
+
+test.serial('email code → new password: sessions and refresh tokens end, the user is told, the new password works', async (t) => {
+  await user('rita', { email: 'rita@corp.example', methods: { email: 'rita@example.net' } });
+  const config = await discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+  const before = await login(config, 'rita', 'rita old password', { scope: 'openid offline_access', prompt: 'consent' });
+  t.truthy(before.tokens.refresh_token);
+
+  const { browser, page } = await begin('rita');
+  t.regex(page.html, /Email a code to r•+@example\.net/);
+  const passwordPage = await emailCode(browser, page, 'rita@example.net');
+  t.regex(passwordPage.html, /Choose a new password/);
+  const weak = await newPassword(browser, passwordPage, 'password123');
+  t.is(weak.status, 400);
+  t.regex(weak.html, /too common/);
+  const named = await newPassword(browser, passwordPage, 'Rita-is-the-best-2025');
+  t.regex(named.html, /must not contain your name/);
+  const mismatch = await browser.submit(passwordPage, '/reset/flow/password', { password: 'lantern orbit meadow', confirm: 'lantern orbit meadoe' });
+  t.regex(mismatch.html, /aren(&#39;|')t the same/);
+  const done = await newPassword(browser, passwordPage, 'lantern orbit meadow');
+  t.regex(done.html, /Your password has been reset/);
+
+  await t.throwsAsync(oidc.refreshTokenGrant(config, before.tokens.refresh_token!), undefined, 'refresh token from before the reset is dead');
+  const sso = await before.browser.navigate((await authorizationRequest(config)).url.href);
+  t.regex(sso.html, /name="password"/, 'the old browser session is gone too');
+  await t.throwsAsync(login(config, 'rita', 'rita old password'));
+  t.truthy((await login(config, 'rita', 'lantern orbit meadow')).tokens.id_token);
+  const notice = await smtp.waitFor((m) => m.to.includes('rita@corp.example') && /password was reset/.test(m.subject));
+  t.notRegex(notice.text, /lantern/);
+  const audit = await parts().store.audit.list({ userId: (await parts().users.find('rita'))!.id });
+  t.true(audit.some((e) => e.type === 'sspr.reset.completed'));
+});
+
+test.serial('the flow keeps the interrupted sign-in: after the reset the user lands back on it and reaches the client', async (t) => {
+  await user('sara', { methods: { email: 'sara@example.net' } });
+  const config = await discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+  const browser = newBrowser();
+  const auth = await authorizationRequest(config);
+  const signInPage = await browser.navigate(auth.url.href);
+  const link = /href="([^"]*\/reset\?return=[^"]+)"/.exec(signInPage.html)![1]!.replace(/&amp;/g, '&');
+  const form = await browser.navigate(new URL(link, signInPage.url).href);
+  const page = await browser.submit(form, '/reset', { username: 'sara' });
+  const passwordPage = await emailCode(browser, page, 'sara@example.net');
+  const done = await newPassword(browser, passwordPage, 'harbour violet candle');
+  const back = await browser.follow(done, new URL(signInPage.url).pathname);
+  t.regex(back.html, /name="password"/);
+  const after = await signIn(browser, back, 'sara', 'harbour violet candle');
+  t.is(after.status, 0);
+  t.truthy((await redeem(config, auth, after.url)).id_token);
+});
+
+test.serial('mobile phone: the typed number must match; authenticator codes can not be replayed; two methods for administrators', async (t) => {
+  const secret = newTotpSecret();
+  const admin = await user('boss', { groups: ['Staff', 'Admins'], methods: { mobile_phone: '+31612345678' } });
+  await parts().store.sspr.putMethod(admin.id, 'authenticator_app', (await import('../src/security/secrets.ts')).createSecretBox((await import('../src/security/secrets.ts')).secretKeys(await (await import('../src/security/secrets.ts')).loadSecretsKey(parts().store.keys, undefined, clock)).secretBox).seal(secret), now());
+  const { browser, page } = await begin('boss');
+  t.regex(page.html, /Step 1 of 2/);
+  const numberPage = await browser.submit(page, '/reset/flow/method', { method: 'mobilePhone' });
+  const wrong = await browser.submit(numberPage, '/reset/flow/answer', { number: '0612345679', channel: 'sms' });
+  t.regex(wrong.html, /doesn(&#39;|')t match/);
+  const before = sms.messages.length;
+  const codePage = await browser.submit(numberPage, '/reset/flow/answer', { number: '06 1234 5678', channel: 'sms' });
+  const text = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === '+31612345678');
+  const step2 = await browser.submit(codePage, '/reset/flow/answer', { code: codeIn(text.text) });
+  t.regex(step2.html, /Step 2 of 2/);
+  t.notRegex(step2.html, /value="mobilePhone"/, 'a proven method is not offered again');
+  const appPage = await browser.submit(step2, '/reset/flow/method', { method: 'authenticatorApp' });
+  const code = totpCodeAt(secret, totpStep(now()));
+  const proven = await browser.submit(appPage, '/reset/flow/answer', { code });
+  t.regex(proven.html, /Choose a new password/);
+  // The same code in another flow is refused.
+  const other = await begin('boss');
+  const numberAgain = await other.browser.submit(other.page, '/reset/flow/method', { method: 'authenticatorApp' });
+  const replay = await other.browser.submit(numberAgain, '/reset/flow/answer', { code });
+  t.regex(replay.html, /isn(&#39;|')t right/);
+});
+
+test.serial('security questions: a wrong answer brings a fresh draw and counts; office phone is called', async (t) => {
+  await user('quinn', {
+    methods: { office_phone: '+31201234567' },
+    questions: [
+      ['first-school', 'Het Kompas'],
+      ['first-concert', 'Golden Earring'],
+      ['parents-met-city', 'Deventer'],
+      ['favourite-teacher', 'Jansen'],
+    ],
+  });
+  const { browser, page } = await begin('quinn');
+  const qPage = await browser.submit(page, '/reset/flow/method', { method: 'securityQuestions' });
+  const asked = [...qPage.html.matchAll(/<label for="answer\d">([^<]+)<\/label>/g)].map((m) => m[1]);
+  t.is(asked.length, 3, 'numberToReset questions are asked');
+  const wrong = await browser.submit(qPage, '/reset/flow/answer', { answer0: 'nope', answer1: 'nope' });
+  t.regex(wrong.html, /other questions from your set/);
+  const answers: Record<string, string> = {
+    'What was the name of the first school you went to?': 'het kompas',
+    'Which artist or band did you see at your first concert?': '  GOLDEN   earring ',
+    'In which town or city did your parents meet?': 'Deventer',
+    'What was the surname of your favourite teacher?': 'jansen',
+  };
+  const values: Record<string, string> = {};
+  [...wrong.html.matchAll(/<label for="answer(\d)">([^<]+)<\/label>/g)].forEach((m) => (values[`answer${m[1]}`] = answers[m[2]!.replace(/&#39;/g, "'")] ?? 'x'));
+  const proven = await browser.submit(wrong, '/reset/flow/answer', values);
+  t.regex(proven.html, /Choose a new password/);
+
+  const office = await begin('quinn');
+  const before = sms.messages.length;
+  const called = await office.browser.submit(office.page, '/reset/flow/method', { method: 'officePhone' });
+  t.regex(called.html, /We are calling/);
+  const call = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === '+31201234567');
+  t.is(call.channel, 'voice');
+});
+
+test.serial('a locked account may just be unlocked; steps cannot be skipped; finishing twice works once; the flow expires', async (t) => {
+  const locked = await user('ursula', { methods: { email: 'ursula@example.net' } });
+  await idp.idp.parts.store.db('users').where({ id: locked.id }).update({ locked_until: now() + 3_600_000, failed_signins: 10 });
+  const { browser, page } = await begin('ursula');
+  // Skipping straight to the password step is refused.
+  const skip = await browser.request(`${idp.issuer}/reset/flow/password`, { form: { csrf: formWith(page, '/reset/flow/method').fields.csrf!, password: 'x y z w v u', confirm: 'x y z w v u' } });
+  t.is(skip.status, 409);
+  const choose = await emailCode(browser, page, 'ursula@example.net');
+  t.regex(choose.html, /Unlock or reset/);
+  const form = formWith(choose, '/reset/flow/decide');
+  const [a, b] = await Promise.all([
+    browser.request(form.action, { form: { ...form.fields, choice: 'unlock' } }),
+    browser.request(form.action, { form: { ...form.fields, choice: 'unlock' } }),
+  ]);
+  t.deepEqual([a.status, b.status].sort(), [303, 409], 'exactly one of two parallel finishes wins');
+  const row = await idp.idp.parts.store.users.findById(locked.id);
+  t.is(row!.lockedUntil, null);
+  t.truthy(await parts().users.signIn('ursula', 'ursula old password').then((r) => r.ok), 'unlock keeps the old password');
+
+  const late = await begin('ursula');
+  clock.advance(16 * 60_000);
+  try {
+    const expired = await late.browser.submit(late.page, '/reset/flow/method', { method: 'email' });
+    t.is(expired.status, 410);
+    t.regex(expired.html, /Start over/);
+  } finally {
+    clock.advance(-16 * 60_000);
+  }
+});

@@ -6,6 +6,7 @@ import type { Config, ConfigInput } from '../../src/config/schema.ts';
 import { createIdp, type Idp } from '../../src/app.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { Clock } from '../../src/clock.ts';
+import type { PasswordWriteback } from '../../src/flows/recover/service.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
 /** A clock tests can move. */
@@ -67,6 +68,7 @@ export interface StartOptions {
   config?: Omit<ConfigInput, 'server' | 'database'> & { server?: Omit<NonNullable<ConfigInput['server']>, 'issuer'> };
   /** Reuse a database (and don't drop it on close). */
   db?: TestDatabase;
+  writeback?: PasswordWriteback;
 }
 
 export function listen(server: http.Server): Promise<number> {
@@ -101,7 +103,7 @@ export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> 
   const url = `http://127.0.0.1:${port}`;
   const issuer = `${url}${options.prefix ?? ''}`;
   const config = buildConfig(issuer, db, options.config);
-  const idp = await createIdp(config, { clock: options.clock, logger: createLogger(config.logging.level) });
+  const idp = await createIdp(config, { clock: options.clock, logger: createLogger(config.logging.level), writeback: options.writeback });
   server.on('request', idp.app.callback());
   return {
     url,

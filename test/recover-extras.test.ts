@@ -42,7 +42,7 @@ test.after.always(async () => {
 
 /** Fetches and solves a challenge as the widget would; returns the form field value. */
 async function solved(): Promise<string> {
-  const challenge = await (await fetch(`${idp.issuer}/reset/captcha`)).json();
+  const challenge = (await (await fetch(`${idp.issuer}/reset/captcha`)).json()) as Parameters<typeof solveChallenge>[0]['challenge'];
   const solution = await solveChallenge({ challenge, deriveKey: shaDeriveKey, timeout: 30_000 });
   return Buffer.from(JSON.stringify({ challenge, solution: { counter: solution!.counter, derivedKey: solution!.derivedKey } })).toString('base64');
 }

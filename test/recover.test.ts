@@ -274,3 +274,97 @@ test.serial('a locked account may just be unlocked; steps cannot be skipped; fin
     clock.advance(-16 * 60_000);
   }
 });
+
+test.serial('every method works as step 1 and as step 2 when two are required', async (t) => {
+  const secret = newTotpSecret();
+  const secrets = await import('../src/security/secrets.ts');
+  const box = secrets.createSecretBox(secrets.secretKeys(await secrets.loadSecretsKey(parts().store.keys, undefined, clock)).secretBox);
+  const previous = parts().config.current;
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, methodsRequired: 2 } });
+  const questions: [string, string][] = [
+    ['first-school', 'Het Kompas'],
+    ['first-concert', 'Golden Earring'],
+    ['parents-met-city', 'Deventer'],
+    ['favourite-teacher', 'Jansen'],
+  ];
+  const byText: Record<string, string> = {
+    'What was the name of the first school you went to?': 'het kompas',
+    'Which artist or band did you see at your first concert?': 'golden earring',
+    'In which town or city did your parents meet?': 'deventer',
+    'What was the surname of your favourite teacher?': 'jansen',
+  };
+  /** Proves one method on the page that lists the choices; returns the next page. */
+  async function prove(browser: Browser, page: Page, method: string, username: string): Promise<Page> {
+    const before = { mail: smtp.messages.length, sms: sms.messages.length };
+    const first = await browser.submit(page, '/reset/flow/method', { method });
+    switch (method) {
+      case 'email': {
+        const mail = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before.mail && m.to.includes(`${username}@example.net`));
+        return browser.submit(first, '/reset/flow/answer', { code: codeIn(mail.text) });
+      }
+      case 'mobilePhone': {
+        const codePage = await browser.submit(first, '/reset/flow/answer', { number: '+31612345670', channel: 'sms' });
+        const text = await sms.waitFor((m) => sms.messages.indexOf(m) >= before.sms && m.to === '+31612345670');
+        return browser.submit(codePage, '/reset/flow/answer', { code: codeIn(text.text) });
+      }
+      case 'officePhone': {
+        const call = await sms.waitFor((m) => sms.messages.indexOf(m) >= before.sms && m.to === '+31201234560');
+        return browser.submit(first, '/reset/flow/answer', { code: codeIn(call.text) });
+      }
+      case 'authenticatorApp': {
+        // Each proof needs a time step of its own (replay protection): move on one step.
+        clock.advance(30_000);
+        return browser.submit(first, '/reset/flow/answer', { code: totpCodeAt(secret, totpStep(now())) });
+      }
+      default: {
+        const values: Record<string, string> = {};
+        [...first.html.matchAll(/<label for="answer(\d)">([^<]+)<\/label>/g)].forEach((m) => (values[`answer${m[1]}`] = byText[m[2]!.replace(/&#39;/g, "'")] ?? 'x'));
+        return browser.submit(first, '/reset/flow/answer', values);
+      }
+    }
+  }
+  try {
+    const methods = ['email', 'mobilePhone', 'officePhone', 'authenticatorApp', 'securityQuestions'];
+    for (let i = 0; i < methods.length; i += 1) {
+      const one = methods[i]!;
+      const two = methods[(i + 1) % methods.length]!;
+      const username = `both${i}`;
+      const created = await user(username, {
+        methods: { email: `${username}@example.net`, mobile_phone: '+31612345670', office_phone: '+31201234560' },
+        questions,
+      });
+      await parts().store.sspr.putMethod(created.id, 'authenticator_app', box.seal(secret), now());
+      const { browser, page } = await begin(username);
+      t.regex(page.html, /Step 1 of 2/, `${one} first`);
+      const second = await prove(browser, page, one, username);
+      t.regex(second.html, /Step 2 of 2/, `${one} as step 1`);
+      t.notRegex(second.html, new RegExp(`value="${one}"`), `${one} is not offered twice`);
+      const last = await prove(browser, second, two, username);
+      t.regex(last.html, /Choose a new password/, `${two} as step 2`);
+    }
+  } finally {
+    parts().config.replace(previous);
+  }
+});
+
+test.serial('a proven step cannot be replayed, and an administrator reset tells the other administrators', async (t) => {
+  await user('chief', { email: 'chief@corp.example', groups: ['Staff', 'Admins'], methods: { email: 'chief@example.net', mobile_phone: '+31612340000' } });
+  await user('deputy', { email: 'deputy@corp.example', groups: ['Admins'] });
+  const { browser, page } = await begin('chief');
+  const codePage = await browser.submit(page, '/reset/flow/method', { method: 'email' });
+  const mail = await smtp.waitFor((m) => m.to.includes('chief@example.net'));
+  const step2 = await browser.submit(codePage, '/reset/flow/answer', { code: codeIn(mail.text) });
+  t.regex(step2.html, /Step 2 of 2/);
+  const replay = await browser.request(formWith(codePage, '/reset/flow/answer').action, { form: { ...formWith(codePage, '/reset/flow/answer').fields, code: codeIn(mail.text) } });
+  t.is(replay.status, 409, 'the answered challenge is gone');
+  const numberPage = await browser.submit(step2, '/reset/flow/method', { method: 'mobilePhone' });
+  const before = sms.messages.length;
+  const smsPage = await browser.submit(numberPage, '/reset/flow/answer', { number: '+31612340000', channel: 'sms' });
+  const text = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === '+31612340000');
+  const passwordPage = await browser.submit(smsPage, '/reset/flow/answer', { code: codeIn(text.text) });
+  const done = await newPassword(browser, passwordPage, 'copper tundra whistle');
+  t.regex(done.html, /has been reset/);
+  const notice = await smtp.waitFor((m) => m.to.includes('deputy@corp.example'));
+  t.regex(notice.text, /chief/);
+  t.false(smtp.messages.some((m) => m.to.includes('chief@corp.example') && /administrator reset/.test(m.subject)), 'not to the admin who reset');
+});

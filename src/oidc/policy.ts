@@ -14,7 +14,7 @@ export interface SsprInterrupts {
   interruptFor(accountId: string): Promise<Interrupt>;
 }
 
-function ssprPrompt(name: string, reason: string, description: string, wanted: Interrupt, sspr: SsprInterrupts) {
+function ssprPrompt(name: string, reason: string, description: string, wanted: Interrupt, once: (ctx: KoaContextWithOIDC, accountId: string) => Promise<Interrupt>) {
   return new Prompt(
     { name, requestable: false },
     new Check(reason, description, async (ctx: KoaContextWithOIDC) => {
@@ -22,7 +22,7 @@ function ssprPrompt(name: string, reason: string, description: string, wanted: I
       if (result?.[name]) return Check.NO_NEED_TO_PROMPT;
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      return (await sspr.interruptFor(accountId)) === wanted ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      return (await once(ctx, accountId)) === wanted ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
 }
@@ -31,8 +31,18 @@ function ssprPrompt(name: string, reason: string, description: string, wanted: I
 export function createInteractionPolicy(sspr?: SsprInterrupts): interactionPolicy.DefaultPolicy {
   const policy = base();
   if (sspr) {
-    policy.add(ssprPrompt('sspr_register', 'sspr_registration_required', 'recovery methods must be registered', 'register', sspr), 1);
-    policy.add(ssprPrompt('sspr_reconfirm', 'sspr_reconfirmation_due', 'recovery methods must be reconfirmed', 'reconfirm', sspr), 2);
+    // Both prompts ask the same question of the same request: look the account up once.
+    const asked = new WeakMap<object, Promise<Interrupt>>();
+    const once = (ctx: KoaContextWithOIDC, accountId: string) => {
+      let answer = asked.get(ctx.oidc);
+      if (!answer) {
+        answer = sspr.interruptFor(accountId);
+        asked.set(ctx.oidc, answer);
+      }
+      return answer;
+    };
+    policy.add(ssprPrompt('sspr_register', 'sspr_registration_required', 'recovery methods must be registered', 'register', once), 1);
+    policy.add(ssprPrompt('sspr_reconfirm', 'sspr_reconfirmation_due', 'recovery methods must be reconfirmed', 'reconfirm', once), 2);
   }
   return policy;
 }

@@ -39,7 +39,8 @@ export function localeOf(ctx: Context, site: SiteInfo, uiLocales?: string): Loca
 export type Renderer = (ctx: Context, view: string, locals: Record<string, unknown>, options?: PageOptions) => Promise<void>;
 
 export function createRenderer(site: () => SiteInfo, dir: string = viewsDir): Renderer {
-  const opts = { cache: process.env.NODE_ENV === 'production', async: true, root: dir } as const;
+  // Compiled templates are kept, except in development where views are edited live.
+  const opts = { cache: process.env.NODE_ENV !== 'development', async: true, root: dir } as const;
   return async (ctx, view, locals, options = {}) => {
     const info = site();
     const locale = localeOf(ctx, info, options.uiLocales);

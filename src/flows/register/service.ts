@@ -66,6 +66,9 @@ export class RegistrationService {
 
   /** What sign-in must do for this account now; read from persisted state on every authorization. */
   async interruptFor(accountId: string): Promise<Interrupt> {
+    const sspr = this.#config().sspr;
+    // Nothing can interrupt: don't touch the database on the sign-in hot path.
+    if (sspr.enabled === 'none' || !sspr.registration.requireOnSignIn) return 'none';
     const user = await this.#store.users.findById(accountId);
     if (!user || user.status !== 'enabled') return 'none';
     return (await this.standing(accountId)).interrupt;

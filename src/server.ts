@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** Standalone entry (`npm start`): loads the configuration, serves the IdP, reloads edits, stops gracefully. */
-import './threadpool.ts';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { locateConfig, loadConfigFile, ConfigError } from './config/load.ts';

@@ -1,42 +1,31 @@
 import test from 'ava';
-import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import type { RunningIdp, TestClock } from './helpers/idp.ts';
+import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
 import { Browser, type Page } from './helpers/browser.ts';
-import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
-import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import type { TestSmtp } from './helpers/smtp.ts';
+import type { SmsReceiver } from './helpers/sms.ts';
 import { codeIn, keyOnPage } from './helpers/register.ts';
 import { totpCodeAt, totpStep } from '../src/security/totp.ts';
 
 // Each method through its pages: register, verify, wrong code, expired code, reused code,
 // too many tries, resend limits. Codes are read from a real SMTP server and SMS webhook.
 
-const SMS_SECRET = 'sms-webhook-secret-0123456789';
+let bed: SsprTestbed;
 let idp: RunningIdp;
 let smtp: TestSmtp;
 let sms: SmsReceiver;
-const clock = new TestClock();
+let clock: TestClock;
 
 test.before(async () => {
-  smtp = await startSmtp();
-  sms = await startSmsReceiver(SMS_SECRET);
-  idp = await startIdp({
-    clock,
-    config: {
-      sspr: {
-        enabled: 'all',
-        methods: { email: true, mobilePhone: { sms: true, voice: true }, authenticatorApp: true, securityQuestions: true },
-        codes: { length: 8, ttlMinutes: 5, maxAttempts: 5, maxSends: 3, resendAfterSeconds: 30 },
-      },
-      delivery: {
-        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } },
-        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, retries: 0 } },
-      },
-    },
+  bed = await startSsprIdp({
+    enabled: 'all',
+    methods: { email: true, mobilePhone: { sms: true, voice: true }, authenticatorApp: true, securityQuestions: true },
+    codes: { length: 8, ttlMinutes: 5, maxAttempts: 5, maxSends: 3, resendAfterSeconds: 30 },
   });
+  ({ idp, smtp, sms, clock } = bed);
 });
 test.after.always(async () => {
-  await idp?.close();
-  await smtp?.close();
-  await sms?.close();
+  await bed?.close();
 });
 
 /** A user signed in to the security-info page. */

@@ -1,8 +1,9 @@
 import test from 'ava';
-import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import type { RunningIdp, TestClock } from './helpers/idp.ts';
+import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
 import { Browser, formWith, type Page } from './helpers/browser.ts';
-import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
-import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import type { TestSmtp } from './helpers/smtp.ts';
+import type { SmsReceiver } from './helpers/sms.ts';
 import { codeIn } from './helpers/register.ts';
 import { discover, authorizationRequest, newBrowser, signIn, redeem, login, oidc } from './helpers/rp.ts';
 import { totpCodeAt, totpStep, newTotpSecret } from '../src/security/totp.ts';
@@ -12,41 +13,29 @@ import { createPasswordHasher } from '../src/security/password.ts';
 // "Can't access your account?": refusals, verification with each method, unlock, reset,
 // and what a reset does to sessions and tokens. CAPTCHA is off here (tested on its own).
 
-const SMS_SECRET = 'sms-webhook-secret-0123456789';
+let bed: SsprTestbed;
 let idp: RunningIdp;
 let smtp: TestSmtp;
 let sms: SmsReceiver;
-const clock = new TestClock();
+let clock: TestClock;
 const hasher = createPasswordHasher(() => ({ memoryCost: 7168, timeCost: 1, parallelism: 1 }));
 
 test.before(async () => {
-  smtp = await startSmtp();
-  sms = await startSmsReceiver(SMS_SECRET);
-  idp = await startIdp({
-    clock,
-    config: {
-      sspr: {
-        enabled: 'selected',
-        groups: ['Staff'],
-        methodsRequired: 1,
-        methods: { email: true, mobilePhone: true, officePhone: true, authenticatorApp: true, securityQuestions: true },
-        securityQuestions: { numberToRegister: 4, numberToReset: 3 },
-        administrators: { groups: ['Admins'] },
-        registration: { requireOnSignIn: false },
-        captcha: { enabled: false },
-        codes: { resendAfterSeconds: 0 },
-      },
-      delivery: {
-        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } },
-        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, retries: 0 } },
-      },
-    },
+  bed = await startSsprIdp({
+    enabled: 'selected',
+    groups: ['Staff'],
+    methodsRequired: 1,
+    methods: { email: true, mobilePhone: true, officePhone: true, authenticatorApp: true, securityQuestions: true },
+    securityQuestions: { numberToRegister: 4, numberToReset: 3 },
+    administrators: { groups: ['Admins'] },
+    registration: { requireOnSignIn: false },
+    captcha: { enabled: false },
+    codes: { resendAfterSeconds: 0 },
   });
+  ({ idp, smtp, sms, clock } = bed);
 });
 test.after.always(async () => {
-  await idp?.close();
-  await smtp?.close();
-  await sms?.close();
+  await bed?.close();
 });
 
 const parts = () => idp.idp.parts;

@@ -1,46 +1,35 @@
 import test from 'ava';
-import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import type { RunningIdp, TestClock } from './helpers/idp.ts';
+import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
 import { discover, authorizationRequest, newBrowser, signIn, redeem, oidc } from './helpers/rp.ts';
-import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
-import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import type { TestSmtp } from './helpers/smtp.ts';
+import type { SmsReceiver } from './helpers/sms.ts';
 import { registerEmail, registerPhone, registerAuthenticator, registerQuestions, codeIn } from './helpers/register.ts';
 import type { Browser, Page } from './helpers/browser.ts';
 
 // A relying party signs users in through the registration interrupt, with codes read from a
 // real SMTP server and a real text-message webhook receiver.
 
-const SMS_SECRET = 'sms-webhook-secret-0123456789';
 const DAY = 86_400_000;
+let bed: SsprTestbed;
 let idp: RunningIdp;
 let smtp: TestSmtp;
 let sms: SmsReceiver;
-const clock = new TestClock();
+let clock: TestClock;
 
 test.before(async () => {
-  smtp = await startSmtp();
-  sms = await startSmsReceiver(SMS_SECRET);
-  idp = await startIdp({
-    clock,
-    config: {
-      sspr: {
-        enabled: 'all',
-        methodsRequired: 1,
-        methods: { email: true, mobilePhone: true, authenticatorApp: true, securityQuestions: true, officePhone: true },
-        registration: { requireOnSignIn: true, reconfirmAfterDays: 180, maxSkips: 2 },
-        administrators: { groups: ['Admins'] },
-        codes: { resendAfterSeconds: 0 },
-      },
-      delivery: {
-        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 5 } },
-        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, timeoutMs: 2000, retries: 0 } },
-      },
-    },
+  bed = await startSsprIdp({
+    enabled: 'all',
+    methodsRequired: 1,
+    methods: { email: true, mobilePhone: true, authenticatorApp: true, securityQuestions: true, officePhone: true },
+    registration: { requireOnSignIn: true, reconfirmAfterDays: 180, maxSkips: 2 },
+    administrators: { groups: ['Admins'] },
+    codes: { resendAfterSeconds: 0 },
   });
+  ({ idp, smtp, sms, clock } = bed);
 });
 test.after.always(async () => {
-  await idp?.close();
-  await smtp?.close();
-  await sms?.close();
+  await bed?.close();
 });
 
 const rp = () => discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });

@@ -1,36 +1,25 @@
 import test from 'ava';
-import { startIdp, TestClock, type RunningIdp } from './helpers/idp.ts';
+import type { RunningIdp, TestClock } from './helpers/idp.ts';
+import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
 import { Browser, type Page } from './helpers/browser.ts';
-import { startSmtp, type TestSmtp } from './helpers/smtp.ts';
-import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
+import type { TestSmtp } from './helpers/smtp.ts';
+import type { SmsReceiver } from './helpers/sms.ts';
 import { registerEmail, registerPhone } from './helpers/register.ts';
 
 // The security-info page: manage recovery methods at any time, outside a sign-in to an app.
 
-const SMS_SECRET = 'sms-webhook-secret-0123456789';
+let bed: SsprTestbed;
 let idp: RunningIdp;
 let smtp: TestSmtp;
 let sms: SmsReceiver;
-const clock = new TestClock();
+let clock: TestClock;
 
 test.before(async () => {
-  smtp = await startSmtp();
-  sms = await startSmsReceiver(SMS_SECRET);
-  idp = await startIdp({
-    clock,
-    config: {
-      sspr: { enabled: 'all', methodsRequired: 1, methods: { email: true, mobilePhone: true }, codes: { resendAfterSeconds: 0 } },
-      delivery: {
-        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } },
-        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, retries: 0 } },
-      },
-    },
-  });
+  bed = await startSsprIdp({ enabled: 'all', methodsRequired: 1, methods: { email: true, mobilePhone: true }, codes: { resendAfterSeconds: 0 } });
+  ({ idp, smtp, sms, clock } = bed);
 });
 test.after.always(async () => {
-  await idp?.close();
-  await smtp?.close();
-  await sms?.close();
+  await bed?.close();
 });
 
 async function signedIn(username: string, email?: string): Promise<{ browser: Browser; page: Page }> {

@@ -2,7 +2,6 @@
  * "Can't access your account?" under /reset: thin handlers over RecoveryService. The flow id
  * lives in a cookie scoped to /reset; every form carries a CSRF token bound to the flow.
  */
-import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../errors.ts';
@@ -14,6 +13,7 @@ import { translator } from '../../i18n/index.ts';
 import type { Config } from '../../config/schema.ts';
 import type { ChallengePage } from '../../methods/challenges.ts';
 import { refusalCodes } from './state.ts';
+import { preSession } from '../../web/pre-session.ts';
 import type { RecoveryService, Flow, RequestInfo } from './service.ts';
 
 export interface RecoverRouteDeps {
@@ -43,14 +43,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
     return typeof value === 'string' && pattern.test(value) ? value : undefined;
   };
 
-  function preSession(ctx: Context): string {
-    let value = ctx.cookies.get(PRE_COOKIE);
-    if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) {
-      value = randomBytes(32).toString('base64url');
-      ctx.cookies.set(PRE_COOKIE, value, cookie(ctx, 3600_000));
-    }
-    return value;
-  }
+  const pre = (ctx: Context) => preSession(ctx, PRE_COOKIE, base());
 
   async function form(ctx: Context, flowId: string, purpose: string): Promise<Form> {
     const body = await readForm(ctx, deps.config().server.bodyLimitKb);
@@ -65,7 +58,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
       {
         title: 'recover.title',
         action: base(),
-        csrf: csrf.token(preSession(ctx), 'reset-start'),
+        csrf: csrf.token(pre(ctx), 'reset-start'),
         captcha: deps.config().sspr.captcha.enabled,
         challengeUrl: `${base()}/captcha`,
         returnTo: returnTo ?? '',
@@ -127,7 +120,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
   });
 
   router.post('/reset', async (ctx) => {
-    const body = await form(ctx, preSession(ctx), 'reset-start');
+    const body = await form(ctx, pre(ctx), 'reset-start');
     const returnTo = safeReturn(body.return);
     const username = (body.username ?? '').trim();
     if (!username || username.length > 256) return showIdentify(ctx, returnTo, 'recover.username_required', username.slice(0, 256), 400);

@@ -6,6 +6,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Renderer } from '../../web/render.ts';
+import { renderMethodPage } from '../../web/method-page.ts';
 import { localeOf, type SiteInfo } from '../../web/render.ts';
 import { translator } from '../../i18n/index.ts';
 import { AppError } from '../../errors.ts';
@@ -65,21 +66,13 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
     );
   }
 
-  async function showMethod(ctx: Context, interaction: Interaction, methodId: string, page: MethodPage): Promise<void> {
-    await render(
-      ctx,
-      page.view,
-      {
-        title: `method.${methodId}.name`,
-        ...page.locals,
-        error: page.error,
-        errorVars: page.errorVars ?? {},
-        action: (step: string) => kit.url(interaction.uid, 'methods', methodId, step),
-        backUrl: kit.url(interaction.uid),
-        csrf: kit.csrf.token(interaction.uid, PURPOSE),
-      },
-      { uiLocales: kit.uiLocales(interaction), status: page.status ?? (page.error ? 400 : 200) },
-    );
+  function showMethod(ctx: Context, interaction: Interaction, methodId: string, page: MethodPage): Promise<void> {
+    const links = {
+      action: (step: string) => kit.url(interaction.uid, 'methods', methodId, step),
+      backUrl: kit.url(interaction.uid),
+      csrf: kit.csrf.token(interaction.uid, PURPOSE),
+    };
+    return renderMethodPage(render, ctx, methodId, page, links, { uiLocales: kit.uiLocales(interaction) });
   }
 
   /** Every registration route: the flow must be at one of our prompts. */

@@ -3,7 +3,6 @@
  * Thin handlers over SetupService and RegistrationService; method pages are the same views the
  * registration interrupt uses.
  */
-import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../errors.ts';
@@ -12,6 +11,8 @@ import type { Csrf } from '../../security/csrf.ts';
 import { localeOf, type Renderer, type SiteInfo } from '../../web/render.ts';
 import { translator } from '../../i18n/index.ts';
 import type { MethodPage } from '../../methods/types.ts';
+import { renderMethodPage } from '../../web/method-page.ts';
+import { preSession } from '../../web/pre-session.ts';
 import type { RegistrationService, RequestInfo } from '../register/service.ts';
 import type { SetupService, SetupSession } from './service.ts';
 import { SESSION_MINUTES } from './service.ts';
@@ -36,15 +37,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
   const translate = (ctx: Context) => translator(localeOf(ctx, deps.site()));
   const info = (ctx: Context, session: SetupSession): RequestInfo => ({ ip: ctx.ip, flowId: `setup:${session.id.slice(0, 8)}` });
 
-  /** A random per-browser value that binds the sign-in form's CSRF token before there is a session. */
-  function preSession(ctx: Context): string {
-    let value = ctx.cookies.get(PRE_COOKIE);
-    if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) {
-      value = randomBytes(32).toString('base64url');
-      ctx.cookies.set(PRE_COOKIE, value, cookieOptions(ctx, 3600_000));
-    }
-    return value;
-  }
+  const pre = (ctx: Context) => preSession(ctx, PRE_COOKIE, base());
 
   async function form(ctx: Context, flowId: string, purpose: string): Promise<Form> {
     const body = await readForm(ctx, deps.bodyLimitKb());
@@ -53,7 +46,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
   }
 
   async function showLogin(ctx: Context, failed: boolean, status = 200): Promise<void> {
-    await render(ctx, 'setup/login', { title: 'setup.title', action: `${base()}/login`, csrf: csrf.token(preSession(ctx), 'setup-login'), failed }, { status });
+    await render(ctx, 'setup/login', { title: 'setup.title', action: `${base()}/login`, csrf: csrf.token(pre(ctx), 'setup-login'), failed }, { status });
   }
 
   async function showOverview(ctx: Context, session: SetupSession, error?: string, status = 200): Promise<void> {
@@ -84,21 +77,9 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     );
   }
 
-  async function showMethod(ctx: Context, session: SetupSession, methodId: string, page: MethodPage): Promise<void> {
-    await render(
-      ctx,
-      page.view,
-      {
-        title: `method.${methodId}.name`,
-        ...page.locals,
-        error: page.error,
-        errorVars: page.errorVars ?? {},
-        action: (step: string) => `${base()}/methods/${methodId}/${step}`,
-        backUrl: base(),
-        csrf: csrf.token(session.id, 'setup'),
-      },
-      { status: page.status ?? (page.error ? 400 : 200) },
-    );
+  function showMethod(ctx: Context, session: SetupSession, methodId: string, page: MethodPage): Promise<void> {
+    const links = { action: (step: string) => `${base()}/methods/${methodId}/${step}`, backUrl: base(), csrf: csrf.token(session.id, 'setup') };
+    return renderMethodPage(render, ctx, methodId, page, links);
   }
 
   async function current(ctx: Context): Promise<SetupSession | undefined> {
@@ -127,7 +108,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
   });
 
   router.post('/security-info/login', async (ctx) => {
-    const body = await form(ctx, preSession(ctx), 'setup-login');
+    const body = await form(ctx, pre(ctx), 'setup-login');
     const id = await setup.signIn(body.username ?? '', body.password ?? '', ctx.ip);
     if (!id) return showLogin(ctx, true);
     ctx.cookies.set(SESSION_COOKIE, id, cookieOptions(ctx, SESSION_MINUTES * 60_000));

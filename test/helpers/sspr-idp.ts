@@ -1,0 +1,43 @@
+/** An IdP with SSPR settings whose mail goes to a real SMTP server and texts/calls to a real webhook receiver. */
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { startIdp, TestClock, type RunningIdp, type StartOptions } from './idp.ts';
+import { startSmtp, type TestSmtp } from './smtp.ts';
+import { startSmsReceiver, type SmsReceiver } from './sms.ts';
+
+export const SMS_SECRET = 'sms-webhook-secret-0123456789';
+
+export interface SsprTestbed {
+  idp: RunningIdp;
+  smtp: TestSmtp;
+  sms: SmsReceiver;
+  clock: TestClock;
+  close(): Promise<void>;
+}
+
+export async function startSsprIdp(sspr: NonNullable<ConfigInput['sspr']>, options: Omit<StartOptions, 'clock' | 'config'> = {}): Promise<SsprTestbed> {
+  const clock = new TestClock();
+  const smtp = await startSmtp();
+  const sms = await startSmsReceiver(SMS_SECRET);
+  const idp = await startIdp({
+    ...options,
+    clock,
+    config: {
+      sspr,
+      delivery: {
+        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 5 } },
+        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, timeoutMs: 2000, retries: 0 } },
+      },
+    },
+  });
+  return {
+    idp,
+    smtp,
+    sms,
+    clock,
+    async close() {
+      await idp.close();
+      await smtp.close();
+      await sms.close();
+    },
+  };
+}

@@ -4,7 +4,7 @@
  * and a test fails when the two drift apart.
  */
 import { z } from 'zod';
-import { ssprSchema, deliverySchema, passwordPolicySchema } from './sspr-schema.ts';
+import { ssprSchema, deliverySchema, passwordPolicySchema, lockoutSchema, throttleSchema, auditSchema } from './sspr-schema.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -185,6 +185,9 @@ export const configSchema = z
     clients: z.array(client).default([]).describe('Relying parties allowed to use this IdP'),
     passwords: z.strictObject({ argon2 }).prefault({}).describe('Password hashing'),
     passwordPolicy: passwordPolicySchema,
+    lockout: lockoutSchema,
+    throttle: throttleSchema,
+    audit: auditSchema,
     ui,
     sspr: ssprSchema,
     delivery: deliverySchema,

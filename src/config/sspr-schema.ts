@@ -141,6 +141,47 @@ export const passwordPolicySchema = z
     if (p.minLength > p.maxLength) ctx.addIssue({ code: 'custom', path: ['minLength'], message: 'must not be greater than maxLength' });
   });
 
+const limits = z
+  .strictObject({
+    phonePerHour: z.number().int().min(1).max(100).default(5).describe('Phone validations, texts and calls per account per hour.'),
+    questionsPerHour: z.number().int().min(1).max(100).default(5).describe('Security-question attempts per account per hour.'),
+    resetsPerDay: z.number().int().min(1).max(100).default(5).describe('Reset attempts (flows started) per account per 24 hours.'),
+    emailsPer10Minutes: z.number().int().min(1).max(100).default(10).describe('Emails with codes per account per 10 minutes.'),
+    blockHours: z.number().int().min(1).max(168).default(24).describe('Hours an account is blocked from SSPR after exceeding a limit.'),
+  })
+  .prefault({})
+  .describe('SSPR limits per account (Entra\'s published numbers as defaults); exceeding one blocks the account from SSPR');
+
+export const lockoutSchema = z
+  .strictObject({
+    threshold: z.number().int().min(1).max(100).default(10).describe('Consecutive failed sign-ins that lock the account.'),
+    durationSeconds: z.number().int().min(1).max(86_400).default(60).describe('How long the first lockout lasts.'),
+    growth: z.number().min(1).max(10).default(2).describe('Each further lockout lasts this many times longer.'),
+    maxDurationSeconds: z.number().int().min(1).max(7 * 86_400).default(3600).describe('The longest a lockout can last.'),
+  })
+  .prefault({})
+  .describe('Sign-in lockout per account')
+  .superRefine((l, ctx) => {
+    if (l.maxDurationSeconds < l.durationSeconds) ctx.addIssue({ code: 'custom', path: ['maxDurationSeconds'], message: 'must not be less than durationSeconds' });
+  });
+
+export const throttleSchema = z
+  .strictObject({
+    signinPerIp: z.number().int().min(1).max(100_000).default(100).describe('Failed sign-ins allowed from one IP address per window, across accounts (password spraying).'),
+    signinWindowSeconds: z.number().int().min(1).max(86_400).default(900).describe('Window of signinPerIp.'),
+    resetPerIp: z.number().int().min(1).max(100_000).default(50).describe('Reset flows one IP address may start per window.'),
+    resetWindowSeconds: z.number().int().min(1).max(86_400).default(3600).describe('Window of resetPerIp.'),
+  })
+  .prefault({})
+  .describe('Throttling per IP address; counters are kept in the database, shared by every instance');
+
+export const auditSchema = z
+  .strictObject({
+    retentionDays: z.number().int().min(1).max(3650).default(365).describe('Days audit events are kept before the purge job deletes them.'),
+  })
+  .prefault({})
+  .describe('Audit trail');
+
 export const ssprSchema = z
   .strictObject({
     enabled: z.enum(['none', 'selected', 'all']).default('none').describe('Who may use self-service password reset: nobody, members of `groups`, or everyone.'),
@@ -158,6 +199,7 @@ export const ssprSchema = z
     helpdesk,
     onPremises,
     notifications,
+    limits,
     resetFlowMinutes: z.number().int().min(5).max(60).default(15).describe('Minutes a password reset may take from start to finish.'),
     defaultCountry: z
       .string()

@@ -116,7 +116,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const secret = csrfSecret(keys.cookieKeys[0]!);
   const csrf = createCsrf(() => secret);
   const hasher = createPasswordHasher(() => live.current.passwords.argon2);
-  const users = new UserService(store, hasher, clock);
+  const users = new UserService(store, hasher, clock, () => live.current.lockout);
   const clients = createClientSource(() => live.current.clients, config.oidc.signingAlgorithm);
   const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;
   const adapter = createKnexAdapter(store.oidc, clock, clients);
@@ -128,7 +128,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     basePath,
   });
   const render = createRenderer(site);
-  const login = new LoginService(users, log, isFirstParty);
+  const login = new LoginService({ users, log, audit: store.audit, clock, isFirstParty });
 
   const master = await loadSecretsKey(store.keys, config.sspr.secretsKey, clock);
   const derived = secretKeys(master);

@@ -16,6 +16,9 @@ export interface User {
   passwordChangedAt: number | null;
   /** Locked out of sign-in until this moment (null: not locked). */
   lockedUntil: number | null;
+  /** Consecutive failed sign-ins, and lockouts so far (lockouts grow longer). */
+  failedSignins: number;
+  lockouts: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -46,6 +49,8 @@ interface UserRow {
   password_hash: string | null;
   password_changed_at: string | number | null;
   locked_until?: string | number | null;
+  failed_signins?: string | number;
+  lockouts?: string | number;
   created_at: string | number;
   updated_at: string | number;
 }
@@ -64,6 +69,8 @@ function toUser(row: UserRow): User {
     passwordHash: row.password_hash,
     passwordChangedAt: num(row.password_changed_at),
     lockedUntil: num(row.locked_until ?? null),
+    failedSignins: Number(row.failed_signins ?? 0),
+    lockouts: Number(row.lockouts ?? 0),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -145,6 +152,31 @@ export class UserStore {
     const row: Record<string, unknown> = { password_hash: hash, updated_at: now };
     if (changed) row.password_changed_at = now;
     return (await this.#db('users').where({ id }).update(row)) > 0;
+  }
+
+  /**
+   * Counts a failed sign-in; at `threshold` consecutive failures the account locks for the
+   * duration `lockFor(previousLockouts)` returns (in ms). Returns the lock end when this locked it.
+   */
+  async recordFailedSignIn(id: string, now: number, threshold: number, lockFor: (previousLockouts: number) => number): Promise<number | null> {
+    return this.#db.transaction(async (trx) => {
+      await trx('users').where({ id }).increment('failed_signins', 1);
+      const row = await trx('users').where({ id }).first<{ failed_signins: number | string; lockouts: number | string } | undefined>('failed_signins', 'lockouts');
+      if (!row || Number(row.failed_signins) < threshold) return null;
+      const until = now + lockFor(Number(row.lockouts));
+      await trx('users').where({ id }).update({ locked_until: until, lockouts: Number(row.lockouts) + 1, failed_signins: 0 });
+      return until;
+    });
+  }
+
+  /** A successful sign-in: the failure count and the lockout history start again. */
+  async recordSignIn(id: string): Promise<void> {
+    await this.#db('users').where({ id }).andWhere((q) => q.where('failed_signins', '>', 0).orWhere('lockouts', '>', 0)).update({ failed_signins: 0, lockouts: 0 });
+  }
+
+  /** Ends a lockout (administrator action). Returns false when the user doesn't exist. */
+  async unlock(id: string, now: number): Promise<boolean> {
+    return (await this.#db('users').where({ id }).update({ locked_until: null, failed_signins: 0, updated_at: now })) > 0;
   }
 
   async delete(id: string): Promise<boolean> {

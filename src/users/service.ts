@@ -24,7 +24,14 @@ export interface NewUserInput {
 
 export type SignInResult =
   | { ok: true; user: User }
-  | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled' | 'no_password'; userId?: string };
+  | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled' | 'no_password' | 'locked'; userId?: string; lockedNow?: boolean };
+
+export interface LockoutPolicy {
+  threshold: number;
+  durationSeconds: number;
+  growth: number;
+  maxDurationSeconds: number;
+}
 
 export const userNotFound = (username: string) => new AppError('user_not_found', 404, 'error.user_not_found', `no user ${username}`);
 
@@ -32,11 +39,14 @@ export class UserService {
   readonly #store: Store;
   readonly #hasher: PasswordHasher;
   readonly #clock: Clock;
+  readonly #lockout: (() => LockoutPolicy) | undefined;
 
-  constructor(store: Store, hasher: PasswordHasher, clock: Clock) {
+  /** Without `lockout`, failed sign-ins are not counted (the CLI checks no passwords). */
+  constructor(store: Store, hasher: PasswordHasher, clock: Clock, lockout?: () => LockoutPolicy) {
     this.#store = store;
     this.#hasher = hasher;
     this.#clock = clock;
+    this.#lockout = lockout;
   }
 
   async create(input: NewUserInput): Promise<User> {
@@ -95,6 +105,12 @@ export class UserService {
     if (status === 'disabled') await this.#store.oidc.revokeAccount(user.id);
   }
 
+  /** Ends a sign-in lockout. */
+  async unlock(username: string): Promise<void> {
+    const user = await this.require(username);
+    await this.#store.users.unlock(user.id, this.#clock.now());
+  }
+
   async setSource(username: string, passwordSource: PasswordSource): Promise<void> {
     const user = await this.require(username);
     await this.#store.users.update(user.id, { passwordSource }, this.#clock.now());
@@ -141,8 +157,20 @@ export class UserService {
       return { ok: false, reason: 'unknown_user' };
     }
     const valid = await this.#hasher.verify(user.passwordHash, password);
-    if (!valid) return { ok: false, reason: user.passwordHash ? 'wrong_password' : 'no_password', userId: user.id };
+    const now = this.#clock.now();
+    // Locked: even the right password doesn't get in, and the answer is the usual one.
+    if (user.lockedUntil !== null && user.lockedUntil > now) return { ok: false, reason: 'locked', userId: user.id };
+    if (!valid) {
+      const policy = this.#lockout?.();
+      const lockedUntil = policy
+        ? await this.#store.users.recordFailedSignIn(user.id, now, policy.threshold, (previous) =>
+            Math.min(policy.durationSeconds * policy.growth ** previous, policy.maxDurationSeconds) * 1000,
+          )
+        : null;
+      return { ok: false, reason: user.passwordHash ? 'wrong_password' : 'no_password', userId: user.id, lockedNow: lockedUntil !== null };
+    }
     if (user.status !== 'enabled') return { ok: false, reason: 'disabled', userId: user.id };
+    if (this.#lockout && (user.failedSignins > 0 || user.lockouts > 0)) await this.#store.users.recordSignIn(user.id);
     if (this.#hasher.needsRehash(user.passwordHash!)) {
       await this.#store.users.setPasswordHash(user.id, await this.#hasher.hash(password), this.#clock.now(), false);
     }

@@ -2,6 +2,8 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { UserService } from '../../users/service.ts';
+import type { AuditStore } from '../../store/audit.ts';
+import type { Clock } from '../../clock.ts';
 import { scopeClaims } from '../../oidc/account.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -11,12 +13,16 @@ export type LoginOutcome = { ok: true; accountId: string } | { ok: false };
 export class LoginService {
   readonly #users: UserService;
   readonly #log: Logger;
+  readonly #audit: AuditStore;
+  readonly #clock: Clock;
   readonly isFirstParty: (clientId: string) => boolean;
 
-  constructor(users: UserService, log: Logger, isFirstParty: (clientId: string) => boolean) {
-    this.#users = users;
-    this.#log = log;
-    this.isFirstParty = isFirstParty;
+  constructor(deps: { users: UserService; log: Logger; audit: AuditStore; clock: Clock; isFirstParty: (clientId: string) => boolean }) {
+    this.#users = deps.users;
+    this.#log = deps.log;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+    this.isFirstParty = deps.isFirstParty;
   }
 
   /** Every failure looks the same to the user; the log keeps the reason (never the password). */
@@ -26,11 +32,15 @@ export class LoginService {
       return { ok: false };
     }
     const result = await this.#users.signIn(username, password);
+    const at = this.#clock.now();
     if (!result.ok) {
       this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
+      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', userId: result.userId, clientId: context.clientId, ip: context.ip, details: { reason: result.reason } }, at);
+      if (result.lockedNow) await this.#audit.record({ type: 'signin.locked', outcome: 'info', userId: result.userId, clientId: context.clientId, ip: context.ip }, at);
       return { ok: false };
     }
     this.#log.info({ event: 'signin.success', userId: result.user.id, ...context }, 'signed in');
+    await this.#audit.record({ type: 'signin.success', outcome: 'success', userId: result.user.id, clientId: context.clientId, ip: context.ip }, at);
     return { ok: true, accountId: result.user.id };
   }
 

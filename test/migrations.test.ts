@@ -3,7 +3,7 @@ import { openDatabase, migrateLatest, migrateRollbackAll } from '../src/store/db
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase } from './helpers/db.ts';
 
-const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions'];
+const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions', 'throttle_counters'];
 
 test('migrations: latest → rollback → latest, and every migration has a working down()', async (t) => {
   const db = await freshDatabase();

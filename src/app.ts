@@ -36,6 +36,7 @@ import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
 import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
 import { createChallenges } from './methods/challenges.ts';
+import { Throttle } from './security/throttle.ts';
 import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
 import { OneTimeCodes } from './security/codes.ts';
@@ -128,7 +129,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     basePath,
   });
   const render = createRenderer(site);
-  const login = new LoginService({ users, log, audit: store.audit, clock, isFirstParty });
+  const throttle = new Throttle(db, clock);
+  const login = new LoginService({ users, log, audit: store.audit, clock, isFirstParty, throttle, limit: () => ({ points: live.current.throttle.signinPerIp, windowSeconds: live.current.throttle.signinWindowSeconds }) });
 
   const master = await loadSecretsKey(store.keys, config.sspr.secretsKey, clock);
   const derived = secretKeys(master);
@@ -160,6 +162,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     hasher,
     mail,
     log,
+    throttle,
     writeback: options.writeback,
   });
   const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
@@ -208,7 +211,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         }
         await next();
       };
-      const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current });
+      const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current, throttle });
       return compose([
         securityHeaders(),
         errorPages(render, log),
@@ -224,7 +227,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     },
     async purge() {
       const now = clock.now();
-      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now)) + (await store.accountSessions.purgeExpired(now)) + (await store.reset.purgeExpired(now)) + (await store.captcha.purgeExpired(now));
+      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now)) + (await store.accountSessions.purgeExpired(now)) + (await store.reset.purgeExpired(now)) + (await store.captcha.purgeExpired(now)) + (await throttle.purgeExpired());
     },
     async close() {
       await Promise.allSettled([mail.close(), phone.close()]);

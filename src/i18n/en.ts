@@ -234,6 +234,10 @@ export const en = {
   'mail.admin_reset.body': 'The administrator account {username} reset its password through self-service password reset.\n\nIf this is unexpected, check with them.\n\n{organisation}',
   'mail.helpdesk.subject': 'Password help needed for {username}',
   'mail.helpdesk.body': 'A user asked for help with their password.\n\nUser: {username} ({name})\nWhy self-service did not work: {reason}\nWhen: {time}\n\n{organisation}',
+  'recover.reason.blocked': 'blocked after too many attempts',
+  'recover.refused.blocked.title': 'Too many attempts',
+  'recover.refused.blocked.text': 'There were too many attempts to reset the password of this account, so resetting it here is blocked for a while. Try again later, or contact your administrator.',
+  'recover.too_many_from_network': 'There were too many attempts from your network. Wait a while and try again.',
 } as const;
 
 export type MessageId = keyof typeof en;

@@ -236,4 +236,8 @@ export const nl: Record<MessageId, string> = {
   'mail.admin_reset.body': 'Het beheerdersaccount {username} heeft zijn wachtwoord opnieuw ingesteld via zelfservice.\n\nIs dit onverwacht, controleer het dan bij diegene.\n\n{organisation}',
   'mail.helpdesk.subject': 'Hulp nodig met wachtwoord voor {username}',
   'mail.helpdesk.body': 'Een gebruiker vraagt om hulp met zijn wachtwoord.\n\nGebruiker: {username} ({name})\nWaarom zelfservice niet lukte: {reason}\nWanneer: {time}\n\n{organisation}',
+  'recover.reason.blocked': 'geblokkeerd na te veel pogingen',
+  'recover.refused.blocked.title': 'Te veel pogingen',
+  'recover.refused.blocked.text': 'Er waren te veel pogingen om het wachtwoord van dit account opnieuw in te stellen, daarom is dat hier een tijd geblokkeerd. Probeer het later opnieuw, of neem contact op met je beheerder.',
+  'recover.too_many_from_network': 'Er waren te veel pogingen vanaf je netwerk. Wacht even en probeer het opnieuw.',
 };

@@ -22,6 +22,8 @@ export interface ChallengeContext {
   t: Translate;
   /** What this challenge saved in the flow so far (the stage, the questions drawn...). */
   saved: Record<string, unknown>;
+  /** Counts one costly action against the account's SSPR limits; false when a limit is exceeded. */
+  spend(kind: 'email' | 'phone' | 'questions'): Promise<boolean>;
 }
 
 export interface ChallengePage {
@@ -34,7 +36,9 @@ export interface ChallengePage {
 /** `failed` counts toward the flow's limit of wrong answers for this method. */
 export type ChallengeOutcome =
   | { kind: 'page'; page: ChallengePage; saved: Record<string, unknown>; failed?: boolean }
-  | { kind: 'proven' };
+  | { kind: 'proven' }
+  /** An SSPR limit was exceeded: the account is blocked from SSPR for a while. */
+  | { kind: 'blocked' };
 
 export interface ResetChallenge {
   readonly id: MethodId;
@@ -61,6 +65,7 @@ function codeChallenge(
   });
   const self = {
     async send(ctx: ChallengeContext, channel: 'sms' | 'voice'): Promise<ChallengeOutcome> {
+      if (!(await ctx.spend(kind === 'email' ? 'email' : 'phone'))) return { kind: 'blocked' };
       const to = valueOf(ctx.facts, kind)!;
       const sent = await sendCode(deps, ctx.user.id, purpose, to, (code, minutes) => deliver(ctx, to, code, minutes, channel));
       const saved = { stage: 'code', channel };
@@ -146,6 +151,8 @@ export function createChallenges(deps: MethodDeps): ReadonlyMap<MethodId, ResetC
       },
       async step(ctx, form) {
         if (ctx.saved.stage !== 'code') {
+          // Every number typed counts as a phone validation.
+          if (!(await ctx.spend('phone'))) return { kind: 'blocked' };
           const channel = channels().find((c) => c === form.channel);
           if (!channel) return { kind: 'page', page: numberPage('phone.channel_unavailable'), saved: { stage: 'number' } };
           const parsed = parsePhone(form.country || deps.config().sspr.defaultCountry, form.number ?? '', false);
@@ -185,6 +192,7 @@ export function createChallenges(deps: MethodDeps): ReadonlyMap<MethodId, ResetC
         return { kind: 'page', page: questionsPage(ctx, ids), saved: { stage: 'answer', questions: ids } };
       },
       async step(ctx, form) {
+        if (!(await ctx.spend('questions'))) return { kind: 'blocked' };
         const ids = Array.isArray(ctx.saved.questions) ? (ctx.saved.questions as string[]) : [];
         const given = ids.map((questionId, i) => ({ questionId, answer: form[`answer${i}`] ?? '' }));
         if (ids.length && (await checkAnswers(ctx.facts.answers, given, deps.hasher))) return { kind: 'proven' };

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { UserService } from '../../users/service.ts';
 import type { AuditStore } from '../../store/audit.ts';
 import type { Clock } from '../../clock.ts';
+import type { Throttle, Limit } from '../../security/throttle.ts';
 import { scopeClaims } from '../../oidc/account.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -15,9 +16,13 @@ export class LoginService {
   readonly #log: Logger;
   readonly #audit: AuditStore;
   readonly #clock: Clock;
+  readonly #throttle: Throttle;
+  readonly #limit: () => Limit;
   readonly isFirstParty: (clientId: string) => boolean;
 
-  constructor(deps: { users: UserService; log: Logger; audit: AuditStore; clock: Clock; isFirstParty: (clientId: string) => boolean }) {
+  constructor(deps: { users: UserService; log: Logger; audit: AuditStore; clock: Clock; isFirstParty: (clientId: string) => boolean; throttle: Throttle; limit: () => Limit }) {
+    this.#throttle = deps.throttle;
+    this.#limit = deps.limit;
     this.#users = deps.users;
     this.#log = deps.log;
     this.#audit = deps.audit;
@@ -31,9 +36,18 @@ export class LoginService {
       this.#log.info({ event: 'signin.failure', reason: 'oversized', ...context }, 'sign-in failed');
       return { ok: false };
     }
+    // Password spraying: failed sign-ins from one address across accounts are counted; past the
+    // limit the address gets the usual failure without a password check.
+    const ipKey = `signin:ip:${context.ip}`;
+    if ((await this.#throttle.peek(ipKey, this.#limit())) >= this.#limit().points) {
+      this.#log.warn({ event: 'signin.throttled', ip: context.ip }, 'sign-in refused: too many failures from this address');
+      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', clientId: context.clientId, ip: context.ip, details: { reason: 'ip_throttled' } }, this.#clock.now());
+      return { ok: false };
+    }
     const result = await this.#users.signIn(username, password);
     const at = this.#clock.now();
     if (!result.ok) {
+      await this.#throttle.hit(ipKey, this.#limit());
       this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
       await this.#audit.record({ type: 'signin.failure', outcome: 'failure', userId: result.userId, clientId: context.clientId, ip: context.ip, details: { reason: result.reason } }, at);
       if (result.lockedNow) await this.#audit.record({ type: 'signin.locked', outcome: 'info', userId: result.userId, clientId: context.clientId, ip: context.ip }, at);

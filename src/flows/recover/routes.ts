@@ -15,6 +15,7 @@ import type { ChallengePage } from '../../methods/challenges.ts';
 import { refusalCodes } from './state.ts';
 import { preSession } from '../../web/pre-session.ts';
 import type { RecoveryService, Flow, RequestInfo } from './service.ts';
+import type { Throttle } from '../../security/throttle.ts';
 
 export interface RecoverRouteDeps {
   recovery: RecoveryService;
@@ -23,6 +24,7 @@ export interface RecoverRouteDeps {
   render: Renderer;
   site: () => SiteInfo;
   config: () => Config;
+  throttle: Throttle;
 }
 
 const FLOW_COOKIE = 'oidc_sspr_reset';
@@ -124,6 +126,10 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
     const returnTo = safeReturn(body.return);
     const username = (body.username ?? '').trim();
     if (!username || username.length > 256) return showIdentify(ctx, returnTo, 'recover.username_required', username.slice(0, 256), 400);
+    const perIp = deps.config().throttle;
+    if (!(await deps.throttle.hit(`reset:ip:${ctx.ip}`, { points: perIp.resetPerIp, windowSeconds: perIp.resetWindowSeconds })).allowed) {
+      return showIdentify(ctx, returnTo, 'recover.too_many_from_network', username, 429);
+    }
     if (deps.config().sspr.captcha.enabled && !(await deps.captcha.verify(body.altcha))) {
       return showIdentify(ctx, returnTo, 'recover.captcha_failed', username, 400);
     }

@@ -17,6 +17,8 @@ import type { MethodId } from '../../methods/ids.ts';
 import type { RegistrationService } from '../register/service.ts';
 import type { UserService } from '../../users/service.ts';
 import { checkNewPassword, type PasswordProblem } from '../../security/password-policy.ts';
+import type { Throttle } from '../../security/throttle.ts';
+import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
 import type { FlowData, FlowState, RefusalReason } from './state.ts';
 
@@ -56,6 +58,7 @@ export class RecoveryService {
   readonly #mail: MailDelivery;
   readonly #log: Logger;
   readonly #writeback: PasswordWriteback | undefined;
+  readonly #throttle: Throttle;
 
   constructor(deps: {
     store: Store;
@@ -67,6 +70,7 @@ export class RecoveryService {
     hasher: PasswordHasher;
     mail: MailDelivery;
     log: Logger;
+    throttle: Throttle;
     writeback?: PasswordWriteback;
   }) {
     this.#store = deps.store;
@@ -79,6 +83,34 @@ export class RecoveryService {
     this.#mail = deps.mail;
     this.#log = deps.log;
     this.#writeback = deps.writeback;
+    this.#throttle = deps.throttle;
+  }
+
+  /**
+   * SSPR limits are kept per typed user id (normalised), so an unknown id is counted and blocked
+   * exactly like a real one, and a real account is the same key however its name is typed.
+   */
+  #key(kind: string, typed: string): string {
+    return `sspr:${kind}:${usernameKey(typed).slice(0, 256)}`;
+  }
+
+  async #block(typed: string, userId: string | undefined, info: { ip?: string }, limit: string): Promise<void> {
+    await this.#throttle.block(this.#key('block', typed), this.#config().sspr.limits.blockHours * 3600);
+    await this.#audit('sspr.blocked', userId, info, 'failure', { limit });
+  }
+
+  /** Counts one costly action; on exceeding its limit the account is blocked from SSPR. */
+  async #spend(flow: Flow, kind: 'email' | 'phone' | 'questions', info: { ip?: string }): Promise<boolean> {
+    const limits = this.#config().sspr.limits;
+    const limit = { email: { points: limits.emailsPer10Minutes, windowSeconds: 600 }, phone: { points: limits.phonePerHour, windowSeconds: 3600 }, questions: { points: limits.questionsPerHour, windowSeconds: 3600 } }[kind];
+    const hit = await this.#throttle.hit(this.#key(kind, flow.data.typed), limit);
+    if (!hit.allowed) await this.#block(flow.data.typed, flow.user?.id, info, kind);
+    return hit.allowed;
+  }
+
+  /** After a successful reset or unlock every SSPR counter of the account starts again. */
+  async #resetCounters(typed: string): Promise<void> {
+    for (const kind of ['resets', 'email', 'phone', 'questions', 'block']) await this.#throttle.reset(this.#key(kind, typed));
   }
 
   /**
@@ -93,7 +125,12 @@ export class RecoveryService {
     const standing = await this.#registration.standing(active?.id ?? '00000000-0000-0000-0000-000000000000');
     let state: FlowState = 'verify';
     let reason: RefusalReason | undefined;
-    if (!active) reason = 'not_registered';
+    const limits = config.sspr.limits;
+    if ((await this.#throttle.blockedFor(this.#key('block', typed))) > 0) reason = 'blocked';
+    else if (!(await this.#throttle.hit(this.#key('resets', typed), { points: limits.resetsPerDay, windowSeconds: 86_400 })).allowed) {
+      await this.#block(typed, active?.id, info, 'resets');
+      reason = 'blocked';
+    } else if (!active) reason = 'not_registered';
     else if (!standing.inScope) reason = 'not_enabled';
     else if (!standing.enough) reason = 'not_registered';
     else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
@@ -135,13 +172,14 @@ export class RecoveryService {
   }
 
   /** The user picks a method: its challenge starts (a code may be sent). */
-  async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage }> {
+  async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage | undefined }> {
     const user = this.#require(flow, 'verify');
     const choices = await this.methodChoices(flow, info.t);
     const challenge = this.#challenges.get(method as MethodId);
     if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
     const facts = await this.#registration.facts(user.id);
-    const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {} });
+    const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, spend: (kind) => this.#spend(flow, kind, info) });
+    if (outcome.kind === 'blocked') return { flow: await this.#move(flow, 'refused', { ...flow.data, reason: 'blocked', current: undefined }), page: undefined };
     if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
     const moved = await this.#move(flow, 'verify', { ...flow.data, current: { method: challenge.id, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } });
     return { flow: moved, page: outcome.page };
@@ -165,7 +203,8 @@ export class RecoveryService {
     if (!current) throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
     const challenge = this.#challenges.get(current.method)!;
     const facts = await this.#registration.facts(user.id);
-    const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved }, form);
+    const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, spend: (kind) => this.#spend(flow, kind, info) }, form);
+    if (outcome.kind === 'blocked') return { flow: await this.#move(flow, 'refused', { ...flow.data, reason: 'blocked', current: undefined }) };
     if (outcome.kind === 'page') {
       const failures = { ...flow.data.failures };
       if (outcome.failed) failures[current.method] = (failures[current.method] ?? 0) + 1;
@@ -192,6 +231,7 @@ export class RecoveryService {
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
     if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, null, { ...data }, this.#clock.now()))) throw conflict();
     await this.#audit('sspr.unlocked', user.id, info, 'success', {});
+    await this.#resetCounters(flow.data.typed);
     return { ...flow, state: 'done', data, version: flow.version + 1 };
   }
 
@@ -220,6 +260,7 @@ export class RecoveryService {
     const data: FlowData = { ...flow.data, outcome: 'reset' };
     if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
     await this.#audit('sspr.reset.completed', user.id, info, 'success', { methods: flow.data.proven.join(' ') });
+    await this.#resetCounters(flow.data.typed);
     await this.#notifyReset(user, info.t);
     return { flow: { ...flow, state: 'done', data, version: flow.version + 1 }, problems: [] };
   }

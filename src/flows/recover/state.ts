@@ -5,6 +5,7 @@
  *      │  SSPR doesn't apply to the user ─────────────────► refused (SSPR_NOT_ENABLED)
  *      │  unknown user, or fewer methods than required ────► refused (SSPR_NOT_REGISTERED)
  *      │  password managed on-premises, writeback off ─────► refused (SSPR_ONPREM_MANAGED)
+ *      │  an SSPR limit exceeded (here or at any later step) ► refused (SSPR_BLOCKED, for sspr.limits.blockHours)
  *      ▼
  *   verify ── a registered method proven ──► verify (until `required` different methods are proven)
  *      │ all proven
@@ -20,7 +21,7 @@ import type { MethodId } from '../../methods/ids.ts';
 
 export type FlowState = 'refused' | 'verify' | 'choose' | 'password' | 'done';
 
-export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'too_many_attempts';
+export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'too_many_attempts' | 'blocked';
 
 /** Stable ids users can quote to the helpdesk. */
 export const refusalCodes: Record<RefusalReason, string> = {
@@ -28,6 +29,7 @@ export const refusalCodes: Record<RefusalReason, string> = {
   not_registered: 'SSPR_NOT_REGISTERED',
   onprem_managed: 'SSPR_ONPREM_MANAGED',
   too_many_attempts: 'SSPR_TOO_MANY_ATTEMPTS',
+  blocked: 'SSPR_BLOCKED',
 };
 
 export interface FlowData {

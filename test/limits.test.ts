@@ -1,0 +1,126 @@
+import test from 'ava';
+import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { Browser, type Page } from './helpers/browser.ts';
+import { codeIn } from './helpers/register.ts';
+import { discover, authorizationRequest, newBrowser, signIn } from './helpers/rp.ts';
+import { hashAnswers } from '../src/methods/security-questions/answers.ts';
+import { createPasswordHasher } from '../src/security/password.ts';
+
+// SSPR limits per account (blocking for blockHours), counters kept in the database, reset after a
+// successful reset; per-IP throttling of sign-in; forgot-password traffic never locks sign-in.
+
+let bed: SsprTestbed;
+const HOUR = 3_600_000;
+const hasher = createPasswordHasher(() => ({ memoryCost: 7168, timeCost: 1, parallelism: 1 }));
+
+test.before(async () => {
+  bed = await startSsprIdp({
+    enabled: 'all',
+    methods: { email: true, securityQuestions: true },
+    registration: { requireOnSignIn: false },
+    captcha: { enabled: false },
+    codes: { resendAfterSeconds: 0, maxSends: 10 },
+    limits: { phonePerHour: 2, questionsPerHour: 2, resetsPerDay: 3, emailsPer10Minutes: 2, blockHours: 24 },
+  });
+  const previous = bed.idp.idp.parts.config.current;
+  bed.idp.idp.parts.config.replace({ ...previous, throttle: { ...previous.throttle, signinPerIp: 5, signinWindowSeconds: 900 } });
+});
+test.after.always(async () => {
+  await bed?.close();
+});
+
+const parts = () => bed.idp.idp.parts;
+
+async function user(username: string, opts: { email?: string; questions?: boolean } = {}) {
+  const created = await parts().users.create({ username, password: `${username} the password` });
+  if (opts.email) await parts().store.sspr.putMethod(created.id, 'email', opts.email, bed.clock.now());
+  if (opts.questions) {
+    const pairs = [
+      ['first-school', 'Kompas'],
+      ['first-concert', 'Doe Maar'],
+      ['parents-met-city', 'Zwolle'],
+    ].map(([questionId, answer]) => ({ questionId: questionId!, answer: answer! }));
+    await parts().store.sspr.replaceAnswers(created.id, await hashAnswers(pairs, hasher), bed.clock.now());
+  }
+  return created;
+}
+
+async function begin(username: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = new Browser();
+  const form = await browser.navigate(`${bed.idp.issuer}/reset`);
+  return { browser, page: await browser.submit(form, '/reset', { username }) };
+}
+
+const errorCode = (page: Page) => /Error code: ([A-Z_]+)/.exec(page.html)?.[1];
+const strip = (html: string) => html.replace(/name="csrf" value="[^"]*"/g, '');
+
+test.serial('more reset attempts than resetsPerDay block the account from SSPR; an unknown id behaves the same', async (t) => {
+  await user('ada', { email: 'ada@example.net' });
+  for (let i = 0; i < 3; i += 1) t.is(errorCode((await begin('ada')).page), undefined, `attempt ${i + 1} allowed`);
+  const blocked = (await begin('ADA')).page;
+  t.is(errorCode(blocked), 'SSPR_BLOCKED', 'the fourth attempt, however the name is typed');
+  t.regex(blocked.html, /Too many attempts/);
+  const events = await parts().store.audit.list({ type: 'sspr.blocked' });
+  const ada = await parts().users.find('ada');
+  t.true(events.some((e) => e.userId === ada?.id));
+
+  for (let i = 0; i < 3; i += 1) await begin('nobody-such');
+  t.is(strip((await begin('nobody-such')).page.html), strip(blocked.html), 'an unknown id is blocked the same way');
+
+  t.true((await parts().users.signIn('ada', 'ada the password')).ok, 'forgot-password traffic never locks sign-in');
+
+  bed.clock.advance(24 * HOUR + 60_000);
+  t.is(errorCode((await begin('ada')).page), undefined, 'the block ends after blockHours');
+});
+
+test.serial('too many emailed codes block; a successful reset starts the counters again', async (t) => {
+  await user('bob', { email: 'bob@example.net' });
+  const { browser, page } = await begin('bob');
+  const codePage = await browser.submit(page, '/reset/flow/method', { method: 'email' });
+  t.regex(codePage.html, /We sent a code/);
+  const second = await browser.submit(codePage, '/reset/flow/answer', { action: 'resend' });
+  t.regex(second.html, /We sent a code/);
+  const third = await browser.submit(codePage, '/reset/flow/answer', { action: 'resend' });
+  t.is(errorCode(third), 'SSPR_BLOCKED');
+
+  bed.clock.advance(24 * HOUR + 60_000);
+  const again = await begin('bob');
+  const code1 = await again.browser.submit(again.page, '/reset/flow/method', { method: 'email' });
+  const mail = await bed.smtp.waitFor((m) => m.to.includes('bob@example.net') && bed.smtp.messages.indexOf(m) === bed.smtp.messages.length - 1);
+  const passwordPage = await again.browser.submit(code1, '/reset/flow/answer', { code: codeIn(mail.text) });
+  const done = await again.browser.submit(passwordPage, '/reset/flow/password', { password: 'velvet compass orchard', confirm: 'velvet compass orchard' });
+  t.regex(done.html, /has been reset/);
+  // One email was used in this window; after the reset the count starts again: two more are allowed.
+  const next = await begin('bob');
+  const first = await next.browser.submit(next.page, '/reset/flow/method', { method: 'email' });
+  const more = await next.browser.submit(first, '/reset/flow/answer', { action: 'resend' });
+  t.regex(more.html, /We sent a code/, 'counters were reset by the successful reset');
+});
+
+test.serial('security-question attempts beyond questionsPerHour block', async (t) => {
+  await user('cid', { questions: true });
+  const { browser, page } = await begin('cid');
+  const qPage = await browser.submit(page, '/reset/flow/method', { method: 'securityQuestions' });
+  const wrong1 = await browser.submit(qPage, '/reset/flow/answer', { answer0: 'x', answer1: 'y', answer2: 'z' });
+  t.regex(wrong1.html, /other questions/);
+  const wrong2 = await browser.submit(wrong1, '/reset/flow/answer', { answer0: 'x', answer1: 'y', answer2: 'z' });
+  t.regex(wrong2.html, /other questions/);
+  const third = await browser.submit(wrong2, '/reset/flow/answer', { answer0: 'x', answer1: 'y', answer2: 'z' });
+  t.is(errorCode(third), 'SSPR_BLOCKED');
+});
+
+test.serial('failed sign-ins from one address across accounts are throttled (password spraying)', async (t) => {
+  for (const name of ['s1', 's2', 's3', 's4', 's5', 's6']) await user(name);
+  const config = await discover({ issuer: bed.idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+  const attempt = async (username: string, password: string) => {
+    const browser = newBrowser();
+    const page = await browser.navigate((await authorizationRequest(config)).url.href);
+    return (await signIn(browser, page, username, password)).status === 0;
+  };
+  for (const name of ['s1', 's2', 's3', 's4', 's5']) t.false(await attempt(name, 'Winter2025!'));
+  t.false(await attempt('s6', 's6 the password'), 'the right password of another account is refused from this address now');
+  const audit = await parts().store.audit.list({ type: 'signin.failure' });
+  t.true(audit.some((e) => e.details?.reason === 'ip_throttled'));
+  bed.clock.advance(16 * 60_000);
+  t.true(await attempt('s6', 's6 the password'), 'after the window the address may sign in again');
+});

@@ -1,11 +1,10 @@
 import test from 'ava';
 import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
-import { openDatabase, migrateLatest } from '../src/store/db.ts';
-import { createStore, type Store } from '../src/store/index.ts';
-import { parseConfig } from '../src/config/load.ts';
+import type { Store } from '../src/store/index.ts';
 import { OneTimeCodes, targetKey, type CodePolicy } from '../src/security/codes.ts';
-import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import type { TestDatabase } from './helpers/db.ts';
+import { freshStore } from './helpers/store.ts';
 import type { Clock } from '../src/clock.ts';
 
 let db: TestDatabase;
@@ -15,11 +14,7 @@ const pepper = randomBytes(32);
 const basePolicy: CodePolicy = { length: 8, ttlMinutes: 10, maxAttempts: 5, maxSends: 3, resendAfterSeconds: 30 };
 
 test.before(async () => {
-  db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  knex = openDatabase(config.database);
-  await migrateLatest(knex, config.database.schema);
-  store = createStore(knex);
+  ({ db, knex, store } = await freshStore());
 });
 test.after.always(async () => {
   await knex?.destroy();

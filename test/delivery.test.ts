@@ -1,9 +1,7 @@
 import test from 'ava';
 import net from 'node:net';
 import type { Knex } from 'knex';
-import { openDatabase, migrateLatest } from '../src/store/db.ts';
-import { createStore, type Store } from '../src/store/index.ts';
-import { parseConfig } from '../src/config/load.ts';
+import type { Store } from '../src/store/index.ts';
 import { deliverySchema, type DeliveryConfig } from '../src/config/sspr-schema.ts';
 import { createLogger } from '../src/logging.ts';
 import { systemClock, type Clock } from '../src/clock.ts';
@@ -17,7 +15,8 @@ import {
   type MailMessage,
   type PhoneMessage,
 } from '../src/delivery/index.ts';
-import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import type { TestDatabase } from './helpers/db.ts';
+import { freshStore } from './helpers/store.ts';
 import { startSmtp } from './helpers/smtp.ts';
 import { startSmsReceiver } from './helpers/sms.ts';
 
@@ -26,11 +25,7 @@ let knex: Knex;
 let store: Store;
 
 test.before(async () => {
-  db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  knex = openDatabase(config.database);
-  await migrateLatest(knex, config.database.schema);
-  store = createStore(knex);
+  ({ db, knex, store } = await freshStore());
 });
 test.after.always(async () => {
   await knex?.destroy();

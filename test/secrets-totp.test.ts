@@ -1,10 +1,8 @@
 import test from 'ava';
 import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
-import { openDatabase, migrateLatest } from '../src/store/db.ts';
-import { createStore, type Store } from '../src/store/index.ts';
+import type { Store } from '../src/store/index.ts';
 import { KeyStore } from '../src/store/keystore.ts';
-import { parseConfig } from '../src/config/load.ts';
 import {
   createSecretBox,
   deriveKey,
@@ -22,7 +20,8 @@ import {
   totpStep,
   formatSecretForDisplay,
 } from '../src/security/totp.ts';
-import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import type { TestDatabase } from './helpers/db.ts';
+import { freshStore } from './helpers/store.ts';
 import { TestClock } from './helpers/idp.ts';
 
 let db: TestDatabase;
@@ -31,11 +30,7 @@ let store: Store;
 const clock = new TestClock();
 
 test.before(async () => {
-  db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  knex = openDatabase(config.database);
-  await migrateLatest(knex, config.database.schema);
-  store = createStore(knex);
+  ({ db, knex, store } = await freshStore());
 });
 test.after.always(async () => {
   await knex?.destroy();

@@ -9,6 +9,7 @@ import { InvalidInputError, normaliseDisplayName, normaliseEmail, normaliseGroup
 import { systemClock } from '../clock.ts';
 import { UsageError } from './errors.ts';
 import { readNewPassword } from './password.ts';
+import { auditCommands } from './audit-commands.ts';
 
 // The database, argon2 and configuration modules are loaded only by the commands that need them,
 // so `help` and usage errors answer at once.
@@ -25,6 +26,10 @@ export const optionSpec = {
   rollback: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   limit: { type: 'string' },
+  user: { type: 'string' },
+  type: { type: 'string' },
+  since: { type: 'string' },
+  days: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof optionSpec;
@@ -40,6 +45,10 @@ export interface OptionValues {
   rollback?: boolean;
   yes?: boolean;
   limit?: string;
+  user?: string;
+  type?: string;
+  since?: string;
+  days?: string;
 }
 
 export interface CommandContext {
@@ -420,6 +429,7 @@ export const commands: Command[] = [
       }
     },
   },
+  ...auditCommands({ withStore }),
   {
     name: 'keys rotate',
     args: [],

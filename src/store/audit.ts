@@ -38,6 +38,11 @@ export class AuditStore {
     });
   }
 
+  /** Deletes the events recorded before `before` (epoch ms); returns how many were deleted. */
+  async purgeOlderThan(before: number): Promise<number> {
+    return this.#db('audit_events').where('at', '<', before).delete();
+  }
+
   async list(filter: { userId?: string; type?: string; since?: number; limit?: number } = {}): Promise<StoredAuditEvent[]> {
     const q = this.#db<Row>('audit_events').orderBy('id', 'asc').limit(filter.limit ?? 1000);
     if (filter.userId) q.where({ user_id: filter.userId });

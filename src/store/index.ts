@@ -9,6 +9,7 @@ import { AuditStore } from './audit.ts';
 import { AccountSessionStore } from './account-sessions.ts';
 import { CaptchaStore } from './captcha.ts';
 import { ResetStore } from './reset.ts';
+import { ReportStore } from './reports.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -21,6 +22,7 @@ export interface Store {
   readonly accountSessions: AccountSessionStore;
   readonly captcha: CaptchaStore;
   readonly reset: ResetStore;
+  readonly reports: ReportStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export function createStore(db: Knex): Store {
     accountSessions: new AccountSessionStore(db),
     captcha: new CaptchaStore(db),
     reset: new ResetStore(db),
+    reports: new ReportStore(db),
     async ping() {
       await db.raw('select 1');
     },

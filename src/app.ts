@@ -225,9 +225,21 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         mount(provider),
       ]);
     },
+    /** Every purge is a plain DELETE of expired rows: safe to run from several instances at once. */
     async purge() {
       const now = clock.now();
-      return (await store.oidc.purgeExpired(now)) + (await store.sspr.purgeChallenges(now)) + (await store.accountSessions.purgeExpired(now)) + (await store.reset.purgeExpired(now)) + (await store.captcha.purgeExpired(now)) + (await throttle.purgeExpired());
+      const jobs = [
+        () => store.oidc.purgeExpired(now),
+        () => store.sspr.purgeChallenges(now),
+        () => store.accountSessions.purgeExpired(now),
+        () => store.reset.purgeExpired(now),
+        () => store.captcha.purgeExpired(now),
+        () => throttle.purgeExpired(),
+        () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000),
+      ];
+      let total = 0;
+      for (const job of jobs) total += await job();
+      return total;
     },
     async close() {
       await Promise.allSettled([mail.close(), phone.close()]);

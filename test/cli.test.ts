@@ -573,3 +573,22 @@ test('outbox prints the messages kept for a user', async (t) => {
   t.is((await run(['outbox', '--limit', 'zero'])).code, 2);
   t.is((await run(['outbox', 'nobody-here'])).code, 1);
 });
+
+test('users unlock ends a lockout; administrator actions are in the audit trail', async (t) => {
+  t.is((await run(['users', 'add', 'ulla'], 'ulla password one\n')).code, 0);
+  const user = (await stored('ulla'))!;
+  await idp.idp.parts.store.db('users').where({ id: user.id }).update({ locked_until: Date.now() + 3_600_000, failed_signins: 0 });
+  t.false((await signIn('ulla', 'ulla password one')).ok, 'locked');
+  const unlocked = await run(['users', 'unlock', 'ULLA']);
+  t.is(unlocked.code, 0, unlocked.stderr);
+  t.true((await signIn('ulla', 'ulla password one')).ok, 'unlocked');
+  const events = await idp.idp.parts.store.audit.list({ userId: user.id });
+  t.deepEqual(
+    events.filter((e) => e.type.startsWith('admin.')).map((e) => [e.type, e.details?.by]),
+    [
+      ['admin.users.add', 'cli'],
+      ['admin.users.unlock', 'cli'],
+    ],
+  );
+  t.is((await run(['users', 'unlock', 'nobody-x'])).code, 1);
+});

@@ -188,7 +188,28 @@ function table(rows: string[][]): string {
 
 const username = (ctx: CommandContext) => ctx.args[0]!;
 
-export const commands: Command[] = [
+/** Commands that change something are recorded in the audit trail as admin.<command>. */
+const AUDITED = /^(users (add|disable|enable|unlock|delete|set-password|set-source|set-office-phone|groups add|groups remove)|keys rotate)$/;
+
+function audited(command: Command): Command {
+  if (!AUDITED.test(command.name)) return command;
+  return {
+    ...command,
+    async run(ctx) {
+      await command.run(ctx);
+      await withStore(ctx, async (store) => {
+        const target = command.args[0] === 'USERNAME' ? ctx.args[0] : undefined;
+        const user = target ? await store.users.findByUsernameKey(target.normalize('NFKC').trim().toLowerCase()) : undefined;
+        await store.audit.record(
+          { type: `admin.${command.name.replace(/ /g, '.')}`, outcome: 'success', userId: user?.id ?? null, details: { by: 'cli', ...(target ? { target: target.slice(0, 256) } : {}) } },
+          systemClock.now(),
+        );
+      });
+    },
+  };
+}
+
+const allCommands: Command[] = [
   {
     name: 'config check',
     args: ['[FILE]'],
@@ -315,6 +336,19 @@ export const commands: Command[] = [
     },
   },
   {
+    name: 'users unlock',
+    args: ['USERNAME'],
+    options: [],
+    summary: 'end a sign-in lockout (failed passwords); the password stays as it is',
+    async run(ctx) {
+      await withUsers(ctx, async (users) => {
+        const user = await users.require(username(ctx));
+        await users.unlock(user.username);
+        ctx.out(`unlocked ${user.username}`);
+      });
+    },
+  },
+  {
     name: 'users delete',
     args: ['USERNAME'],
     options: ['yes'],
@@ -402,7 +436,6 @@ export const commands: Command[] = [
         const parsed = parsePhone(config.sspr.defaultCountry, number, false);
         if (!parsed.ok) throw new InvalidInputError('phone', `'${number}' is not a valid phone number (country ${config.sspr.defaultCountry} unless it starts with +)`);
         await store.sspr.putMethod(user.id, 'office_phone', parsed.e164, systemClock.now());
-        await store.audit.record({ type: 'admin.office_phone.set', outcome: 'success', userId: user.id, details: { by: 'cli' } }, systemClock.now());
         ctx.out(`office phone of ${user.username} is now ${parsed.e164}`);
       });
     },
@@ -450,3 +483,5 @@ export const commands: Command[] = [
     },
   },
 ];
+
+export const commands: Command[] = allCommands.map(audited);

@@ -44,7 +44,7 @@ import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneD
 import { createMethodRegistry } from './methods/registry.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
-import { errorPages } from './web/errors.ts';
+import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
 import { createLogger, type Logger } from './logging.ts';
@@ -255,6 +255,12 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   provider.proxy = config.server.trustProxy;
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
     parts.log.error({ err: error, path: ctx.path }, 'oidc-provider server error');
+    // A database outage is temporary: 503 with Retry-After from the JSON endpoints (token, userinfo)
+    // too, not 500 (pages get their 503 from renderError).
+    if (isDatabaseUnavailable(error)) {
+      ctx.status = 503;
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    }
   });
 
   const app = new Koa();
@@ -292,6 +298,7 @@ function health(store: Store): Middleware {
       ctx.body = { status: 'ok' };
     } catch {
       ctx.status = 503;
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = { status: 'unavailable' };
     }
   };

@@ -6,6 +6,7 @@ import type { Renderer } from '../web/render.ts';
 import type { LoadedKeys } from './keys.ts';
 import type { AdapterClass } from './adapter.ts';
 import { scopeClaims } from './account.ts';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../web/errors.ts';
 
 export interface ProviderParts {
   config: Config;
@@ -103,7 +104,14 @@ export function providerConfiguration(parts: ProviderParts): Configuration {
       await grant.save();
       return grant;
     },
-    async renderError(ctx, out) {
+    async renderError(ctx, out, error) {
+      // oidc-provider answers any unexpected error with 500 server_error; an outage of the
+      // database is the same temporary 503 as on the IdP's own pages.
+      if (isDatabaseUnavailable(error)) {
+        ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        await render(ctx as unknown as Context, 'error', { title: 'error.title', code: 'service_unavailable', messageId: 'error.unavailable' }, { status: 503 });
+        return;
+      }
       await render(ctx as unknown as Context, 'error', {
         title: 'error.title',
         code: out.error,

@@ -29,6 +29,8 @@ export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: 
       client: 'sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      // Errors quote the SQL with placeholders, not with the values (tokens, hashes, codes): errors end up in logs.
+      compileSqlOnError: false,
       log: knexLog(log),
       pool: {
         min: 1,
@@ -52,6 +54,7 @@ export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: 
     searchPath: db.schema ? [db.schema] : undefined,
     pool: { min: db.pool.min, max: db.pool.max },
     acquireConnectionTimeout: 10_000,
+    compileSqlOnError: false,
     log: knexLog(log),
   });
 }
@@ -83,6 +86,18 @@ async function ensureSchema(knex: Knex, schema: string | undefined): Promise<voi
 // Instances starting together race for knex's migration lock and table creation: the loser waits and retries.
 const RACE = /locked|already exists|duplicate key|SQLITE_BUSY|UNIQUE constraint failed: knex_migrations/i;
 
+/**
+ * knex creates its lock table with one row, but instances creating it at the same moment may each
+ * insert one; its lock (`update … where is_locked = 0`, expecting exactly one row) then never
+ * succeeds again and no instance can start. Deletes the extra unlocked rows, keeping the first.
+ */
+async function dropExtraLockRows(knex: Knex, schema: string | undefined): Promise<void> {
+  const table = () => (schema ? knex.withSchema(schema) : knex).table<{ index: number; is_locked: number }>('knex_migrations_lock');
+  const first = await table().min('index', { as: 'first' }).first();
+  if (first?.first === null || first?.first === undefined) return;
+  await table().where('index', '>', Number(first.first)).andWhere('is_locked', 0).delete();
+}
+
 /** Applies all pending migrations; returns the names applied. Safe to call from several instances at once. */
 export async function migrateLatest(knex: Knex, schema?: string): Promise<string[]> {
   for (let attempt = 1; ; attempt += 1) {
@@ -93,6 +108,7 @@ export async function migrateLatest(knex: Knex, schema?: string): Promise<string
     } catch (error) {
       const e = error as Error;
       if (attempt >= 50 || !(e.name === 'MigrationLocked' || RACE.test(e.message))) throw error;
+      if (e.name === 'MigrationLocked') await dropExtraLockRows(knex, schema).catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
     }
   }

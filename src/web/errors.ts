@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import type { Renderer } from './render.ts';
 
+/** Seconds a client is asked to wait (Retry-After) when the database is unavailable. */
+export const RETRY_AFTER_SECONDS = 5;
+
 const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003', 'SQLITE_BUSY', 'SQLITE_IOERR']);
 
 export function isDatabaseUnavailable(error: unknown): boolean {
@@ -51,7 +54,7 @@ export function errorPages(render: Renderer, log: Logger): Middleware {
       const { status, code, messageId, expose } = classify(error);
       if (expose) log.info({ code, status, path: ctx.path }, 'request refused');
       else log.error({ err: error, code, path: ctx.path }, 'request failed');
-      if (status === 503) ctx.set('Retry-After', '5');
+      if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       try {
         await renderFailure(ctx, render, status, code, messageId);
       } catch (renderError) {

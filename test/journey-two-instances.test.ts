@@ -1,0 +1,315 @@
+import test from 'ava';
+import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import { startCluster, type Cluster } from './helpers/cluster.ts';
+import { defaultClients, testArgon2 } from './helpers/idp.ts';
+import { Browser, type Page } from './helpers/browser.ts';
+import { discover, authorizationRequest, signIn, redeem, oidc, type Authorization } from './helpers/rp.ts';
+import { RP_REDIRECT } from './helpers/idp.ts';
+import { codeIn } from './helpers/register.ts';
+import { createIdpParts, type IdpParts } from '../src/app.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { createLogger } from '../src/logging.ts';
+
+// Two real server processes on one database. A whole journey (sign-in with the registration
+// interrupt, back at the client, "Can't access your account?", sign-in with the new password)
+// where every request goes to the other instance than the one before; then an instance is
+// killed with SIGKILL in the middle of a registration and in the middle of a reset, and the
+// other one finishes the job: nothing a flow needs lives only in one process.
+
+const A = 0;
+const B = 1;
+const name = (i: number) => (i === A ? 'A' : 'B');
+
+/**
+ * The test browser, sending each request to an instance of the cluster: by turns (A, B, A, …) among
+ * the live ones, or always the pinned one. Cookies belong to the host name, so both see them.
+ */
+class HoppingBrowser extends Browser {
+  readonly cluster: Cluster;
+  /** Which instance served each request, in order. */
+  readonly served: number[] = [];
+  pinned: number | undefined;
+  #turn = 0;
+
+  constructor(cluster: Cluster) {
+    super([new URL(RP_REDIRECT).origin]);
+    this.cluster = cluster;
+  }
+
+  override async request(url: string, init: Parameters<Browser['request']>[1] = {}): Promise<Page> {
+    const target = new URL(url);
+    if (target.hostname === '127.0.0.1' && this.cluster.ports.includes(Number(target.port))) {
+      const live = this.cluster.ports.map((_p, i) => i).filter((i) => this.cluster.alive(i));
+      const i = this.pinned ?? live[this.#turn++ % live.length]!;
+      target.port = String(this.cluster.ports[i]);
+      this.served.push(i);
+    }
+    return super.request(target.href, init);
+  }
+
+  get last(): number {
+    return this.served.at(-1)!;
+  }
+}
+
+interface Bed {
+  db: TestDatabase;
+  cluster: Cluster;
+  parts: IdpParts;
+  discovered: oidc.Configuration;
+}
+let bed: Bed | undefined;
+
+const sspr = {
+  enabled: 'all',
+  methodsRequired: 1,
+  methods: { email: true, securityQuestions: false, mobilePhone: false, officePhone: false, authenticatorApp: false },
+  registration: { requireOnSignIn: true },
+  captcha: { enabled: false },
+  codes: { resendAfterSeconds: 0 },
+};
+
+test.before(async () => {
+  const db = await freshDatabase();
+  let cluster: Cluster | undefined;
+  try {
+    cluster = await startCluster(2, () => ({
+      database: db.config,
+      logging: { level: 'debug' },
+      clients: defaultClients,
+      passwords: { argon2: testArgon2 },
+      sspr,
+      delivery: { mail: { transport: 'outbox' }, phone: { transport: 'outbox' } },
+    }));
+    // The test's own handle on the database: users in, codes out (the outbox), checks.
+    const parts = await createIdpParts(
+      parseConfig({ server: { issuer: cluster.issuer }, database: db.config, logging: { level: 'silent' }, clients: defaultClients, passwords: { argon2: testArgon2 }, sspr }),
+      { logger: createLogger('silent') },
+    );
+    const discovered = await discover({ issuer: cluster.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+    bed = { db, cluster, parts, discovered };
+  } catch (error) {
+    await cluster?.close();
+    await db.cleanup();
+    throw error;
+  }
+});
+
+test.after.always(async () => {
+  if (!bed) return;
+  await bed.parts.close();
+  await bed.cluster.close();
+  await bed.db.cleanup();
+});
+
+const the = () => {
+  if (!bed) throw new Error('test bed not started');
+  return bed;
+};
+
+/** The relying party, talking to instance i for everything but the issuer name. */
+function rpOn(i: number): oidc.Configuration {
+  const { cluster, discovered } = the();
+  const { supportsPKCE: _unused, ...metadata } = discovered.serverMetadata();
+  const moved = Object.fromEntries(
+    Object.entries(metadata).map(([k, v]) => [k, k !== 'issuer' && typeof v === 'string' ? v.replace(cluster.url(A), cluster.url(i)) : v]),
+  ) as oidc.ServerMetadata;
+  const config = new oidc.Configuration(moved, 'confidential-app', undefined, oidc.ClientSecretBasic('confidential-app-secret-0123456789'));
+  oidc.allowInsecureRequests(config);
+  return config;
+}
+
+/** The newest outbox message to `address` after id `after`, polled (delivery is part of the request, but don't rely on it). */
+async function mailTo(address: string, after: number): Promise<{ id: number; code: string }> {
+  for (let i = 0; i < 100; i += 1) {
+    const [message] = await the().parts.store.outbox.latest({ recipient: address }, 1);
+    if (message && message.id > after) return { id: message.id, code: codeIn(message.body) };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no message to ${address} in the outbox`);
+}
+
+async function lastMailId(address: string): Promise<number> {
+  return (await the().parts.store.outbox.latest({ recipient: address }, 1))[0]?.id ?? 0;
+}
+
+async function newUser(username: string): Promise<string> {
+  const user = await the().parts.users.create({ username, password: `${username} first password` });
+  return user.id;
+}
+
+/** Authorize and sign in; the page after the password. */
+async function startSignIn(browser: HoppingBrowser, username: string, password: string): Promise<{ auth: Authorization; page: Page }> {
+  const auth = await authorizationRequest(the().discovered, { scope: 'openid profile offline_access', prompt: 'consent' });
+  const form = await browser.navigate(auth.url.href);
+  if (!/name="password"/.test(form.html)) throw new Error(`no sign-in page: ${form.status} ${form.html.slice(0, 1500)}`);
+  return { auth, page: await signIn(browser, form, username, password) };
+}
+
+/** Starts "Can't access your account?" for a user and chooses email; returns the code page. */
+async function resetByEmail(browser: HoppingBrowser, username: string): Promise<Page> {
+  const identify = await browser.navigate(`${the().cluster.issuer}/reset`);
+  const choices = await browser.submit(identify, '/reset', { username });
+  if (!/value="email"/.test(choices.html)) throw new Error(`no email choice: ${choices.status} ${choices.html.slice(0, 1500)}`);
+  return browser.submit(choices, '/reset/flow/method', { method: 'email' });
+}
+
+function assertAlternates(t: { deepEqual(a: unknown, b: unknown, m?: string): void }, served: number[]): void {
+  t.deepEqual(
+    served.map(name).join(''),
+    served.map((_s, i) => name((served[0]! + i) % 2)).join(''),
+    'every request went to the other instance than the one before',
+  );
+}
+
+test.serial('the whole journey with every request on the other instance: registration at sign-in, tokens, reset, sign-in with the new password', async (t) => {
+  const { cluster, parts } = the();
+  const userId = await newUser('jasper');
+  const address = 'jasper.private@example.net';
+  const browser = new HoppingBrowser(cluster);
+
+  // Authorize → sign-in page → password → the registration interrupt.
+  const { auth, page: interrupt } = await startSignIn(browser, 'jasper', 'jasper first password');
+  t.is(interrupt.status, 200);
+  t.regex(interrupt.html, /Don(&#39;|')t lose access to your account/);
+
+  // Register email with the code from the outbox.
+  const emailForm = await browser.follow(interrupt, '/methods/email');
+  const before = await lastMailId(address);
+  const codePage = await browser.submit(emailForm, '/methods/email/send', { address });
+  t.regex(codePage.html, /\/methods\/email\/verify/);
+  const { code } = await mailTo(address, before);
+  const overview = await browser.submit(codePage, '/methods/email/verify', { code });
+  t.regex(overview.html, /j•+@example\.net/, 'the registered address is shown (masked)');
+  t.deepEqual((await parts.store.sspr.methods(userId)).map((m) => [m.kind, m.value]), [['email', address]]);
+
+  // Finish → back at the relying party, which redeems the code at the instance after the last one.
+  const back = await browser.submit(overview, '/finish');
+  t.is(back.status, 0, `back at the client (last page: ${back.html.slice(0, 300)})`);
+  const tokens = await redeem(rpOn(1 - browser.last), auth, back.url);
+  t.truthy(tokens.id_token);
+  t.truthy(tokens.refresh_token);
+  const sub = tokens.claims()!.sub;
+  t.is(sub, userId);
+
+  // "Can't access your account?": identify, email code, new password.
+  const beforeReset = await lastMailId(address);
+  const resetCode = await resetByEmail(browser, 'jasper');
+  t.regex(resetCode.html, /\/reset\/flow\/answer/);
+  const { code: code2 } = await mailTo(address, beforeReset);
+  const passwordPage = await browser.submit(resetCode, '/reset/flow/answer', { code: code2 });
+  t.regex(passwordPage.html, /Choose a new password/);
+  const done = await browser.submit(passwordPage, '/reset/flow/password', { password: 'copper lantern orbit', confirm: 'copper lantern orbit' });
+  t.regex(done.html, /Your password has been reset/);
+  await t.throwsAsync(oidc.refreshTokenGrant(rpOn(browser.last), tokens.refresh_token!), undefined, 'the reset ended the refresh token, on either instance');
+
+  // Sign in again with the new password, in a fresh browser, still hopping.
+  const fresh = new HoppingBrowser(cluster);
+  const oldPassword = await startSignIn(fresh, 'jasper', 'jasper first password');
+  t.regex(oldPassword.page.html, /name="password"/, 'the old password is refused');
+  const again = await startSignIn(fresh, 'jasper', 'copper lantern orbit');
+  t.is(again.page.status, 0, 'registered: no interruption this time');
+  const tokens2 = await redeem(rpOn(1 - fresh.last), again.auth, again.page.url);
+  t.is(tokens2.claims()!.sub, userId);
+  const info = await oidc.fetchUserInfo(rpOn(fresh.last), tokens2.access_token, userId);
+  t.is(info.sub, userId);
+
+  assertAlternates(t, browser.served);
+  assertAlternates(t, fresh.served);
+  t.true(browser.served.length >= 12, `a real journey (${browser.served.length} requests)`);
+  // Both processes really served requests of this journey (their request log lines).
+  for (const i of [A, B]) {
+    t.regex(cluster.output(i), /"path":"\/interaction\/[^"]+\/methods\/email/, `instance ${name(i)} served registration pages`);
+    t.regex(cluster.output(i), /"path":"\/reset\/flow\//, `instance ${name(i)} served reset pages`);
+    t.notRegex(cluster.output(i), /"level":50|Unsupported runtime/, `no errors on instance ${name(i)}`);
+  }
+});
+
+test.serial('SIGKILL in the middle of a registration: the code sent by A verifies on B and the registration completes', async (t) => {
+  const { cluster, parts } = the();
+  const userId = await newUser('kim');
+  const address = 'kim.private@example.net';
+  const browser = new HoppingBrowser(cluster);
+  try {
+    const { auth, page: interrupt } = await startSignIn(browser, 'kim', 'kim first password');
+    t.regex(interrupt.html, /Don(&#39;|')t lose access to your account/);
+    const emailForm = await browser.follow(interrupt, '/methods/email');
+
+    // A sends the code …
+    browser.pinned = A;
+    const before = await lastMailId(address);
+    const codePage = await browser.submit(emailForm, '/methods/email/send', { address });
+    t.regex(codePage.html, /\/methods\/email\/verify/);
+    const { code } = await mailTo(address, before);
+
+    // … and dies before it is verified.
+    t.is(await cluster.kill(A, 'SIGKILL'), null, 'killed by the signal, not exited');
+    t.false(cluster.alive(A));
+    const refused = await fetch(`${cluster.url(A)}/healthz`).then(() => 'answered', () => 'refused');
+    t.is(refused, 'refused', 'A is really gone');
+
+    // B takes over: the code verifies, the registration finishes, the client gets its tokens.
+    browser.pinned = B;
+    const overview = await browser.submit(codePage, '/methods/email/verify', { code });
+    t.regex(overview.html, /k•+@example\.net/);
+    t.deepEqual((await parts.store.sspr.methods(userId)).map((m) => [m.kind, m.value]), [['email', address]]);
+    const back = await browser.submit(overview, '/finish');
+    t.is(back.status, 0, `back at the client (last page: ${back.html.slice(0, 300)})`);
+    const tokens = await redeem(rpOn(B), auth, back.url);
+    t.is(tokens.claims()!.sub, userId);
+    t.notRegex(cluster.output(B), /"level":50/, 'B logged no errors');
+  } finally {
+    if (!cluster.alive(A)) await cluster.restart(A);
+  }
+
+  // A is back on the same port and configuration, and serves the account like before.
+  const later = new HoppingBrowser(cluster);
+  later.pinned = A;
+  const again = await startSignIn(later, 'kim', 'kim first password');
+  t.is(again.page.status, 0, 'the restarted A knows kim is registered');
+  t.truthy((await redeem(rpOn(A), again.auth, again.page.url)).id_token);
+});
+
+test.serial('SIGKILL in the middle of a reset: step 1 proven on one instance, the new password set on the other', async (t) => {
+  const { cluster, parts } = the();
+  const userId = await newUser('lena');
+  const address = 'lena.private@example.net';
+  await parts.store.sspr.putMethod(userId, 'email', address, Date.now());
+  await parts.store.sspr.recordConfirmation(userId, Date.now());
+
+  const browser = new HoppingBrowser(cluster);
+  const before = await lastMailId(address);
+  const codePage = await resetByEmail(browser, 'lena');
+  const { code } = await mailTo(address, before);
+  const passwordPage = await browser.submit(codePage, '/reset/flow/answer', { code });
+  t.regex(passwordPage.html, /Choose a new password/, 'step 1 proven');
+  // Kill the instance that just proved the step; the flow lives on in the database.
+  const victim = browser.last;
+  const survivor = 1 - victim;
+  try {
+    await cluster.kill(victim, 'SIGKILL');
+    browser.pinned = survivor;
+    const state = await browser.navigate(`${cluster.issuer}/reset/flow`);
+    t.regex(state.html, /Choose a new password/, `${name(survivor)} shows the flow where ${name(victim)} left it`);
+    const done = await browser.submit(passwordPage, '/reset/flow/password', { password: 'amber willow harbour', confirm: 'amber willow harbour' });
+    t.regex(done.html, /Your password has been reset/);
+
+    const fresh = new HoppingBrowser(cluster);
+    fresh.pinned = survivor;
+    const signedIn = await startSignIn(fresh, 'lena', 'amber willow harbour');
+    t.is(signedIn.page.status, 0);
+    t.is((await redeem(rpOn(survivor), signedIn.auth, signedIn.page.url)).claims()!.sub, userId);
+    t.notRegex(cluster.output(survivor), /"level":50/, `${name(survivor)} logged no errors`);
+  } finally {
+    if (!cluster.alive(victim)) await cluster.restart(victim);
+  }
+
+  // The restarted instance agrees: the old password is gone, the new one works.
+  const after = new HoppingBrowser(cluster);
+  after.pinned = victim;
+  const old = await startSignIn(after, 'lena', 'lena first password');
+  t.regex(old.page.html, /name="password"/);
+  const fresh = await startSignIn(after, 'lena', 'amber willow harbour');
+  t.is(fresh.page.status, 0);
+  t.truthy((await redeem(rpOn(victim), fresh.auth, fresh.page.url)).id_token);
+});

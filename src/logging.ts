@@ -1,7 +1,7 @@
 /** Structured logs (pino). Secrets are redacted by key wherever they appear. */
 import { pino, type Logger, type DestinationStream } from 'pino';
 
-const SECRET_KEYS = ['password', 'newPassword', 'code', 'otp', 'token', 'csrf', 'secret', 'clientSecret', 'client_secret', 'authorization', 'cookie', 'answer', 'answers'];
+const SECRET_KEYS = ['password', 'newPassword', 'otp', 'token', 'csrf', 'secret', 'clientSecret', 'client_secret', 'authorization', 'cookie', 'answer', 'answers'];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
@@ -9,7 +9,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { service: 'oidc-sspr' },
       redact: {
-        paths: [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), 'req.headers.cookie', 'req.headers.authorization'],
+        // A top-level `code` could be a one-time code; nested ones are error codes (err.code) and stay readable.
+        paths: ['code', ...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), 'req.headers.cookie', 'req.headers.authorization'],
         censor: '[redacted]',
       },
     },

@@ -50,7 +50,8 @@ export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: 
   }
   return knexFactory({
     client: 'pg',
-    connection: db.url,
+    // A server that accepts connections but never answers must not hold requests for long.
+    connection: { connectionString: db.url, connectionTimeoutMillis: 5000 },
     searchPath: db.schema ? [db.schema] : undefined,
     pool: { min: db.pool.min, max: db.pool.max },
     acquireConnectionTimeout: 10_000,

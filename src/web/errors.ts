@@ -52,8 +52,8 @@ export function errorPages(render: Renderer, log: Logger): Middleware {
       }
     } catch (error) {
       const { status, code, messageId, expose } = classify(error);
-      if (expose) log.info({ code, status, path: ctx.path }, 'request refused');
-      else log.error({ err: error, code, path: ctx.path }, 'request failed');
+      if (expose) log.info({ errorCode: code, status, path: ctx.path }, 'request refused');
+      else log.error({ err: error, errorCode: code, path: ctx.path }, 'request failed');
       if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       try {
         await renderFailure(ctx, render, status, code, messageId);

@@ -17,3 +17,4 @@ export { createKnexAdapter } from './oidc/adapter.ts';
 export { migrationsDir, migrateLatest, openDatabase } from './store/db.ts';
 export { viewsDir } from './web/render.ts';
 export type { Clock } from './clock.ts';
+export type { PasswordWriteback } from './flows/recover/service.ts';

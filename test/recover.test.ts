@@ -152,7 +152,10 @@ test.serial('email code → new password: sessions and refresh tokens end, the u
   const notice = await smtp.waitFor((m) => m.to.includes('rita@corp.example') && /password was reset/.test(m.subject));
   t.notRegex(notice.text, /lantern/);
   const audit = await parts().store.audit.list({ userId: (await parts().users.find('rita'))!.id });
-  t.true(audit.some((e) => e.type === 'sspr.reset.completed'));
+  const completed = audit.find((e) => e.type === 'sspr.reset.completed');
+  t.truthy(completed?.flowId);
+  const sameFlow = audit.filter((e) => e.flowId === completed!.flowId).map((e) => e.type);
+  t.deepEqual(sameFlow, ['sspr.reset.started', 'sspr.reset.step', 'sspr.reset.completed'], 'one flow id ties the steps together');
 });
 
 test.serial('the flow keeps the interrupted sign-in: after the reset the user lands back on it and reaches the client', async (t) => {

@@ -86,6 +86,14 @@ test.serial('a new user is interrupted, registers email and security questions, 
   t.is(answers.length, 3);
   t.true(answers.every((a) => a.answerHash.startsWith('$argon2id$') && !a.answerHash.includes('Utrecht')));
 
+  // The audit trail: the interrupt shown once for this flow, each method added, the finish.
+  const trail = await idp.idp.parts.store.audit.list({ userId: user!.id });
+  const started = trail.filter((e) => e.type === 'sspr.registration.started');
+  t.is(started.length, 1, 'recorded once, though the page was shown again after each method');
+  t.truthy(started[0]!.flowId);
+  t.deepEqual(trail.filter((e) => e.type === 'sspr.method.added').map((e) => e.details?.method).sort(), ['email', 'securityQuestions']);
+  t.true(trail.some((e) => e.type === 'sspr.registration.completed' && e.flowId === started[0]!.flowId));
+
   // The next sign-in goes straight through.
   const again = await startSignIn('anna');
   t.is(again.page.status, 0, 'no interruption once registered');

@@ -43,6 +43,8 @@ export interface RequestInfo {
 }
 
 const hash = (id: string) => createHash('sha256').update(id).digest('hex');
+/** How a flow appears in the audit trail: not its id (the cookie value), a prefix of its hash. */
+const ref = (id: string) => hash(id).slice(0, 16);
 
 export const flowExpired = () => new AppError('reset_expired', 410, 'recover.expired');
 const conflict = () => new AppError('reset_step_conflict', 409, 'recover.step_conflict');
@@ -94,7 +96,7 @@ export class RecoveryService {
     return `sspr:${kind}:${usernameKey(typed).slice(0, 256)}`;
   }
 
-  async #block(typed: string, userId: string | undefined, info: { ip?: string }, limit: string): Promise<void> {
+  async #block(typed: string, userId: string | undefined, info: { ip?: string; flowId?: string }, limit: string): Promise<void> {
     await this.#throttle.block(this.#key('block', typed), this.#config().sspr.limits.blockHours * 3600);
     await this.#audit('sspr.blocked', userId, info, 'failure', { limit });
   }
@@ -104,7 +106,7 @@ export class RecoveryService {
     const limits = this.#config().sspr.limits;
     const limit = { email: { points: limits.emailsPer10Minutes, windowSeconds: 600 }, phone: { points: limits.phonePerHour, windowSeconds: 3600 }, questions: { points: limits.questionsPerHour, windowSeconds: 3600 } }[kind];
     const hit = await this.#throttle.hit(this.#key(kind, flow.data.typed), limit);
-    if (!hit.allowed) await this.#block(flow.data.typed, flow.user?.id, info, kind);
+    if (!hit.allowed) await this.#block(flow.data.typed, flow.user?.id, { ...info, flowId: ref(flow.id) }, kind);
     return hit.allowed;
   }
 
@@ -123,22 +125,23 @@ export class RecoveryService {
     const user = await this.#users.find(typed);
     const active = user && user.status === 'enabled' ? user : undefined;
     const standing = await this.#registration.standing(active?.id ?? '00000000-0000-0000-0000-000000000000');
+    const id = randomBytes(32).toString('base64url');
+    const at = { ...info, flowId: ref(id) };
     let state: FlowState = 'verify';
     let reason: RefusalReason | undefined;
     const limits = config.sspr.limits;
     if ((await this.#throttle.blockedFor(this.#key('block', typed))) > 0) reason = 'blocked';
     else if (!(await this.#throttle.hit(this.#key('resets', typed), { points: limits.resetsPerDay, windowSeconds: 86_400 })).allowed) {
-      await this.#block(typed, active?.id, info, 'resets');
+      await this.#block(typed, active?.id, at, 'resets');
       reason = 'blocked';
     } else if (!active) reason = 'not_registered';
     else if (!standing.inScope) reason = 'not_enabled';
     else if (!standing.enough) reason = 'not_registered';
     else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
     if (reason) state = 'refused';
-    const id = randomBytes(32).toString('base64url');
     const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
     await this.#store.reset.create(hash(id), { userId: active?.id ?? null, state, data: { ...data }, createdAt: now, expiresAt: now + config.sspr.resetFlowMinutes * 60_000 });
-    await this.#audit('sspr.reset.started', active?.id, info, reason ? 'failure' : 'success', reason ? { reason } : {});
+    await this.#audit('sspr.reset.started', active?.id, at, reason ? 'failure' : 'success', reason ? { reason } : {});
     return id;
   }
 
@@ -208,13 +211,13 @@ export class RecoveryService {
     if (outcome.kind === 'page') {
       const failures = { ...flow.data.failures };
       if (outcome.failed) failures[current.method] = (failures[current.method] ?? 0) + 1;
-      await this.#audit('sspr.reset.step', user.id, info, outcome.failed ? 'failure' : 'info', { method: current.method });
+      await this.#audit('sspr.reset.step', user.id, { ...info, flowId: ref(flow.id) }, outcome.failed ? 'failure' : 'info', { method: current.method });
       const worn = (failures[current.method] ?? 0) >= this.#config().sspr.codes.maxAttempts;
       const data: FlowData = { ...flow.data, failures, current: worn ? undefined : { method: current.method, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } };
       const moved = await this.#move(flow, 'verify', data);
       return { flow: moved, page: worn ? undefined : outcome.page };
     }
-    await this.#audit('sspr.reset.step', user.id, info, 'success', { method: current.method, step: flow.data.proven.length + 1 });
+    await this.#audit('sspr.reset.step', user.id, { ...info, flowId: ref(flow.id) }, 'success', { method: current.method, step: flow.data.proven.length + 1 });
     const proven = [...flow.data.proven, current.method];
     const data: FlowData = { ...flow.data, proven, current: undefined };
     if (proven.length < flow.data.required) return { flow: await this.#move(flow, 'verify', data) };
@@ -230,7 +233,7 @@ export class RecoveryService {
     if (choice !== 'unlock') throw new AppError('reset_bad_choice', 400, 'error.bad_request');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
     if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, null, { ...data }, this.#clock.now()))) throw conflict();
-    await this.#audit('sspr.unlocked', user.id, info, 'success', {});
+    await this.#audit('sspr.unlocked', user.id, { ...info, flowId: ref(flow.id) }, 'success', {});
     await this.#resetCounters(flow.data.typed);
     return { ...flow, state: 'done', data, version: flow.version + 1 };
   }
@@ -252,14 +255,14 @@ export class RecoveryService {
         await this.#writeback.setPassword({ id: user.id, username: user.username }, password);
       } catch (error) {
         this.#log.error({ event: 'writeback.failed', userId: user.id, err: { message: (error as Error).message } }, 'password writeback failed');
-        await this.#audit('sspr.reset.failed', user.id, info, 'failure', { reason: 'writeback' });
+        await this.#audit('sspr.reset.failed', user.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason: 'writeback' });
         throw new AppError('writeback_failed', 502, 'recover.writeback_failed');
       }
     }
     const passwordHash = await this.#hasher.hash(password);
     const data: FlowData = { ...flow.data, outcome: 'reset' };
     if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
-    await this.#audit('sspr.reset.completed', user.id, info, 'success', { methods: flow.data.proven.join(' ') });
+    await this.#audit('sspr.reset.completed', user.id, { ...info, flowId: ref(flow.id) }, 'success', { methods: flow.data.proven.join(' ') });
     await this.#resetCounters(flow.data.typed);
     await this.#notifyReset(user, info.t);
     return { flow: { ...flow, state: 'done', data, version: flow.version + 1 }, problems: [] };
@@ -319,13 +322,13 @@ export class RecoveryService {
             this.#log.warn({ event: 'helpdesk.failed', userId: user.id, err: { message: (error as Error).message } }, 'helpdesk mail not delivered');
           }
         }
-        await this.#audit('sspr.contact_admin', user.id, info, 'success', { reason, recipients: recipients.length });
+        await this.#audit('sspr.contact_admin', user.id, { ...info, flowId: ref(flow.id) }, 'success', { reason, recipients: recipients.length });
       }
     }
     return this.#move(flow, 'refused', { ...flow.data, contacted: true });
   }
 
-  async #audit(type: string, userId: string | undefined, info: { ip?: string }, outcome: 'success' | 'failure' | 'info', details: Record<string, string | number>): Promise<void> {
-    await this.#store.audit.record({ type, outcome, userId: userId ?? null, ip: info.ip, details }, this.#clock.now());
+  async #audit(type: string, userId: string | undefined, info: { ip?: string; flowId?: string }, outcome: 'success' | 'failure' | 'info', details: Record<string, string | number>): Promise<void> {
+    await this.#store.audit.record({ type, outcome, userId: userId ?? null, ip: info.ip, flowId: info.flowId, details }, this.#clock.now());
   }
 }

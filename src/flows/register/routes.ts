@@ -150,6 +150,12 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
 
   return {
     router,
-    promptPages: { [REGISTER_PROMPT]: (ctx, i) => showOverview(ctx, i), [RECONFIRM_PROMPT]: (ctx, i) => showOverview(ctx, i) },
+    promptPages: {
+      [REGISTER_PROMPT]: async (ctx, i) => {
+        await registration.started(await userOf(i), info(ctx, i));
+        return showOverview(ctx, i);
+      },
+      [RECONFIRM_PROMPT]: (ctx, i) => showOverview(ctx, i),
+    },
   };
 }

@@ -126,6 +126,12 @@ export class RegistrationService {
     }
   }
 
+  /** The interrupt was shown: recorded once per sign-in flow. */
+  async started(user: User, info: RequestInfo): Promise<void> {
+    if (info.flowId && (await this.#store.audit.list({ userId: user.id, type: 'sspr.registration.started', since: this.#clock.now() - 86_400_000 })).some((e) => e.flowId === info.flowId)) return;
+    await this.#audit('sspr.registration.started', user, info, {});
+  }
+
   /** "Finish": only when enough methods are registered. */
   async complete(user: User, info: RequestInfo): Promise<void> {
     const s = await this.standing(user.id);

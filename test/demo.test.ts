@@ -1,0 +1,68 @@
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Browser } from './helpers/browser.ts';
+import { freePort, NODE, ROOT } from './helpers/process.ts';
+import { codeIn } from './helpers/register.ts';
+
+// `npm run demo`: the IdP with its demo users and a relying party, each case visible.
+
+test('the demo signs a user in to its relying party, interrupts the unregistered one, and shows each refusal', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'oidc-sspr-demo-'));
+  const [idpPort, rpPort] = [await freePort(), await freePort()];
+  const child = spawn(NODE, [path.join(ROOT, 'src/demo/index.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, DEMO_IDP_PORT: String(idpPort), DEMO_RP_PORT: String(rpPort), DEMO_DATA: path.join(dir, 'demo.sqlite'), DEMO_CAPTCHA: 'off' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const waitFor = async (pattern: RegExp) => {
+    for (let i = 0; i < 200 && !pattern.test(output); i += 1) await new Promise((r) => setTimeout(r, 100));
+    if (!pattern.test(output)) throw new Error(`demo output lacks ${pattern}:\n${output}`);
+  };
+  try {
+    await waitFor(/Codes sent by email/);
+    t.regex(output, /outsider/);
+    const rp = `http://localhost:${rpPort}`;
+
+    const browser = new Browser();
+    const home = await browser.navigate(`${rp}/`);
+    t.regex(home.html, /Sign in/);
+    const login = await browser.follow(home, '/login');
+    t.regex(login.html, /name="password"/);
+    const back = await browser.submit(login, '/login', { username: 'ready', password: 'demo password 2026' });
+    t.is(back.status, 200);
+    t.regex(back.html, /preferred_username/);
+    t.regex(back.html, /&#34;ready&#34;/);
+
+    const newbie = new Browser();
+    const form = await newbie.follow(await newbie.navigate(`${rp}/`), '/login');
+    const interrupted = await newbie.submit(form, '/login', { username: 'newbie', password: 'demo password 2026' });
+    t.regex(interrupted.html, /lose access to your account/);
+
+    for (const [user, code] of [['outsider', 'SSPR_NOT_ENABLED'], ['newbie', 'SSPR_NOT_REGISTERED'], ['onprem', 'SSPR_ONPREM_MANAGED']]) {
+      const b = new Browser();
+      const start = await b.navigate(`http://localhost:${idpPort}/reset`);
+      const refused = await b.submit(start, '/reset', { username: user! });
+      t.regex(refused.html, new RegExp(code!), user);
+    }
+
+    // The code for a reset is printed by the demo, since it has no mail server.
+    const b = new Browser();
+    const flow = await b.submit(await b.navigate(`http://localhost:${idpPort}/reset`), '/reset', { username: 'ready' });
+    const codePage = await b.submit(flow, '/reset/flow/method', { method: 'email' });
+    await waitFor(/email to rita\.private@example\.net/);
+    const printed = output.slice(output.indexOf('email to rita.private@example.net'));
+    const passwordPage = await b.submit(codePage, '/reset/flow/answer', { code: codeIn(printed) });
+    t.regex(passwordPage.html, /Choose a new password/);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -14,6 +14,7 @@ import type { PasswordHasher } from '../../security/password.ts';
 import type { MailDelivery } from '../../delivery/index.ts';
 import type { ResetChallenge, ChallengePage } from '../../methods/challenges.ts';
 import type { MethodId } from '../../methods/ids.ts';
+import type { UserFacts } from '../../sspr/policy.ts';
 import type { RegistrationService } from '../register/service.ts';
 import type { UserService } from '../../users/service.ts';
 import { checkNewPassword, type PasswordProblem } from '../../security/password-policy.ts';
@@ -164,10 +165,10 @@ export class RecoveryService {
   }
 
   /** Methods the user may still use to prove who they are (registered, available, not yet proven, not worn out). */
-  async methodChoices(flow: Flow, t: Translate): Promise<{ id: MethodId; label: string }[]> {
+  async methodChoices(flow: Flow, t: Translate, known?: UserFacts): Promise<{ id: MethodId; label: string }[]> {
     const user = this.#require(flow, 'verify');
-    const facts = await this.#registration.facts(user.id);
-    const standing = await this.#registration.standing(user.id);
+    const facts = known ?? (await this.#registration.facts(user.id));
+    const standing = this.#registration.evaluate(facts);
     const limit = this.#config().sspr.codes.maxAttempts;
     return standing.registered
       .filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit)
@@ -177,10 +178,10 @@ export class RecoveryService {
   /** The user picks a method: its challenge starts (a code may be sent). */
   async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage | undefined }> {
     const user = this.#require(flow, 'verify');
-    const choices = await this.methodChoices(flow, info.t);
+    const facts = await this.#registration.facts(user.id);
+    const choices = await this.methodChoices(flow, info.t, facts);
     const challenge = this.#challenges.get(method as MethodId);
     if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
-    const facts = await this.#registration.facts(user.id);
     const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, spend: (kind) => this.#spend(flow, kind, info) });
     if (outcome.kind === 'blocked') return { flow: await this.#move(flow, 'refused', { ...flow.data, reason: 'blocked', current: undefined }), page: undefined };
     if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
@@ -279,13 +280,12 @@ export class RecoveryService {
         this.#log.warn({ event: 'notify.failed', kind, userId: user.id, err: { message: (error as Error).message } }, 'reset notification not delivered');
       }
     };
+    const facts = await this.#registration.facts(user.id);
     if (config.sspr.notifications.userOnReset) {
-      const facts = await this.#registration.facts(user.id);
       const addresses = new Set([user.email, facts.methods.find((m) => m.kind === 'email')?.value].filter((a): a is string => Boolean(a)));
       for (const to of addresses) await send(to, t('mail.reset_done.subject', { organisation }), t('mail.reset_done.body', { organisation, username: user.username }), 'notify.reset');
     }
-    const standing = await this.#registration.standing(user.id);
-    if (standing.isAdmin && config.sspr.notifications.adminsOnAdminReset) {
+    if (this.#registration.evaluate(facts).isAdmin && config.sspr.notifications.adminsOnAdminReset) {
       const admins = await this.#store.reset.memberEmails(config.sspr.administrators.groups.map((g) => g.normalize('NFKC').toLowerCase()), 100, user.id);
       for (const to of admins) await send(to, t('mail.admin_reset.subject', { organisation }), t('mail.admin_reset.body', { organisation, username: user.username }), 'notify.admin_reset');
     }

@@ -61,7 +61,12 @@ export class RegistrationService {
   }
 
   async standing(userId: string): Promise<Standing> {
-    return standing(this.#config().sspr, await this.facts(userId), this.#clock.now());
+    return this.evaluate(await this.facts(userId));
+  }
+
+  /** The standing for facts already loaded (saves reading them twice). */
+  evaluate(facts: UserFacts): Standing {
+    return standing(this.#config().sspr, facts, this.#clock.now());
   }
 
   /** What sign-in must do for this account now; read from persisted state on every authorization. */
@@ -76,7 +81,7 @@ export class RegistrationService {
 
   async overview(user: User, t: Translate): Promise<Overview> {
     const facts = await this.facts(user.id);
-    const s = standing(this.#config().sspr, facts, this.#clock.now());
+    const s = this.evaluate(facts);
     const methods = s.available.map((id) => {
       const method = this.#methods.get(id)!;
       return { id, userManaged: method.userManaged, registered: s.registered.includes(id), summary: method.summary(facts, t) };
@@ -88,10 +93,11 @@ export class RegistrationService {
 
   /** The method a user may work on, or a clear refusal. */
   async #method(user: User, id: string) {
-    const s = await this.standing(user.id);
+    const facts = await this.facts(user.id);
+    const s = this.evaluate(facts);
     const method = this.#methods.get(id as MethodId);
     if (!method || !s.available.includes(method.id)) throw new AppError('method_unavailable', 404, 'register.method_unavailable');
-    return { method, standing: s };
+    return { method, standing: s, facts };
   }
 
   async begin(user: User, id: string, ctx: Omit<MethodContext, 'user' | 'isAdmin'>) {
@@ -112,13 +118,12 @@ export class RegistrationService {
 
   /** Removes a method unless that would leave fewer than the user needs. */
   async remove(user: User, id: string, t: Translate, info: RequestInfo): Promise<void> {
-    const { method, standing: s } = await this.#method(user, id);
+    const { method, standing: s, facts } = await this.#method(user, id);
     if (!method.userManaged) throw new AppError('method_admin_only', 403, 'office_phone.admin_only');
     const remaining = s.registered.filter((m) => m !== method.id);
     if (s.inScope && s.registered.includes(method.id) && (remaining.length < s.required || !remaining.some((m) => m !== 'authenticatorApp'))) {
       throw new AppError('below_requirement', 409, 'register.remove_refused');
     }
-    const facts = await this.facts(user.id);
     const previous = facts.methods.find((m) => m.kind === 'email')?.value;
     if (await method.remove(user)) {
       await this.#audit('sspr.method.removed', user, info, { method: method.id });

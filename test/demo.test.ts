@@ -19,11 +19,15 @@ test('the demo signs a user in to its relying party, interrupts the unregistered
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let exited: string | undefined;
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const waitFor = async (pattern: RegExp) => {
-    for (let i = 0; i < 200 && !pattern.test(output); i += 1) await new Promise((r) => setTimeout(r, 100));
-    if (!pattern.test(output)) throw new Error(`demo output lacks ${pattern}:\n${output}`);
+  child.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
+  // A liveness bound, not a performance claim: a loaded CI machine may take a while to start it.
+  const waitFor = async (pattern: RegExp, seconds = 90) => {
+    const until = Date.now() + seconds * 1000;
+    while (!pattern.test(output) && !exited && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    if (!pattern.test(output)) throw new Error(`demo output lacks ${pattern} (${exited ?? `still running after ${seconds} s`}):\n${output}`);
   };
   try {
     await waitFor(/Codes sent by email/);
@@ -61,8 +65,10 @@ test('the demo signs a user in to its relying party, interrupts the unregistered
     const passwordPage = await b.submit(codePage, '/reset/flow/answer', { code: codeIn(printed) });
     t.regex(passwordPage.html, /Choose a new password/);
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    if (!exited) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -27,6 +27,7 @@ export const demoUsers = [
 ];
 
 async function main(): Promise<void> {
+  process.stdout.write(`oidc-sspr demo: starting (data in ${DATA})\n`);
   const config = parseConfig({
     server: { issuer: `http://localhost:${IDP_PORT}`, port: IDP_PORT },
     database: { client: 'sqlite', filename: DATA },

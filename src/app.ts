@@ -44,6 +44,7 @@ import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneD
 import { createMethodRegistry } from './methods/registry.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
+import { formActionsOnGet } from './web/form-get.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
@@ -216,6 +217,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         securityHeaders(),
         errorPages(render, log),
         rememberLocale,
+        formActionsOnGet(basePath),
         assets(path.join(viewsDir, 'assets')),
         register.router.routes() as Middleware,
         setup.routes() as Middleware,

@@ -49,6 +49,8 @@ export function errorPages(render: Renderer, log: Logger): Middleware {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         await renderFailure(ctx, render, 404, 'not_found', 'error.not_found');
+      } else if (ctx.status === 405 && ctx.body === undefined) {
+        await renderFailure(ctx, render, 405, 'method_not_allowed', 'error.bad_request');
       }
     } catch (error) {
       const { status, code, messageId, expose } = classify(error);

@@ -10,7 +10,7 @@ export interface DemoRp {
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const page = (title: string, body: string) => `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escape(title)}</title></head>
+const page = (title: string, body: string) => `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>${escape(title)}</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem"><h1>${escape(title)}</h1>${body}</body></html>`;
 
 export async function startDemoRp(options: { issuer: string; port: number; clientId: string; clientSecret: string }): Promise<DemoRp> {
@@ -36,7 +36,7 @@ export async function startDemoRp(options: { issuer: string; port: number; clien
         const session = sessions.get(sid);
         if (!session) return send(200, page('Demo application', `<p>This application signs you in with the oidc-sspr identity provider.</p><p><a href="/login">Sign in</a></p>`));
         const rows = Object.entries(session.claims).map(([k, v]) => `<tr><th scope="row">${escape(k)}</th><td>${escape(JSON.stringify(v))}</td></tr>`).join('');
-        return send(200, page('Signed in', `<table>${rows}</table><p><a href="/logout">Sign out</a></p>`));
+        return send(200, page('Signed in', `<table style="width: 100%; table-layout: fixed; overflow-wrap: anywhere; text-align: left">${rows}</table><p><a href="/logout">Sign out</a></p>`));
       }
       const c = await discover();
       if (url.pathname === '/login') {

@@ -38,6 +38,8 @@ export interface SmsBehaviour {
   delayMs?: number;
   /** Accepted clock skew of X-Timestamp in seconds (default 300). */
   maxSkewSeconds?: number;
+  /** The gateway's clock (default: the real one); a test that moves the IdP's clock moves this one too. */
+  now?: () => number;
 }
 
 export interface SmsReceiver {
@@ -135,7 +137,7 @@ export async function startSmsReceiver(secret: string, behaviour: SmsBehaviour =
       const timestamp = header('x-timestamp');
       const signature = header('x-signature') ?? '';
       const idempotencyKey = header('idempotency-key');
-      const fresh = timestamp !== undefined && /^\d+$/.test(timestamp) && Math.abs(Date.now() / 1000 - Number(timestamp)) <= maxSkew;
+      const fresh = timestamp !== undefined && /^\d+$/.test(timestamp) && Math.abs((behaviour.now ?? Date.now)() / 1000 - Number(timestamp)) <= maxSkew;
       const signatureValid = fresh && signatureMatches(secret, timestamp, body, signature);
       const delayMs = delays.shift() ?? behaviour.delayMs ?? 0;
       const record = (status: number) => requests.push({ status, signatureValid, idempotencyKey, timestamp, body });

@@ -14,14 +14,16 @@ export interface SsprTestbed {
   close(): Promise<void>;
 }
 
-export async function startSsprIdp(sspr: NonNullable<ConfigInput['sspr']>, options: Omit<StartOptions, 'clock' | 'config'> = {}): Promise<SsprTestbed> {
+/** `options.config` adds to the configuration (clients, ui, ...); mail and phone always go to the test servers. */
+export async function startSsprIdp(sspr: NonNullable<ConfigInput['sspr']>, options: Omit<StartOptions, 'clock'> = {}): Promise<SsprTestbed> {
   const clock = new TestClock();
   const smtp = await startSmtp();
-  const sms = await startSmsReceiver(SMS_SECRET);
+  const sms = await startSmsReceiver(SMS_SECRET, { now: () => clock.now() });
   const idp = await startIdp({
     ...options,
     clock,
     config: {
+      ...options.config,
       sspr,
       delivery: {
         mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 5 } },

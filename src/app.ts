@@ -129,7 +129,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     basePath,
   });
   const render = createRenderer(site);
-  const throttle = new Throttle(db, clock);
+  const throttle = new Throttle(store.throttle, clock);
   const login = new LoginService({ users, log, audit: store.audit, clock, isFirstParty, throttle, limit: () => ({ points: live.current.throttle.signinPerIp, windowSeconds: live.current.throttle.signinWindowSeconds }) });
 
   const master = await loadSecretsKey(store.keys, config.sspr.secretsKey, clock);

@@ -2,7 +2,8 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { openDatabase, migrateLatest } from '../src/store/db.ts';
 import { parseConfig } from '../src/config/load.ts';
-import { Throttle, storedKey, type Limit } from '../src/security/throttle.ts';
+import { Throttle as ThrottleOn, storedKey, type Limit } from '../src/security/throttle.ts';
+import { ThrottleStore } from '../src/store/throttle.ts';
 import type { Clock } from '../src/clock.ts';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
 
@@ -17,6 +18,13 @@ class ManualClock implements Clock {
   }
   advance(ms: number): void {
     this.#now += ms;
+  }
+}
+
+/** The throttle logic over the store's counters, on a given connection pool (one per instance). */
+class Throttle extends ThrottleOn {
+  constructor(pool: Knex, clock: Clock) {
+    super(new ThrottleStore(pool), clock);
   }
 }
 

@@ -45,19 +45,36 @@ export class Throttle {
    * events are counted too. While the key is blocked (block()) every hit is refused.
    */
   async hit(key: string, limit: Limit): Promise<HitResult> {
+    return (await this.#count(key, limit)).result;
+  }
+
+  /**
+   * Like hit(), for an event that is only known to count after the work it guards (e.g. a sign-in,
+   * where only failures count): the point is taken before the work, so concurrent callers can never
+   * all slip under the limit, and `giveBack()` takes it back when the event turns out not to count.
+   * A point is given back only within the window it was taken in.
+   */
+  async take(key: string, limit: Limit): Promise<HitResult & { giveBack(): Promise<void> }> {
+    const { result, windowExpiresAt } = await this.#count(key, limit);
+    return { ...result, giveBack: () => this.#store.uncount(key, windowExpiresAt) };
+  }
+
+  async #count(key: string, limit: Limit): Promise<{ result: HitResult; windowExpiresAt: number }> {
     assertLimit(limit);
     const now = this.#clock.now();
     const counter = await this.#store.count(key, now, now + limit.windowSeconds * 1000);
+    const windowExpiresAt = counter.windowExpiresAt;
     const blockedUntil = counter.blockedUntil ?? 0;
     const over = counter.points > limit.points;
     const blocked = blockedUntil > now;
-    if (!over && !blocked) return { allowed: true, remaining: limit.points - counter.points, retryAfterSeconds: 0 };
-    const waitMs = Math.max(over ? counter.windowExpiresAt - now : 0, blocked ? blockedUntil - now : 0);
-    return {
+    if (!over && !blocked) return { result: { allowed: true, remaining: limit.points - counter.points, retryAfterSeconds: 0 }, windowExpiresAt };
+    const waitMs = Math.max(over ? windowExpiresAt - now : 0, blocked ? blockedUntil - now : 0);
+    const result = {
       allowed: false,
       remaining: blocked ? 0 : Math.max(limit.points - counter.points, 0),
       retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
     };
+    return { result, windowExpiresAt };
   }
 
   /** How many events are counted now (without adding): 0 when the window has ended. */

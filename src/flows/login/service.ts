@@ -37,9 +37,13 @@ export class LoginService {
       return { ok: false };
     }
     // Password spraying: failed sign-ins from one address across accounts are counted; past the
-    // limit the address gets the usual failure without a password check.
+    // limit the address gets the usual failure without a password check. The point is taken before
+    // the check, so concurrent posts can't all pass; only failures keep it.
     const ipKey = `signin:ip:${context.ip}`;
-    if ((await this.#throttle.peek(ipKey, this.#limit())) >= this.#limit().points) {
+    const ipPoint = await this.#throttle.take(ipKey, this.#limit());
+    if (!ipPoint.allowed) {
+      // Not a checked password: it doesn't count (the address is over the limit anyway).
+      await ipPoint.giveBack();
       this.#log.warn({ event: 'signin.throttled', ip: context.ip }, 'sign-in refused: too many failures from this address');
       await this.#audit.record({ type: 'signin.failure', outcome: 'failure', clientId: context.clientId, ip: context.ip, details: { reason: 'ip_throttled' } }, this.#clock.now());
       return { ok: false };
@@ -47,12 +51,12 @@ export class LoginService {
     const result = await this.#users.signIn(username, password);
     const at = this.#clock.now();
     if (!result.ok) {
-      await this.#throttle.hit(ipKey, this.#limit());
       this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
       await this.#audit.record({ type: 'signin.failure', outcome: 'failure', userId: result.userId, clientId: context.clientId, ip: context.ip, details: { reason: result.reason } }, at);
       if (result.lockedNow) await this.#audit.record({ type: 'signin.locked', outcome: 'info', userId: result.userId, clientId: context.clientId, ip: context.ip }, at);
       return { ok: false };
     }
+    await ipPoint.giveBack();
     this.#log.info({ event: 'signin.success', userId: result.user.id, ...context }, 'signed in');
     await this.#audit.record({ type: 'signin.success', outcome: 'success', userId: result.user.id, clientId: context.clientId, ip: context.ip }, at);
     return { ok: true, accountId: result.user.id };

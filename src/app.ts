@@ -27,6 +27,7 @@ import { createCsrf, type Csrf } from './security/csrf.ts';
 import { securityHeaders } from './security/headers.ts';
 import { UserService } from './users/service.ts';
 import { LoginService } from './flows/login/service.ts';
+import { PasswordSignIn } from './flows/sign-in.ts';
 import { loginRoutes } from './flows/login/routes.ts';
 import { interactionKit } from './flows/interaction.ts';
 import { RegistrationService } from './flows/register/service.ts';
@@ -130,7 +131,15 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   });
   const render = createRenderer(site);
   const throttle = new Throttle(store.throttle, clock);
-  const login = new LoginService({ users, log, audit: store.audit, clock, isFirstParty, throttle, limit: () => ({ points: live.current.throttle.signinPerIp, windowSeconds: live.current.throttle.signinWindowSeconds }) });
+  const passwordSignIn = new PasswordSignIn({
+    users,
+    log,
+    audit: store.audit,
+    clock,
+    throttle,
+    limit: () => ({ points: live.current.throttle.signinPerIp, windowSeconds: live.current.throttle.signinWindowSeconds }),
+  });
+  const login = new LoginService({ signIn: passwordSignIn, isFirstParty });
 
   const master = await loadSecretsKey(store.keys, config.sspr.secretsKey, clock);
   const derived = secretKeys(master);
@@ -197,7 +206,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const register = registerRoutes({ kit, registration, users, render, site });
       const routes = loginRoutes({ kit, login, render, promptPages: register.promptPages });
       const setup = setupRoutes({
-        setup: new SetupService({ store, users, clock, log }),
+        setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),
         registration,
         csrf,
         render,

@@ -22,7 +22,7 @@ import { createClientSource } from './oidc/clients.ts';
 import { createFindAccount } from './oidc/account.ts';
 import { createInteractionPolicy } from './oidc/policy.ts';
 import { providerConfiguration } from './oidc/provider.ts';
-import { createPasswordHasher } from './security/password.ts';
+import { createPasswordHasher, type Argon2Functions } from './security/password.ts';
 import { createCsrf, type Csrf } from './security/csrf.ts';
 import { securityHeaders } from './security/headers.ts';
 import { UserService } from './users/service.ts';
@@ -61,6 +61,8 @@ export interface IdpOptions {
   knex?: Knex;
   /** Sets passwords in an on-premises directory for users whose password source is onpremises. */
   writeback?: PasswordWriteback;
+  /** The argon2 functions to hash with (tests wrap them to count calls); the argon2 package by default. */
+  argon2?: Argon2Functions;
 }
 
 /** The parts of the IdP an integrator mounts into a Koa app that owns its own Provider. */
@@ -117,7 +119,12 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const keys = await ensureKeys(store.keys, config.oidc.signingAlgorithm, clock);
   const secret = csrfSecret(keys.cookieKeys[0]!);
   const csrf = createCsrf(() => secret);
-  const hasher = createPasswordHasher(() => live.current.passwords.argon2);
+  const hasher = createPasswordHasher(() => live.current.passwords.argon2, options.argon2);
+  // The dummy hash for unknown users exists before the first sign-in, for every parameter set.
+  await hasher.prepare();
+  live.onChange(() => {
+    hasher.prepare().catch((error: unknown) => log.error({ err: error }, 'computing the dummy password hash failed'));
+  });
   const users = new UserService(store, hasher, clock, () => live.current.lockout);
   const clients = createClientSource(() => live.current.clients, config.oidc.signingAlgorithm);
   const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;

@@ -22,11 +22,12 @@ import { createClientSource } from './oidc/clients.ts';
 import { createFindAccount } from './oidc/account.ts';
 import { createInteractionPolicy } from './oidc/policy.ts';
 import { providerConfiguration } from './oidc/provider.ts';
-import { createPasswordHasher } from './security/password.ts';
+import { createPasswordHasher, type Argon2Functions } from './security/password.ts';
 import { createCsrf, type Csrf } from './security/csrf.ts';
 import { securityHeaders } from './security/headers.ts';
 import { UserService } from './users/service.ts';
 import { LoginService } from './flows/login/service.ts';
+import { PasswordSignIn } from './flows/sign-in.ts';
 import { loginRoutes } from './flows/login/routes.ts';
 import { interactionKit } from './flows/interaction.ts';
 import { RegistrationService } from './flows/register/service.ts';
@@ -61,6 +62,8 @@ export interface IdpOptions {
   knex?: Knex;
   /** Sets passwords in an on-premises directory for users whose password source is onpremises. */
   writeback?: PasswordWriteback;
+  /** The argon2 functions to hash with (tests wrap them to count calls); the argon2 package by default. */
+  argon2?: Argon2Functions;
 }
 
 /** The parts of the IdP an integrator mounts into a Koa app that owns its own Provider. */
@@ -117,7 +120,12 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const keys = await ensureKeys(store.keys, config.oidc.signingAlgorithm, clock);
   const secret = csrfSecret(keys.cookieKeys[0]!);
   const csrf = createCsrf(() => secret);
-  const hasher = createPasswordHasher(() => live.current.passwords.argon2);
+  const hasher = createPasswordHasher(() => live.current.passwords.argon2, options.argon2);
+  // The dummy hash for unknown users exists before the first sign-in, for every parameter set.
+  await hasher.prepare();
+  live.onChange(() => {
+    hasher.prepare().catch((error: unknown) => log.error({ err: error }, 'computing the dummy password hash failed'));
+  });
   const users = new UserService(store, hasher, clock, () => live.current.lockout);
   const clients = createClientSource(() => live.current.clients, config.oidc.signingAlgorithm);
   const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;
@@ -130,8 +138,16 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     basePath,
   });
   const render = createRenderer(site);
-  const throttle = new Throttle(db, clock);
-  const login = new LoginService({ users, log, audit: store.audit, clock, isFirstParty, throttle, limit: () => ({ points: live.current.throttle.signinPerIp, windowSeconds: live.current.throttle.signinWindowSeconds }) });
+  const throttle = new Throttle(store.throttle, clock);
+  const passwordSignIn = new PasswordSignIn({
+    users,
+    log,
+    audit: store.audit,
+    clock,
+    throttle,
+    limit: () => ({ points: live.current.throttle.signinPerIp, windowSeconds: live.current.throttle.signinWindowSeconds }),
+  });
+  const login = new LoginService({ signIn: passwordSignIn, isFirstParty });
 
   const master = await loadSecretsKey(store.keys, config.sspr.secretsKey, clock);
   const derived = secretKeys(master);
@@ -198,7 +214,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const register = registerRoutes({ kit, registration, users, render, site });
       const routes = loginRoutes({ kit, login, render, promptPages: register.promptPages });
       const setup = setupRoutes({
-        setup: new SetupService({ store, users, clock, log }),
+        setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),
         registration,
         csrf,
         render,

@@ -124,3 +124,49 @@ test.serial('failed sign-ins from one address across accounts are throttled (pas
   bed.clock.advance(16 * 60_000);
   t.true(await attempt('s6', 's6 the password'), 'after the window the address may sign in again');
 });
+
+/** Sign-in pages ready to be submitted, each in its own browser (its own interaction). */
+async function signInPages(count: number) {
+  const config = await discover({ issuer: bed.idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+  const pages = [];
+  for (let i = 0; i < count; i += 1) {
+    const browser = newBrowser();
+    pages.push({ browser, page: await browser.navigate((await authorizationRequest(config)).url.href) });
+  }
+  return pages;
+}
+
+const failuresSince = async (id: number) => (await parts().store.audit.list({ type: 'signin.failure', limit: 10_000 })).filter((e) => e.id > id);
+const lastAuditId = async () => (await parts().store.audit.list({ limit: 100_000 })).at(-1)?.id ?? 0;
+
+test.serial('concurrent sign-ins from one address: only signinPerIp passwords are checked', async (t) => {
+  bed.clock.advance(16 * 60_000);
+  await user('p1');
+  const ready = await signInPages(31);
+  const since = await lastAuditId();
+  const outcomes = await Promise.all(ready.slice(0, 30).map(({ browser, page }, i) => signIn(browser, page, i % 2 ? 'p1' : `nobody-${i}`, 'Winter2025!')));
+  t.true(outcomes.every((p) => p.status === 200), 'all refused');
+  const failures = await failuresSince(since);
+  t.is(failures.length, 30);
+  t.is(failures.filter((e) => e.details?.reason !== 'ip_throttled').length, 5, 'five passwords were checked');
+  t.is(failures.filter((e) => e.details?.reason === 'ip_throttled').length, 25, 'the others were refused without a check');
+  const ip = failures[0]!.ip!;
+  t.is(await parts().store.throttle.points(`signin:ip:${ip}`, bed.clock.now()), 5, 'refused posts are not counted as failures');
+  const last = ready[30]!;
+  t.not((await signIn(last.browser, last.page, 'p1', 'p1 the password')).status, 0, 'the right password is refused from this address now');
+  bed.clock.advance(16 * 60_000);
+});
+
+test.serial('a successful sign-in gives its point back: only failures count against the address', async (t) => {
+  await user('q1');
+  const ready = await signInPages(9);
+  const submit = async (i: number, password: string) => (await signIn(ready[i]!.browser, ready[i]!.page, 'q1', password)).status === 0;
+  for (let i = 0; i < 4; i += 1) t.false(await submit(i, 'wrong'));
+  // Three good sign-ins between the failures (the per-account lockout is at 10: not reached).
+  for (let i = 4; i < 7; i += 1) t.true(await submit(i, 'q1 the password'), `sign-in ${i - 3} after four failures`);
+  t.false(await submit(7, 'wrong'), 'the fifth failure is still checked');
+  t.false(await submit(8, 'q1 the password'), 'five failures: refused now');
+  const failures = await failuresSince(0);
+  t.is(failures.at(-1)?.details?.reason, 'ip_throttled');
+  bed.clock.advance(16 * 60_000);
+});

@@ -1,8 +1,8 @@
 import test from 'ava';
 import argon2 from 'argon2';
-import { startIdp, type RunningIdp } from './helpers/idp.ts';
+import { startIdp, testArgon2, type RunningIdp } from './helpers/idp.ts';
 import { discover, login, authorizationRequest, newBrowser, signIn } from './helpers/rp.ts';
-import { createPasswordHasher, type PasswordHasher } from '../src/security/password.ts';
+import { createPasswordHasher, type PasswordHasher, type Argon2Functions } from '../src/security/password.ts';
 import { UserService } from '../src/users/service.ts';
 
 let idp: RunningIdp;
@@ -61,6 +61,44 @@ test('unknown users are checked against a dummy hash (same work as a real accoun
   const bad = await users.signIn('bad user\u0000name', 'some password');
   t.false(bad.ok);
   t.is(calls.length, 2, 'even an impossible username costs one verify');
+});
+
+test('the dummy hash is computed at startup and when the parameters change, never by an unknown-user sign-in', async (t) => {
+  // argon2 itself, counting: the memory cost of every hash made, and of every hash verified against.
+  const hashed: number[] = [];
+  const verifiedAgainst: number[] = [];
+  const memoryOf = (hash: string) => Number(/\$m=(\d+),/.exec(hash)?.[1]);
+  const counting: Argon2Functions = {
+    hash(password, options) {
+      hashed.push(options.memoryCost);
+      return argon2.hash(password, options);
+    },
+    verify(hash, password) {
+      verifiedAgainst.push(memoryOf(hash));
+      return argon2.verify(hash, password);
+    },
+    needsRehash: (hash, options) => argon2.needsRehash(hash, options),
+  };
+  const own = await startIdp({ argon2: counting });
+  try {
+    t.deepEqual(hashed, [testArgon2.memoryCost], 'the dummy exists once the IdP has started');
+    t.false((await own.idp.parts.users.signIn('nobody-yet', 'some password')).ok);
+    t.deepEqual(hashed, [testArgon2.memoryCost], 'the first unknown-user sign-in made no hash');
+    t.deepEqual(verifiedAgainst, [testArgon2.memoryCost]);
+
+    const previous = own.idp.parts.config.current;
+    const stronger = { ...testArgon2, memoryCost: testArgon2.memoryCost + 1024 };
+    own.idp.parts.config.replace({ ...previous, passwords: { ...previous.passwords, argon2: stronger } });
+    t.deepEqual(hashed, [testArgon2.memoryCost, stronger.memoryCost], 'new parameters: their dummy is made when the configuration changes');
+    t.false((await own.idp.parts.users.signIn('nobody-still', 'some password')).ok);
+    t.deepEqual(hashed, [testArgon2.memoryCost, stronger.memoryCost], 'and not by the next unknown-user sign-in');
+    t.deepEqual(verifiedAgainst, [testArgon2.memoryCost, stronger.memoryCost], 'which is verified against the new dummy');
+
+    own.idp.parts.config.replace({ ...own.idp.parts.config.current, logging: { ...previous.logging } });
+    t.is(hashed.length, 2, 'a change of other settings makes no new dummy');
+  } finally {
+    await own.close();
+  }
 });
 
 test('a hash with outdated parameters is upgraded at sign-in, keeping password_changed_at', async (t) => {

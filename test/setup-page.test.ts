@@ -5,6 +5,7 @@ import { Browser, type Page } from './helpers/browser.ts';
 import type { TestSmtp } from './helpers/smtp.ts';
 import type { SmsReceiver } from './helpers/sms.ts';
 import { registerEmail, registerPhone } from './helpers/register.ts';
+import { discover, authorizationRequest, newBrowser, signIn } from './helpers/rp.ts';
 
 // The security-info page: manage recovery methods at any time, outside a sign-in to an app.
 
@@ -115,4 +116,68 @@ test.serial('the office phone is read-only for the user', async (t) => {
   } finally {
     idp.idp.parts.config.replace(previous);
   }
+});
+
+/** Runs `fn` with some settings changed (live), then restores them and lets every window end. */
+async function withSettings(patch: { signinPerIp?: number; threshold?: number }, fn: () => Promise<void>): Promise<void> {
+  const previous = idp.idp.parts.config.current;
+  idp.idp.parts.config.replace({
+    ...previous,
+    throttle: { ...previous.throttle, signinPerIp: patch.signinPerIp ?? previous.throttle.signinPerIp },
+    lockout: { ...previous.lockout, threshold: patch.threshold ?? previous.lockout.threshold },
+  });
+  try {
+    await fn();
+  } finally {
+    idp.idp.parts.config.replace(previous);
+    clock.advance(2 * 3_600_000);
+  }
+}
+
+async function setupSignIn(username: string, password: string): Promise<boolean> {
+  const browser = new Browser();
+  const form = await browser.navigate(`${idp.issuer}/security-info`);
+  const page = await browser.submit(form, '/security-info/login', { username, password });
+  return /Signed in as/.test(page.html);
+}
+
+test.serial('security-info sign-in is audited like the login: success, failure with reason, lock', async (t) => {
+  await withSettings({ threshold: 2 }, async () => {
+    const user = await idp.idp.parts.users.create({ username: 'paula', password: 'paula password 1' });
+    t.true(await setupSignIn('paula', 'paula password 1'));
+    t.false(await setupSignIn('paula', 'wrong 1'));
+    t.false(await setupSignIn('paula', 'wrong 2'));
+    t.false(await setupSignIn('paula', 'paula password 1'), 'locked: the right password is refused here too');
+    const events = (await idp.idp.parts.store.audit.list({ userId: user.id, type: 'signin.' })).map((e) => [e.type, e.details?.reason ?? null, e.details?.via]);
+    t.deepEqual(events, [
+      ['signin.success', null, 'security-info'],
+      ['signin.failure', 'wrong_password', 'security-info'],
+      ['signin.failure', 'wrong_password', 'security-info'],
+      ['signin.locked', null, 'security-info'],
+      ['signin.failure', 'locked', 'security-info'],
+    ]);
+  });
+});
+
+test.serial('security-info sign-in and password confirmation count against the per-IP limit shared with the login', async (t) => {
+  const { browser, page } = await signedIn('quirin');
+  await withSettings({ signinPerIp: 3 }, async () => {
+    clock.advance(11 * 60_000);
+    const confirm = await browser.follow(page, '/security-info/methods/email');
+    t.regex(confirm.html, /Confirm your password/);
+    t.is((await browser.submit(confirm, '/security-info/confirm-password', { password: 'wrong' })).status, 400);
+    const config = await discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+    const app = newBrowser();
+    const login = await signIn(app, await app.navigate((await authorizationRequest(config)).url.href), 'nobody-at-all', 'Winter2025!');
+    t.is(login.status, 200, 'a failed sign-in at an app');
+    t.false(await setupSignIn('quirin', 'Summer2025!'));
+    const since = (await idp.idp.parts.store.audit.list({ limit: 100_000 })).at(-1)!.id;
+    t.false(await setupSignIn('quirin', 'quirin password 1'), 'three failures from this address: refused without a check');
+    t.is((await browser.submit(confirm, '/security-info/confirm-password', { password: 'quirin password 1' })).status, 400, 'the confirmation too');
+    const refused = (await idp.idp.parts.store.audit.list({ type: 'signin.failure', limit: 100_000 })).filter((e) => e.id > since);
+    t.deepEqual(refused.map((e) => [e.details?.reason, e.details?.via]), [
+      ['ip_throttled', 'security-info'],
+      ['ip_throttled', 'security-info-confirm'],
+    ]);
+  });
 });

@@ -2,7 +2,8 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { openDatabase, migrateLatest } from '../src/store/db.ts';
 import { parseConfig } from '../src/config/load.ts';
-import { Throttle, storedKey, type Limit } from '../src/security/throttle.ts';
+import { Throttle as ThrottleOn, storedKey, type Limit } from '../src/security/throttle.ts';
+import { ThrottleStore } from '../src/store/throttle.ts';
 import type { Clock } from '../src/clock.ts';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
 
@@ -17,6 +18,13 @@ class ManualClock implements Clock {
   }
   advance(ms: number): void {
     this.#now += ms;
+  }
+}
+
+/** The throttle logic over the store's counters, on a given connection pool (one per instance). */
+class Throttle extends ThrottleOn {
+  constructor(pool: Knex, clock: Clock) {
+    super(new ThrottleStore(pool), clock);
   }
 }
 
@@ -187,6 +195,42 @@ test('concurrent hits from two instances on one key: exactly points are allowed'
   // A fresh key raced from both sides: the first insert must not be lost.
   const first = await Promise.all([a.hit('c:3', { points: 1, windowSeconds: 60 }), b.hit('c:3', { points: 1, windowSeconds: 60 })]);
   t.is(first.filter((r) => r.allowed).length, 1);
+});
+
+test('take counts like hit; giveBack uncounts within the same window only', async (t) => {
+  const clock = new ManualClock();
+  const throttle = new Throttle(knex, clock);
+  const limit: Limit = { points: 2, windowSeconds: 60 };
+  const first = await throttle.take('t:1', limit);
+  t.like(first, { allowed: true, remaining: 1, retryAfterSeconds: 0 });
+  await first.giveBack();
+  t.is(await throttle.peek('t:1', limit), 0, 'given back');
+  await first.giveBack();
+  t.is(await throttle.peek('t:1', limit), 0, 'never below zero');
+  const kept = await throttle.take('t:1', limit);
+  await throttle.take('t:1', limit);
+  const over = await throttle.take('t:1', limit);
+  t.like(over, { allowed: false, remaining: 0, retryAfterSeconds: 60 });
+  await over.giveBack();
+  t.is(await throttle.peek('t:1', limit), 2);
+  clock.advance(60_000);
+  await throttle.hit('t:1', limit);
+  await kept.giveBack();
+  t.is(await throttle.peek('t:1', limit), 1, 'a point of the previous window is not taken from the new one');
+});
+
+test('concurrent takes from two instances: exactly points are allowed, and giving back lets as many more in', async (t) => {
+  const now = Date.now();
+  const a = new Throttle(knex, new ManualClock(now));
+  const b = new Throttle(other, new ManualClock(now));
+  const limit: Limit = { points: 4, windowSeconds: 60 };
+  const taken = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).take('t:2', limit)));
+  t.is(taken.filter((r) => r.allowed).length, 4);
+  await Promise.all(taken.filter((r) => !r.allowed).map((r) => r.giveBack()));
+  t.is(await a.peek('t:2', limit), 4, 'the refused ones gave theirs back');
+  await Promise.all(taken.filter((r) => r.allowed).slice(0, 2).map((r) => r.giveBack()));
+  const again = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).take('t:2', limit)));
+  t.is(again.filter((r) => r.allowed).length, 2);
 });
 
 // Serial tests run before the concurrent ones: no other test's rows exist while this one purges.

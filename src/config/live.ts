@@ -12,6 +12,7 @@ function at(config: Config, dotted: string): unknown {
 export class LiveConfig {
   #current: Config;
   readonly #atStart: Config;
+  readonly #listeners: ((next: Config, previous: Config) => void)[] = [];
 
   constructor(config: Config) {
     this.#current = config;
@@ -22,9 +23,16 @@ export class LiveConfig {
     return this.#current;
   }
 
+  /** Calls `listener` after every replace(), with the new and the previous configuration. */
+  onChange(listener: (next: Config, previous: Config) => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Applies a new configuration; returns the keys whose new value waits for a restart. */
   replace(next: Config): string[] {
+    const previous = this.#current;
     this.#current = next;
+    for (const listener of this.#listeners) listener(next, previous);
     return restartKeys.filter((key) => !isDeepStrictEqual(at(this.#atStart, key), at(next, key)));
   }
 }

@@ -8,6 +8,15 @@ export interface Argon2Params {
   parallelism: number;
 }
 
+type HashOptions = Argon2Params & { type: 2 };
+
+/** The argon2 functions a hasher uses: the argon2 package, or a wrapper of it (tests count calls). */
+export interface Argon2Functions {
+  hash(password: string, options: HashOptions): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+  needsRehash(hash: string, options: Argon2Params): boolean;
+}
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /** Verifies; with `hash` undefined it burns the same time against a dummy hash and returns false. */
@@ -15,30 +24,43 @@ export interface PasswordHasher {
   needsRehash(hash: string): boolean;
 }
 
+export interface Argon2Hasher extends PasswordHasher {
+  /**
+   * Computes the dummy hash for the parameters in force now, unless it is there already, and forgets
+   * those of other parameters. Call it at startup and whenever the parameters change: otherwise the
+   * first unknown-user sign-in with new parameters would pay for an extra hash, which tells.
+   */
+  prepare(): Promise<void>;
+}
+
+const paramsKey = (p: Argon2Params) => `${p.memoryCost}:${p.timeCost}:${p.parallelism}`;
+
 /** Creates a hasher whose parameters are read on every call, so a config reload applies at once. */
-export function createPasswordHasher(params: () => Argon2Params): PasswordHasher {
+export function createPasswordHasher(params: () => Argon2Params, impl: Argon2Functions = argon2): Argon2Hasher {
   const dummies = new Map<string, Promise<string>>();
-  const options = () => ({ type: argon2.argon2id as 2, ...params() });
-  const dummyFor = () => {
-    const p = params();
-    const key = `${p.memoryCost}:${p.timeCost}:${p.parallelism}`;
+  const options = (): HashOptions => ({ type: argon2.argon2id as 2, ...params() });
+  const dummyFor = (): Promise<string> => {
+    const key = paramsKey(params());
     let dummy = dummies.get(key);
     if (!dummy) {
-      dummy = argon2.hash(randomBytes(16).toString('hex'), options());
+      dummy = impl.hash(randomBytes(16).toString('hex'), options());
+      // A failed computation is not kept: the next call tries again.
+      dummy.catch(() => dummies.get(key) === dummy && dummies.delete(key));
       dummies.set(key, dummy);
     }
     return dummy;
   };
 
   return {
-    hash: (password) => argon2.hash(password, options()),
+    hash: (password) => impl.hash(password, options()),
     async verify(hash, password) {
       if (!hash) {
-        await argon2.verify(await dummyFor(), password).catch(() => false);
+        // Normally ready (prepare()); computed here only if nobody prepared these parameters.
+        await impl.verify(await dummyFor(), password).catch(() => false);
         return false;
       }
       try {
-        return await argon2.verify(hash, password);
+        return await impl.verify(hash, password);
       } catch {
         // A malformed stored hash must not become a 500; it simply never matches.
         return false;
@@ -46,10 +68,16 @@ export function createPasswordHasher(params: () => Argon2Params): PasswordHasher
     },
     needsRehash(hash) {
       try {
-        return argon2.needsRehash(hash, params());
+        return impl.needsRehash(hash, params());
       } catch {
         return true;
       }
+    },
+    async prepare() {
+      const key = paramsKey(params());
+      const current = dummyFor();
+      for (const other of [...dummies.keys()]) if (other !== key) dummies.delete(other);
+      await current;
     },
   };
 }

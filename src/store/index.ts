@@ -10,6 +10,7 @@ import { AccountSessionStore } from './account-sessions.ts';
 import { CaptchaStore } from './captcha.ts';
 import { ResetStore } from './reset.ts';
 import { ReportStore } from './reports.ts';
+import { ThrottleStore } from './throttle.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -23,6 +24,7 @@ export interface Store {
   readonly captcha: CaptchaStore;
   readonly reset: ResetStore;
   readonly reports: ReportStore;
+  readonly throttle: ThrottleStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -40,6 +42,7 @@ export function createStore(db: Knex): Store {
     captcha: new CaptchaStore(db),
     reset: new ResetStore(db),
     reports: new ReportStore(db),
+    throttle: new ThrottleStore(db),
     async ping() {
       if (db.client.config.client === 'sqlite3') {
         // `select 1` never touches a SQLite file, and in WAL mode reads go on while another

@@ -155,23 +155,59 @@ export class UserStore {
   }
 
   /**
-   * Counts a failed sign-in; at `threshold` consecutive failures the account locks for the
-   * duration `lockFor(previousLockouts)` returns (in ms). Returns the lock end when this locked it.
+   * Claims one sign-in attempt before its password is checked: counts it as a failure in advance,
+   * only while the account is not locked (at `now`) and fewer than `threshold` attempts are counted.
+   * One conditional UPDATE, so of concurrent claims from any instance at most `threshold` succeed.
+   * False when the account is locked or its attempts are used up; a correct password then takes
+   * the attempt back with recordSignIn() (or releaseSignIn()).
    */
-  async recordFailedSignIn(id: string, now: number, threshold: number, lockFor: (previousLockouts: number) => number): Promise<number | null> {
-    return this.#db.transaction(async (trx) => {
-      await trx('users').where({ id }).increment('failed_signins', 1);
-      const row = await trx('users').where({ id }).first<{ failed_signins: number | string; lockouts: number | string } | undefined>('failed_signins', 'lockouts');
-      if (!row || Number(row.failed_signins) < threshold) return null;
-      const until = now + lockFor(Number(row.lockouts));
-      await trx('users').where({ id }).update({ locked_until: until, lockouts: Number(row.lockouts) + 1, failed_signins: 0 });
-      return until;
-    });
+  async claimSignIn(id: string, now: number, threshold: number): Promise<boolean> {
+    const claimed = await this.#db('users')
+      .where({ id })
+      .andWhere('failed_signins', '<', threshold)
+      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
+      .increment('failed_signins', 1);
+    return claimed > 0;
   }
 
-  /** A successful sign-in: the failure count and the lockout history start again. */
-  async recordSignIn(id: string): Promise<void> {
-    await this.#db('users').where({ id }).andWhere((q) => q.where('failed_signins', '>', 0).orWhere('lockouts', '>', 0)).update({ failed_signins: 0, lockouts: 0 });
+  /**
+   * Locks the account when `threshold` or more failures are counted and it isn't locked yet: for
+   * `lockFor(previousLockouts)` ms, the failures starting again at 0. Returns the lock end when this
+   * call locked it, null otherwise (below the threshold, or another caller locked it first).
+   */
+  async lockIfOver(id: string, now: number, threshold: number, lockFor: (previousLockouts: number) => number): Promise<number | null> {
+    // Compare-and-set on the lockout count: the duration depends on it, and of concurrent callers
+    // exactly one changes the row; the others see it locked (or no longer over) and stop.
+    for (let round = 0; round < 10; round += 1) {
+      const row = await this.#db('users').where({ id }).first<{ failed_signins: number | string; lockouts: number | string; locked_until: number | string | null } | undefined>('failed_signins', 'lockouts', 'locked_until');
+      if (!row || Number(row.failed_signins) < threshold || (row.locked_until !== null && Number(row.locked_until) > now)) return null;
+      const lockouts = Number(row.lockouts);
+      const until = now + lockFor(lockouts);
+      const changed = await this.#db('users')
+        .where({ id, lockouts })
+        .andWhere('failed_signins', '>=', threshold)
+        .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
+        .update({ locked_until: until, lockouts: lockouts + 1, failed_signins: 0 });
+      if (changed > 0) return until;
+    }
+    return null;
+  }
+
+  /**
+   * A successful sign-in: the failure count and the lockout history start again. Only while the
+   * account is not locked at `now`: false when a lock came first (the sign-in must then fail).
+   */
+  async recordSignIn(id: string, now: number): Promise<boolean> {
+    const changed = await this.#db('users')
+      .where({ id })
+      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
+      .update({ failed_signins: 0, lockouts: 0 });
+    return changed > 0;
+  }
+
+  /** Takes back an attempt claimed with claimSignIn() that turned out not to be a failure. */
+  async releaseSignIn(id: string): Promise<void> {
+    await this.#db('users').where({ id }).andWhere('failed_signins', '>', 0).decrement('failed_signins', 1);
   }
 
   /** Ends a lockout (administrator action). Returns false when the user doesn't exist. */

@@ -149,6 +149,13 @@ export class UserService {
   /**
    * Checks a username and password. Unknown users are verified against a dummy hash so the answer
    * takes as long as for a real account; a hash with outdated parameters is upgraded on success.
+   *
+   * With a lockout policy each attempt is counted as a failure before its password is checked
+   * (claimSignIn: one conditional UPDATE, shared by every instance), so however many guesses arrive
+   * at once, at most `threshold` of them are checked before the account locks; the rest, and every
+   * attempt while locked (the right password too), only burn a dummy verification and get the
+   * usual answer. A correct password takes its attempt back and starts the count again, unless a
+   * lock came first.
    */
   async signIn(username: string, password: string): Promise<SignInResult> {
     const user = await this.find(username);
@@ -156,21 +163,33 @@ export class UserService {
       await this.#hasher.verify(undefined, password);
       return { ok: false, reason: 'unknown_user' };
     }
-    const valid = await this.#hasher.verify(user.passwordHash, password);
+    const policy = this.#lockout?.();
     const now = this.#clock.now();
-    // Locked: even the right password doesn't get in, and the answer is the usual one.
-    if (user.lockedUntil !== null && user.lockedUntil > now) return { ok: false, reason: 'locked', userId: user.id };
+    const lockFor = (previous: number) => (policy ? Math.min(policy.durationSeconds * policy.growth ** previous, policy.maxDurationSeconds) * 1000 : 0);
+    const locked = async (lockedNow: boolean): Promise<SignInResult> => {
+      await this.#hasher.verify(undefined, password);
+      return { ok: false, reason: 'locked', userId: user.id, lockedNow };
+    };
+    if (policy) {
+      if (!(await this.#store.users.claimSignIn(user.id, now, policy.threshold))) {
+        // Locked, or `threshold` attempts already counted (in flight, or left over when the threshold
+        // was lowered): the latter locks now, so the account never stays refused without a lock end.
+        return locked((await this.#store.users.lockIfOver(user.id, now, policy.threshold, lockFor)) !== null);
+      }
+    } else if (user.lockedUntil !== null && user.lockedUntil > now) {
+      return locked(false);
+    }
+    const valid = await this.#hasher.verify(user.passwordHash, password);
     if (!valid) {
-      const policy = this.#lockout?.();
-      const lockedUntil = policy
-        ? await this.#store.users.recordFailedSignIn(user.id, now, policy.threshold, (previous) =>
-            Math.min(policy.durationSeconds * policy.growth ** previous, policy.maxDurationSeconds) * 1000,
-          )
-        : null;
+      const lockedUntil = policy ? await this.#store.users.lockIfOver(user.id, now, policy.threshold, lockFor) : null;
       return { ok: false, reason: user.passwordHash ? 'wrong_password' : 'no_password', userId: user.id, lockedNow: lockedUntil !== null };
     }
-    if (user.status !== 'enabled') return { ok: false, reason: 'disabled', userId: user.id };
-    if (this.#lockout && (user.failedSignins > 0 || user.lockouts > 0)) await this.#store.users.recordSignIn(user.id);
+    if (user.status !== 'enabled') {
+      if (policy) await this.#store.users.releaseSignIn(user.id);
+      return { ok: false, reason: 'disabled', userId: user.id };
+    }
+    // A lock set while this password was being checked (by concurrent failures) holds.
+    if (policy && !(await this.#store.users.recordSignIn(user.id, now))) return { ok: false, reason: 'locked', userId: user.id };
     if (this.#hasher.needsRehash(user.passwordHash!)) {
       await this.#store.users.setPasswordHash(user.id, await this.#hasher.hash(password), this.#clock.now(), false);
     }

@@ -7,6 +7,7 @@ import { createIdp, type Idp } from '../../src/app.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { Clock } from '../../src/clock.ts';
 import type { PasswordWriteback } from '../../src/flows/recover/service.ts';
+import type { Argon2Functions } from '../../src/security/password.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
 /** A clock tests can move. */
@@ -69,6 +70,8 @@ export interface StartOptions {
   /** Reuse a database (and don't drop it on close). */
   db?: TestDatabase;
   writeback?: PasswordWriteback;
+  /** Wraps the argon2 functions (e.g. to count hashes). */
+  argon2?: Argon2Functions;
 }
 
 export function listen(server: http.Server): Promise<number> {
@@ -103,7 +106,7 @@ export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> 
   const url = `http://127.0.0.1:${port}`;
   const issuer = `${url}${options.prefix ?? ''}`;
   const config = buildConfig(issuer, db, options.config);
-  const idp = await createIdp(config, { clock: options.clock, logger: createLogger(config.logging.level), writeback: options.writeback });
+  const idp = await createIdp(config, { clock: options.clock, logger: createLogger(config.logging.level), writeback: options.writeback, argon2: options.argon2 });
   server.on('request', idp.app.callback());
   return {
     url,

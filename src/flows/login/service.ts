@@ -1,10 +1,6 @@
 /** Sign-in and consent decisions; no HTTP here. */
 import type Provider from 'oidc-provider';
-import type { Logger } from 'pino';
-import type { UserService } from '../../users/service.ts';
-import type { AuditStore } from '../../store/audit.ts';
-import type { Clock } from '../../clock.ts';
-import type { Throttle, Limit } from '../../security/throttle.ts';
+import type { PasswordSignIn } from '../sign-in.ts';
 import { scopeClaims } from '../../oidc/account.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -12,50 +8,18 @@ type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type LoginOutcome = { ok: true; accountId: string } | { ok: false };
 
 export class LoginService {
-  readonly #users: UserService;
-  readonly #log: Logger;
-  readonly #audit: AuditStore;
-  readonly #clock: Clock;
-  readonly #throttle: Throttle;
-  readonly #limit: () => Limit;
+  readonly #signIn: PasswordSignIn;
   readonly isFirstParty: (clientId: string) => boolean;
 
-  constructor(deps: { users: UserService; log: Logger; audit: AuditStore; clock: Clock; isFirstParty: (clientId: string) => boolean; throttle: Throttle; limit: () => Limit }) {
-    this.#throttle = deps.throttle;
-    this.#limit = deps.limit;
-    this.#users = deps.users;
-    this.#log = deps.log;
-    this.#audit = deps.audit;
-    this.#clock = deps.clock;
+  constructor(deps: { signIn: PasswordSignIn; isFirstParty: (clientId: string) => boolean }) {
+    this.#signIn = deps.signIn;
     this.isFirstParty = deps.isFirstParty;
   }
 
   /** Every failure looks the same to the user; the log keeps the reason (never the password). */
   async signIn(username: string, password: string, context: { clientId: string; ip: string }): Promise<LoginOutcome> {
-    if (username.length > 1024 || password.length > 1024) {
-      this.#log.info({ event: 'signin.failure', reason: 'oversized', ...context }, 'sign-in failed');
-      return { ok: false };
-    }
-    // Password spraying: failed sign-ins from one address across accounts are counted; past the
-    // limit the address gets the usual failure without a password check.
-    const ipKey = `signin:ip:${context.ip}`;
-    if ((await this.#throttle.peek(ipKey, this.#limit())) >= this.#limit().points) {
-      this.#log.warn({ event: 'signin.throttled', ip: context.ip }, 'sign-in refused: too many failures from this address');
-      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', clientId: context.clientId, ip: context.ip, details: { reason: 'ip_throttled' } }, this.#clock.now());
-      return { ok: false };
-    }
-    const result = await this.#users.signIn(username, password);
-    const at = this.#clock.now();
-    if (!result.ok) {
-      await this.#throttle.hit(ipKey, this.#limit());
-      this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
-      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', userId: result.userId, clientId: context.clientId, ip: context.ip, details: { reason: result.reason } }, at);
-      if (result.lockedNow) await this.#audit.record({ type: 'signin.locked', outcome: 'info', userId: result.userId, clientId: context.clientId, ip: context.ip }, at);
-      return { ok: false };
-    }
-    this.#log.info({ event: 'signin.success', userId: result.user.id, ...context }, 'signed in');
-    await this.#audit.record({ type: 'signin.success', outcome: 'success', userId: result.user.id, clientId: context.clientId, ip: context.ip }, at);
-    return { ok: true, accountId: result.user.id };
+    const outcome = await this.#signIn.check(username, password, { ...context, via: 'login' });
+    return outcome.ok ? { ok: true, accountId: outcome.user.id } : { ok: false };
   }
 
   knownScope(scope: string): boolean {

@@ -130,7 +130,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     if (!session) return;
     const body = await form(ctx, session.id, 'setup');
     const returnTo = /^\/methods\/[A-Za-z]+$/.test(body.returnTo ?? '') ? body.returnTo! : '';
-    if (!(await setup.confirmPassword(session, body.password ?? ''))) return showConfirm(ctx, session, returnTo, true);
+    if (!(await setup.confirmPassword(session, body.password ?? '', ctx.ip))) return showConfirm(ctx, session, returnTo, true);
     ctx.status = 303;
     ctx.redirect(`${base()}${returnTo}`);
   });

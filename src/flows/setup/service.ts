@@ -7,7 +7,7 @@ import type { Store } from '../../store/index.ts';
 import type { User } from '../../store/users.ts';
 import type { Clock } from '../../clock.ts';
 import type { UserService } from '../../users/service.ts';
-import type { Logger } from 'pino';
+import type { PasswordSignIn } from '../sign-in.ts';
 
 /** How long a security-info session lasts. */
 export const SESSION_MINUTES = 30;
@@ -28,28 +28,23 @@ export class SetupService {
   readonly #store: Store;
   readonly #users: UserService;
   readonly #clock: Clock;
-  readonly #log: Logger;
+  readonly #signIn: PasswordSignIn;
 
-  constructor(deps: { store: Store; users: UserService; clock: Clock; log: Logger }) {
+  constructor(deps: { store: Store; users: UserService; clock: Clock; signIn: PasswordSignIn }) {
     this.#store = deps.store;
     this.#users = deps.users;
     this.#clock = deps.clock;
-    this.#log = deps.log;
+    this.#signIn = deps.signIn;
   }
 
-  /** Checks the password; on success opens a session and returns its id (the cookie value). */
+  /**
+   * Checks the password like the interactive login does (per-IP throttle, lockout, audit); on
+   * success opens a session and returns its id (the cookie value).
+   */
   async signIn(username: string, password: string, ip: string): Promise<string | undefined> {
-    if (username.length > 1024 || password.length > 1024) return undefined;
-    const result = await this.#users.signIn(username, password);
+    const result = await this.#signIn.check(username, password, { ip, via: 'security-info' });
+    if (!result.ok) return undefined;
     const now = this.#clock.now();
-    await this.#store.audit.record(
-      { type: 'setup.signin', outcome: result.ok ? 'success' : 'failure', userId: result.ok ? result.user.id : result.userId, ip, details: result.ok ? {} : { reason: result.reason } },
-      now,
-    );
-    if (!result.ok) {
-      this.#log.info({ event: 'setup.signin.failure', reason: result.reason, ip }, 'security-info sign-in failed');
-      return undefined;
-    }
     const id = randomBytes(32).toString('base64url');
     await this.#store.accountSessions.create(hash(id), result.user.id, now, now + SESSION_MINUTES * 60_000);
     return id;
@@ -65,9 +60,9 @@ export class SetupService {
     return { id, user, authenticatedAt: found.authenticatedAt, fresh: found.authenticatedAt + FRESH_MINUTES * 60_000 > now };
   }
 
-  /** Re-checks the password of a session's user, making the session fresh again. */
-  async confirmPassword(session: SetupSession, password: string): Promise<boolean> {
-    const result = await this.#users.signIn(session.user.username, password.slice(0, 1024));
+  /** Re-checks the password of a session's user (like a sign-in), making the session fresh again. */
+  async confirmPassword(session: SetupSession, password: string, ip: string): Promise<boolean> {
+    const result = await this.#signIn.check(session.user.username, password, { ip, via: 'security-info-confirm' });
     if (!result.ok || result.user.id !== session.user.id) return false;
     await this.#store.accountSessions.reauthenticated(hash(session.id), this.#clock.now());
     return true;

@@ -1,0 +1,75 @@
+/**
+ * Password sign-in as every page does it (the interactive login and /security-info): the per-IP
+ * throttle, the per-account lockout (in UserService) and the audit trail, identical wherever a
+ * password is checked. No HTTP here.
+ */
+import type { Logger } from 'pino';
+import type { UserService } from '../users/service.ts';
+import type { User } from '../store/users.ts';
+import type { AuditStore } from '../store/audit.ts';
+import type { Clock } from '../clock.ts';
+import type { Throttle, Limit } from '../security/throttle.ts';
+
+/** Where a password was typed: the login page of an app (with its client id) or /security-info. */
+export interface SignInContext {
+  ip: string;
+  clientId?: string;
+  /** Recorded with every event: 'login' for the interactive login, 'security-info', ... */
+  via: string;
+}
+
+export type PasswordSignInOutcome = { ok: true; user: User } | { ok: false };
+
+/** Longer input is refused before anything is checked (argon2 takes any length). */
+const MAX_INPUT = 1024;
+
+export class PasswordSignIn {
+  readonly #users: UserService;
+  readonly #log: Logger;
+  readonly #audit: AuditStore;
+  readonly #clock: Clock;
+  readonly #throttle: Throttle;
+  readonly #limit: () => Limit;
+
+  constructor(deps: { users: UserService; log: Logger; audit: AuditStore; clock: Clock; throttle: Throttle; limit: () => Limit }) {
+    this.#users = deps.users;
+    this.#log = deps.log;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+    this.#throttle = deps.throttle;
+    this.#limit = deps.limit;
+  }
+
+  /** Every failure looks the same to the user; the log and the audit keep the reason (never the password). */
+  async check(username: string, password: string, context: SignInContext): Promise<PasswordSignInOutcome> {
+    const where = { ip: context.ip, clientId: context.clientId ?? null };
+    const details = { via: context.via };
+    if (username.length > MAX_INPUT || password.length > MAX_INPUT) {
+      this.#log.info({ event: 'signin.failure', reason: 'oversized', ...context }, 'sign-in failed');
+      return { ok: false };
+    }
+    // Password spraying: failed sign-ins from one address across accounts are counted; past the
+    // limit the address gets the usual failure without a password check. The point is taken before
+    // the check, so concurrent posts can't all pass; only failures keep it.
+    const ipPoint = await this.#throttle.take(`signin:ip:${context.ip}`, this.#limit());
+    if (!ipPoint.allowed) {
+      // Not a checked password: it doesn't count (the address is over the limit anyway).
+      await ipPoint.giveBack();
+      this.#log.warn({ event: 'signin.throttled', ...context }, 'sign-in refused: too many failures from this address');
+      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { ...details, reason: 'ip_throttled' } }, this.#clock.now());
+      return { ok: false };
+    }
+    const result = await this.#users.signIn(username, password);
+    const at = this.#clock.now();
+    if (!result.ok) {
+      this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
+      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', userId: result.userId, ...where, details: { ...details, reason: result.reason } }, at);
+      if (result.lockedNow) await this.#audit.record({ type: 'signin.locked', outcome: 'info', userId: result.userId, ...where, details }, at);
+      return { ok: false };
+    }
+    await ipPoint.giveBack();
+    this.#log.info({ event: 'signin.success', userId: result.user.id, ...context }, 'signed in');
+    await this.#audit.record({ type: 'signin.success', outcome: 'success', userId: result.user.id, ...where, details }, at);
+    return { ok: true, user: result.user };
+  }
+}

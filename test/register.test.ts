@@ -255,3 +255,14 @@ test.serial('users out of scope, or with requireOnSignIn off, are not interrupte
     idp.idp.parts.config.replace(previous);
   }
 });
+
+test.serial('parallel "Not now" requests can never skip more than maxSkips times', async (t) => {
+  await newUser('kees');
+  const user = (await idp.idp.parts.users.find('kees'))!;
+  const results = await Promise.allSettled(Array.from({ length: 6 }, () => idp.idp.parts.registration.skip(user, {})));
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 2, 'maxSkips is 2');
+  for (const r of results) if (r.status === 'rejected') t.is((r.reason as { code?: string }).code, 'skip_not_allowed');
+  t.is((await idp.idp.parts.store.sspr.state(user.id)).skips, 2);
+  const trail = await idp.idp.parts.store.audit.list({ userId: user.id, type: 'sspr.registration.skipped' });
+  t.deepEqual(trail.map((e) => Number(e.details?.skips)).sort(), [1, 2]);
+});

@@ -143,6 +143,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     store,
     clock,
     codes,
+    throttle,
     hasher,
     mail,
     phone,

@@ -114,6 +114,64 @@ test.serial('email: resends wait resendAfterSeconds, and at most maxSends codes 
   t.is(smtp.messages.filter((m) => m.to.includes('em4@example.net')).length, 3);
 });
 
+/** Runs `fn` with some of sspr.limits changed in the live configuration. */
+async function withLimits(limits: Partial<RunningIdp['config']['sspr']['limits']>, fn: () => Promise<void>): Promise<void> {
+  const previous = idp.idp.parts.config.current;
+  idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, limits: { ...previous.sspr.limits, ...limits } } });
+  try {
+    await fn();
+  } finally {
+    idp.idp.parts.config.replace(previous);
+  }
+}
+
+test.serial('email: at most emailsPer10Minutes codes per account, whatever the address', async (t) => {
+  await withLimits({ emailsPer10Minutes: 3 }, async () => {
+    const { browser, page } = await account('em5');
+    const form = await browser.follow(page, '/methods/email');
+    for (let i = 1; i <= 3; i += 1) {
+      t.regex((await browser.submit(form, '/methods/email/send', { address: `em5.${i}@example.net` })).html, /We sent a code/, `address ${i}`);
+    }
+    const refused = await browser.submit(form, '/methods/email/send', { address: 'em5.4@example.net' });
+    t.is(refused.status, 400);
+    t.regex(refused.html, /too many codes in a short time\. Try again in 10 min\./);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.is(smtp.messages.filter((m) => /em5\.\d@example\.net/.test(m.to.join(' '))).length, 3, 'no fourth mail');
+
+    // Another account has its own budget; this one's comes back after the window.
+    const other = await account('em6');
+    t.regex((await other.browser.submit(await other.browser.follow(other.page, '/methods/email'), '/methods/email/send', { address: 'em6@example.net' })).html, /We sent a code/);
+    clock.advance(10 * 60_000);
+    try {
+      // Ten minutes on, the page wants the password again first.
+      const confirm = await browser.submit(form, '/methods/email/send', { address: 'em5.5@example.net' });
+      const again = await browser.submit(confirm, '/security-info/confirm-password', { password: 'em5 password 1' });
+      t.regex((await browser.submit(again, '/methods/email/send', { address: 'em5.5@example.net' })).html, /We sent a code/);
+    } finally {
+      clock.advance(-10 * 60_000);
+    }
+  });
+});
+
+test.serial('mobile phone: at most phonePerHour texts and calls per account, whatever the number', async (t) => {
+  await withLimits({ phonePerHour: 2 }, async () => {
+    const { browser, page } = await account('ph3');
+    const form = await browser.follow(page, '/methods/mobilePhone');
+    const before = sms.messages.length;
+    t.regex((await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number: '06 11111101', channel: 'sms' })).html, /We sent a text/);
+    t.regex((await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number: '06 11111102', channel: 'voice' })).html, /We are calling/);
+    const refused = await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number: '06 11111103', channel: 'sms' });
+    t.is(refused.status, 400);
+    t.regex(refused.html, /too many codes in a short time\. Try again in 60 min\./);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.deepEqual(
+      sms.messages.slice(before).map((m) => m.to),
+      ['+31611111101', '+31611111102'],
+      'nothing went to the third number',
+    );
+  });
+});
+
 test.serial('mobile phone: a voice call reads the code out; a wrong code counts; the right one registers', async (t) => {
   const { browser, page, userId } = await account('ph1');
   const form = await browser.follow(page, '/methods/mobilePhone');

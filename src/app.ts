@@ -32,6 +32,7 @@ import { loginRoutes } from './flows/login/routes.ts';
 import { interactionKit } from './flows/interaction.ts';
 import { RegistrationService } from './flows/register/service.ts';
 import { registerRoutes } from './flows/register/routes.ts';
+import { ReauthService } from './flows/register/reauth.ts';
 import { SetupService } from './flows/setup/service.ts';
 import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
@@ -160,6 +161,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     store,
     clock,
     codes,
+    throttle,
     hasher,
     mail,
     phone,
@@ -210,8 +212,9 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         isFirstParty,
       }),
     middleware(provider) {
-      const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb);
-      const register = registerRoutes({ kit, registration, users, render, site });
+      const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb, clock);
+      const reauth = new ReauthService({ users, audit: store.audit, clock });
+      const register = registerRoutes({ kit, registration, reauth, users, render, site });
       const routes = loginRoutes({ kit, login, render, promptPages: register.promptPages });
       const setup = setupRoutes({
         setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),

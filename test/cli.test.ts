@@ -560,6 +560,43 @@ test('users set-office-phone stores E.164, refuses bad numbers, clears with none
   t.deepEqual(((await showJson('olga')) as unknown as { sspr: { methods: unknown[] } }).sspr.methods, []);
 });
 
+test('users set-office-phone tells the user by email when the number is added, changed or cleared', async (t) => {
+  t.is((await run(['users', 'add', 'oskar', '--no-password', '--email', 'oskar@corp.example'])).code, 0);
+  const user = (await stored('oskar'))!;
+  const mails = async () => (await idp.idp.parts.store.outbox.latest({ userId: user.id }, 100)).reverse();
+
+  const added = await run(['users', 'set-office-phone', 'oskar', '020 123 4567']);
+  t.is(added.code, 0, added.stderr);
+  t.regex(added.stdout, /notified oskar at o•+@corp\.example/);
+  const changed = await run(['users', 'set-office-phone', 'oskar', '+31 30 123 4567']);
+  t.is(changed.code, 0, changed.stderr);
+  const same = await run(['users', 'set-office-phone', 'oskar', '030 123 4567']);
+  t.is(same.code, 0, same.stderr);
+  t.notRegex(same.stdout, /notified/, 'the same number again changes nothing');
+  const cleared = await run(['users', 'set-office-phone', 'oskar', 'none']);
+  t.is(cleared.code, 0, cleared.stderr);
+
+  const sent = await mails();
+  t.deepEqual(
+    sent.map((m) => [m.recipient, /recovery information changed/.test(m.subject ?? '')]),
+    [
+      ['oskar@corp.example', true],
+      ['oskar@corp.example', true],
+      ['oskar@corp.example', true],
+    ],
+  );
+  t.regex(sent[0]!.body, /was added to your account: Office phone/);
+  t.regex(sent[1]!.body, /was changed: Office phone/);
+  t.regex(sent[2]!.body, /was removed from your account: Office phone/);
+  t.false(sent.some((m) => /123 ?4567|1234567/.test(m.body)), 'the number itself is not mailed');
+
+  // A user without an email address: the change is made, and the admin is told nobody was notified.
+  t.is((await run(['users', 'add', 'oona', '--no-password'])).code, 0);
+  const unnotified = await run(['users', 'set-office-phone', 'oona', '020 123 4567']);
+  t.is(unnotified.code, 0, unnotified.stderr);
+  t.regex(unnotified.stdout, /oona has no email address: not notified/);
+});
+
 test('outbox prints the messages kept for a user', async (t) => {
   t.is((await run(['users', 'add', 'otis', '--no-password'])).code, 0);
   const user = await stored('otis');

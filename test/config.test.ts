@@ -69,6 +69,12 @@ const corpus: Record<string, { expect: Expected[]; env?: NodeJS.ProcessEnv }> = 
   'redirect-uri-javascript.yaml': { expect: [['clients.0.redirectUris.0', 'must be an absolute http(s) URL']] },
   'redirect-uri-fragment.yaml': { expect: [['clients.0.redirectUris.0', 'must not contain a #fragment']] },
   'redirect-uri-deep-in-list.yaml': { expect: [['clients.1.redirectUris.0', 'must be an absolute http(s) URL']] },
+  'sspr-codes-maxattempts-too-high.yaml': { expect: [['sspr.codes.maxAttempts', '<=5']] },
+
+  // SSPR policy rules across keys.
+  'sspr-admins-fewer-than-two-methods.yaml': { expect: [['sspr.administrators.groups', 'administrators need two methods, but sspr.methods offers them only 1']] },
+  'sspr-questions-too-few-custom.yaml': { expect: [['sspr.securityQuestions.custom', 'must hold at least numberToRegister (3) questions when predefined is false; it has 2']] },
+  'sspr-questions-duplicate-custom.yaml': { expect: [['sspr.securityQuestions.custom.2', 'duplicates sspr.securityQuestions.custom.0 (same text)']] },
 
   // ${ENV} references.
   'env-var-unset.yaml': {

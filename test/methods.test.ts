@@ -6,6 +6,7 @@ import type { TestSmtp } from './helpers/smtp.ts';
 import type { SmsReceiver } from './helpers/sms.ts';
 import { codeIn, keyOnPage } from './helpers/register.ts';
 import { totpCodeAt, totpStep } from '../src/security/totp.ts';
+import { DEFAULT_HOLD_MINUTES } from '../src/security/codes.ts';
 
 // Each method through its pages: register, verify, wrong code, expired code, reused code,
 // too many tries, resend limits. Codes are read from a real SMTP server and SMS webhook.
@@ -114,6 +115,64 @@ test.serial('email: resends wait resendAfterSeconds, and at most maxSends codes 
   t.is(smtp.messages.filter((m) => m.to.includes('em4@example.net')).length, 3);
 });
 
+/** Runs `fn` with some of sspr.limits changed in the live configuration. */
+async function withLimits(limits: Partial<RunningIdp['config']['sspr']['limits']>, fn: () => Promise<void>): Promise<void> {
+  const previous = idp.idp.parts.config.current;
+  idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, limits: { ...previous.sspr.limits, ...limits } } });
+  try {
+    await fn();
+  } finally {
+    idp.idp.parts.config.replace(previous);
+  }
+}
+
+test.serial('email: at most emailsPer10Minutes codes per account, whatever the address', async (t) => {
+  await withLimits({ emailsPer10Minutes: 3 }, async () => {
+    const { browser, page } = await account('em5');
+    const form = await browser.follow(page, '/methods/email');
+    for (let i = 1; i <= 3; i += 1) {
+      t.regex((await browser.submit(form, '/methods/email/send', { address: `em5.${i}@example.net` })).html, /We sent a code/, `address ${i}`);
+    }
+    const refused = await browser.submit(form, '/methods/email/send', { address: 'em5.4@example.net' });
+    t.is(refused.status, 400);
+    t.regex(refused.html, /too many codes in a short time\. Try again in 10 min\./);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.is(smtp.messages.filter((m) => /em5\.\d@example\.net/.test(m.to.join(' '))).length, 3, 'no fourth mail');
+
+    // Another account has its own budget; this one's comes back after the window.
+    const other = await account('em6');
+    t.regex((await other.browser.submit(await other.browser.follow(other.page, '/methods/email'), '/methods/email/send', { address: 'em6@example.net' })).html, /We sent a code/);
+    clock.advance(10 * 60_000);
+    try {
+      // Ten minutes on, the page wants the password again first.
+      const confirm = await browser.submit(form, '/methods/email/send', { address: 'em5.5@example.net' });
+      const again = await browser.submit(confirm, '/security-info/confirm-password', { password: 'em5 password 1' });
+      t.regex((await browser.submit(again, '/methods/email/send', { address: 'em5.5@example.net' })).html, /We sent a code/);
+    } finally {
+      clock.advance(-10 * 60_000);
+    }
+  });
+});
+
+test.serial('mobile phone: at most phonePerHour texts and calls per account, whatever the number', async (t) => {
+  await withLimits({ phonePerHour: 2 }, async () => {
+    const { browser, page } = await account('ph3');
+    const form = await browser.follow(page, '/methods/mobilePhone');
+    const before = sms.messages.length;
+    t.regex((await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number: '06 11111101', channel: 'sms' })).html, /We sent a text/);
+    t.regex((await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number: '06 11111102', channel: 'voice' })).html, /We are calling/);
+    const refused = await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number: '06 11111103', channel: 'sms' });
+    t.is(refused.status, 400);
+    t.regex(refused.html, /too many codes in a short time\. Try again in 60 min\./);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.deepEqual(
+      sms.messages.slice(before).map((m) => m.to),
+      ['+31611111101', '+31611111102'],
+      'nothing went to the third number',
+    );
+  });
+});
+
 test.serial('mobile phone: a voice call reads the code out; a wrong code counts; the right one registers', async (t) => {
   const { browser, page, userId } = await account('ph1');
   const form = await browser.follow(page, '/methods/mobilePhone');
@@ -130,6 +189,85 @@ test.serial('mobile phone: a voice call reads the code out; a wrong code counts;
   const done = await browser.submit(codePage, '/methods/mobilePhone/verify', { code });
   t.regex(done.html, /\+49/);
   t.is((await idp.idp.parts.store.sspr.methods(userId))[0]!.value, '+4915123456789');
+});
+
+/** The phone page after sending a code by text to `number` (NL), and the code as the webhook received it. */
+async function phoneCode(browser: Browser, form: Page, number: string, e164: string): Promise<{ codePage: Page; code: string }> {
+  const before = sms.messages.length;
+  const codePage = await browser.submit(form, '/methods/mobilePhone/send', { country: 'NL', number, channel: 'sms' });
+  if (!codePage.html.includes('/methods/mobilePhone/verify')) throw new Error(`no code page: ${codePage.status} ${codePage.html.slice(0, 1500)}`);
+  const text = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === e164 && m.channel === 'sms');
+  return { codePage, code: codeIn(text.text) };
+}
+const alertOf = (page: Page) => /<p class="alert"[^>]*>([^<]+)</.exec(page.html)?.[1] ?? '';
+
+test.serial('mobile phone: a code works once; the same code again is refused and changes nothing', async (t) => {
+  const { browser, page, userId } = await account('ph4');
+  const form = await browser.follow(page, '/methods/mobilePhone');
+  const { codePage, code } = await phoneCode(browser, form, '06 22222201', '+31622222201');
+  t.regex(code, /^\d{8}$/);
+  t.regex((await browser.submit(codePage, '/methods/mobilePhone/verify', { code })).html, /\+31 6 •+ ?01/);
+  await idp.idp.parts.store.sspr.deleteMethod(userId, 'mobile_phone');
+  const reused = await browser.submit(codePage, '/methods/mobilePhone/verify', { code });
+  t.regex(alertOf(reused), /expired or was already used/);
+  t.deepEqual(await idp.idp.parts.store.sspr.methods(userId), [], 'the used code registered nothing the second time');
+});
+
+test.serial('mobile phone: an expired code is refused', async (t) => {
+  const { browser, page, userId } = await account('ph5');
+  const form = await browser.follow(page, '/methods/mobilePhone');
+  const { codePage, code } = await phoneCode(browser, form, '06 22222202', '+31622222202');
+  clock.advance(5 * 60_000 + 1000);
+  try {
+    const late = await browser.submit(codePage, '/methods/mobilePhone/verify', { code });
+    t.regex(alertOf(late), /expired or was already used/);
+    t.regex(late.html, /name="number"/, 'back at the number form');
+    t.deepEqual(await idp.idp.parts.store.sspr.methods(userId), []);
+  } finally {
+    clock.advance(-(5 * 60_000 + 1000));
+  }
+});
+
+test.serial('mobile phone: five wrong tries void the code, even for the right one afterwards', async (t) => {
+  const { browser, page, userId } = await account('ph6');
+  const form = await browser.follow(page, '/methods/mobilePhone');
+  const { codePage, code } = await phoneCode(browser, form, '06 22222203', '+31622222203');
+  const wrong = code === '12345678' ? '87654321' : '12345678';
+  const messages: string[] = [];
+  for (let i = 0; i < 5; i += 1) messages.push(alertOf(await browser.submit(codePage, '/methods/mobilePhone/verify', { code: wrong })));
+  t.regex(messages[0]!, /4 more/);
+  t.regex(messages[3]!, /1 more/);
+  t.regex(messages[4]!, /Too many wrong codes/);
+  const right = await browser.submit(codePage, '/methods/mobilePhone/verify', { code });
+  t.regex(alertOf(right), /Too many wrong codes/);
+  t.deepEqual(await idp.idp.parts.store.sspr.methods(userId), []);
+});
+
+test.serial('mobile phone: resends wait resendAfterSeconds, and at most maxSends texts go to a number', async (t) => {
+  await withLimits({ phonePerHour: 50 }, async () => {
+    const { browser, page } = await account('ph7');
+    const form = await browser.follow(page, '/methods/mobilePhone');
+    const { codePage } = await phoneCode(browser, form, '06 22222204', '+31622222204');
+    t.regex(alertOf(await browser.submit(codePage, '/methods/mobilePhone/resend')), /wait \d+ seconds/);
+    try {
+      clock.advance(31_000);
+      t.regex((await browser.submit(codePage, '/methods/mobilePhone/resend')).html, /We sent a text/);
+      clock.advance(31_000);
+      t.regex((await browser.submit(codePage, '/methods/mobilePhone/resend')).html, /We sent a text/);
+      clock.advance(31_000);
+      t.regex(alertOf(await browser.submit(codePage, '/methods/mobilePhone/resend')), /sent too many codes/);
+    } finally {
+      clock.advance(-93_000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.is(sms.messages.filter((m) => m.to === '+31622222204').length, 3);
+    // The newest code is the one that counts: an earlier one no longer works.
+    const texts = sms.messages.filter((m) => m.to === '+31622222204');
+    const first = codeIn(texts[0]!.text);
+    const last = codeIn(texts[2]!.text);
+    if (first !== last) t.regex(alertOf(await browser.submit(codePage, '/methods/mobilePhone/verify', { code: first })), /isn(&#39;|')t right|expired/);
+    t.regex((await browser.submit(codePage, '/methods/mobilePhone/verify', { code: last })).html, /\+31 6 •+ ?04/);
+  });
 });
 
 test.serial('mobile phone: a channel the admin turned off is refused', async (t) => {
@@ -165,6 +303,57 @@ test.serial('authenticator app: wrong codes, then a new key after too many; a co
   t.regex(done.html, /App connected/);
   const stored = (await idp.idp.parts.store.sspr.methods(userId)).find((m) => m.kind === 'authenticator_app')!;
   t.false(stored.value.includes(newKey), 'the secret is not stored in clear');
+});
+
+test.serial('authenticator app: a setup left longer than it lasts expires; the code of the old key then registers nothing', async (t) => {
+  const { browser, page, userId } = await account('app2');
+  const setup = await browser.follow(page, '/methods/authenticatorApp');
+  const key = keyOnPage(setup);
+  const later = (DEFAULT_HOLD_MINUTES + 1) * 60_000;
+  clock.advance(later);
+  try {
+    // The page's own password check (10 minutes) has lapsed too: confirm, staying on the overview.
+    const confirm = await browser.submit(setup, '/methods/authenticatorApp/verify', { code: '000000' });
+    t.regex(confirm.html, /Confirm your password/);
+    await browser.submit(confirm, '/security-info/confirm-password', { password: 'app2 password 1', returnTo: '' });
+    const expired = await browser.submit(setup, '/methods/authenticatorApp/verify', { code: totpCodeAt(key, totpStep(clock.now())) });
+    t.regex(alertOf(expired), /This setup has expired/);
+    const newKey = keyOnPage(expired);
+    t.not(newKey, key, 'a new key is shown');
+    t.deepEqual(await idp.idp.parts.store.sspr.methods(userId), []);
+    const done = await browser.submit(expired, '/methods/authenticatorApp/verify', { code: totpCodeAt(newKey, totpStep(clock.now())) });
+    t.regex(done.html, /App connected/);
+  } finally {
+    clock.advance(-later);
+  }
+});
+
+test.serial('authenticator app: a code confirms its setup once; used again it registers nothing', async (t) => {
+  const { browser, page, userId } = await account('app3');
+  const setup = await browser.follow(page, '/methods/authenticatorApp');
+  const key = keyOnPage(setup);
+  const code = totpCodeAt(key, totpStep(clock.now()));
+  t.regex((await browser.submit(setup, '/methods/authenticatorApp/verify', { code })).html, /App connected/);
+  const stored = (await idp.idp.parts.store.sspr.methods(userId)).find((m) => m.kind === 'authenticator_app')!;
+  const again = await browser.submit(setup, '/methods/authenticatorApp/verify', { code });
+  t.regex(alertOf(again), /This setup has expired/);
+  t.not(keyOnPage(again), key, 'a new key is offered');
+  const after = (await idp.idp.parts.store.sspr.methods(userId)).find((m) => m.kind === 'authenticator_app')!;
+  t.is(after.value, stored.value, 'the registered app is unchanged');
+  t.is(after.updatedAt, stored.updatedAt);
+  t.is((await idp.idp.parts.store.audit.list({ userId, type: 'sspr.method.added' })).length, 1);
+  t.is((await idp.idp.parts.store.audit.list({ userId, type: 'sspr.method.changed' })).length, 0);
+});
+
+test.serial('authenticator app: the same code sent twice at the same moment is taken once', async (t) => {
+  const { browser, page, userId } = await account('app4');
+  const setup = await browser.follow(page, '/methods/authenticatorApp');
+  const code = totpCodeAt(keyOnPage(setup), totpStep(clock.now()));
+  const both = await Promise.all([1, 2].map(() => browser.submit(setup, '/methods/authenticatorApp/verify', { code })));
+  t.is(both.filter((p) => /App connected/.test(p.html)).length, 1);
+  t.is(both.filter((p) => /This setup has expired/.test(alertOf(p))).length, 1);
+  const trail = await idp.idp.parts.store.audit.list({ userId });
+  t.is(trail.filter((e) => e.type === 'sspr.method.added' || e.type === 'sspr.method.changed').length, 1);
 });
 
 test.serial('security questions: every rule is explained next to its field; nothing is saved until all are right', async (t) => {

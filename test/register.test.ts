@@ -255,3 +255,102 @@ test.serial('users out of scope, or with requireOnSignIn off, are not interrupte
     idp.idp.parts.config.replace(previous);
   }
 });
+
+test.serial('parallel "Not now" requests can never skip more than maxSkips times', async (t) => {
+  await newUser('kees');
+  const user = (await idp.idp.parts.users.find('kees'))!;
+  const results = await Promise.allSettled(Array.from({ length: 6 }, () => idp.idp.parts.registration.skip(user, {})));
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 2, 'maxSkips is 2');
+  for (const r of results) if (r.status === 'rejected') t.is((r.reason as { code?: string }).code, 'skip_not_allowed');
+  t.is((await idp.idp.parts.store.sspr.state(user.id)).skips, 2);
+  const trail = await idp.idp.parts.store.audit.list({ userId: user.id, type: 'sspr.registration.skipped' });
+  t.deepEqual(trail.map((e) => Number(e.details?.skips)).sort(), [1, 2]);
+});
+
+const csrfOf = (page: Page) => /name="csrf" value="([^"]+)"/.exec(page.html)![1]!;
+
+test.serial('after SSO, changing or removing a method in the reconfirmation prompt needs the password first; "Looks good" does not', async (t) => {
+  const previous = idp.idp.parts.config.current;
+  // A short reconfirmation period, well within the browser session's lifetime (14 days).
+  idp.idp.parts.config.replace({ ...previous, sspr: { ...previous.sspr, registration: { ...previous.sspr.registration, reconfirmAfterDays: 1 } } });
+  const later = DAY + 60_000;
+  try {
+    await newUser('lotte', { email: 'lotte@corp.example' });
+    const first = await startSignIn('lotte');
+    let overview = await registerEmail(first.browser, first.page, smtp, 'lotte@example.net');
+    overview = await registerPhone(first.browser, overview, sms, 'NL', '06 33333301', '+31633333301');
+    await finishAndRedeem(first.browser, overview, first.config, first.auth);
+    const browser = first.browser;
+    const user = (await idp.idp.parts.users.find('lotte'))!;
+    const methods = async () => (await idp.idp.parts.store.sspr.methods(user.id)).map((m) => [m.kind, m.value]);
+    const registered = await methods();
+
+    clock.advance(later);
+    // Single sign-on: the same browser, no password typed.
+    const config = await rp();
+    const auth = await authorizationRequest(config);
+    const prompt = await browser.navigate(auth.url.href);
+    t.is(prompt.status, 200);
+    t.regex(prompt.html, /still right/);
+
+    const confirm = await browser.follow(prompt, '/methods/email');
+    t.regex(confirm.html, /Confirm your password/, '"Change" asks for the password first');
+    t.notRegex(confirm.html, /Email me a code/);
+    // Posting straight to a step or to remove gets the same answer, and changes nothing.
+    const mailsBefore = smtp.messages.length;
+    const crafted = await browser.request(`${prompt.url.replace(/\/$/, '')}/methods/email/send`, { form: { csrf: csrfOf(prompt), address: 'mallory@example.net' } });
+    t.regex(crafted.html, /Confirm your password/);
+    const remove = await browser.submit(prompt, '/methods/mobilePhone/remove');
+    t.regex(remove.html, /Confirm your password/);
+    t.deepEqual(await methods(), registered);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.false(smtp.messages.slice(mailsBefore).some((m) => m.to.includes('mallory@example.net')), 'no code went out');
+    // The form needs its CSRF token.
+    const noToken = await browser.request(`${prompt.url.replace(/\/$/, '')}/confirm-password`, { form: { password: 'lotte password 1' } });
+    t.is(noToken.status, 403);
+
+    // A wrong password is refused and counted by the sign-in lockout.
+    const failedBefore = (await idp.idp.parts.users.find('lotte'))!.failedSignins;
+    const wrong = await browser.submit(confirm, '/confirm-password', { password: 'not my password' });
+    t.is(wrong.status, 400);
+    t.regex(wrong.html, /password isn(&#39;|')t right/);
+    t.is((await idp.idp.parts.users.find('lotte'))!.failedSignins, failedBefore + 1);
+    t.deepEqual(await methods(), registered);
+
+    // The right one leads on to the method page, and the change goes through.
+    const methodPage = await browser.submit(wrong, '/confirm-password', { password: 'lotte password 1' });
+    t.is(methodPage.status, 200);
+    t.regex(methodPage.html, /Email me a code/);
+    const sentAt = smtp.messages.length;
+    const codePage = await browser.submit(methodPage, '/methods/email/send', { address: 'lotte.new@example.net' });
+    const mail = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= sentAt && m.to.includes('lotte.new@example.net'));
+    const changed = await browser.submit(codePage, '/methods/email/verify', { code: codeIn(mail.text) });
+    t.regex(changed.html, /l•+@example\.net/);
+    t.deepEqual((await methods()).find(([kind]) => kind === 'email'), ['email', 'lotte.new@example.net']);
+    // Removing works now too, without asking again.
+    const removed = await browser.submit(changed, '/methods/mobilePhone/remove');
+    t.regex(removed.html, /still right/);
+    t.deepEqual(await methods(), [['email', 'lotte.new@example.net']]);
+    const done = await browser.submit(removed, '/reconfirm');
+    t.is(done.status, 0);
+    t.truthy((await redeem(config, auth, done.url)).access_token);
+    const trail = await idp.idp.parts.store.audit.list({ userId: user.id, type: 'sspr.registration.reauth' });
+    t.deepEqual(trail.map((e) => e.outcome).sort(), ['failure', 'success']);
+
+    // Another period on: "Looks good" as it is needs no password.
+    clock.advance(later);
+    try {
+      const auth2 = await authorizationRequest(config);
+      const again = await browser.navigate(auth2.url.href);
+      t.regex(again.html, /still right/);
+      const through = await browser.submit(again, '/reconfirm');
+      t.is(through.status, 0);
+      t.truthy((await redeem(config, auth2, through.url)).access_token);
+    } finally {
+      clock.advance(-later);
+    }
+  } finally {
+    clock.advance(-later);
+    idp.idp.parts.config.replace(previous);
+  }
+});

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseConfig } from '../src/config/load.ts';
+import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { createPasswordHasher } from '../src/security/password.ts';
 import type { StoredAnswer } from '../src/store/sspr.ts';
 import {
@@ -65,25 +65,35 @@ test('catalogue: predefined then custom; ids derived from text, given ids kept, 
   t.not(a.id, c.id);
 });
 
-test('catalogue: predefined can be switched off; duplicate ids keep the first', (t) => {
+test('catalogue: predefined can be switched off', (t) => {
   const catalogue = questionCatalogue(
-    settings({
-      predefined: false,
-      custom: [
-        { id: 'same', en: 'The first question text?' },
-        { id: 'same', en: 'The second question text?' },
-        'A question given twice?',
-        'A question given twice?',
-      ],
-    }),
+    settings({ predefined: false, custom: [{ id: 'same', en: 'The first question text?' }, 'A question given once?', 'And one more question?'] }),
   );
   t.deepEqual(
     catalogue.map((q) => q.en),
-    ['The first question text?', 'A question given twice?'],
+    ['The first question text?', 'A question given once?', 'And one more question?'],
   );
-  const overriding = questionCatalogue(settings({ custom: [{ id: 'first-school', en: 'Not the shipped text?' }] }));
-  t.is(overriding.length, predefinedQuestions.length);
-  t.is(overriding.find((q) => q.id === 'first-school')?.en, predefinedQuestions[0]?.en);
+});
+
+test('a question offered twice is a configuration error naming both, never silently dropped', (t) => {
+  const problems = (input: Record<string, unknown>) => {
+    const error = t.throws(() => settings(input), { instanceOf: ConfigError });
+    return error.problems;
+  };
+  t.deepEqual(problems({ custom: [{ id: 'same', en: 'The first question text?' }, { id: 'same', en: 'The second question text?' }] }), [
+    { path: 'sspr.securityQuestions.custom.1', message: 'duplicates sspr.securityQuestions.custom.0 (same id "same")' },
+  ]);
+  t.deepEqual(problems({ custom: ['A question given twice?', { id: 'other-id', en: 'a question  given TWICE?' }] }), [
+    { path: 'sspr.securityQuestions.custom.1', message: 'duplicates sspr.securityQuestions.custom.0 (same text)' },
+  ]);
+  t.deepEqual(problems({ custom: [{ id: 'first-school', en: 'Not the shipped text?' }] }), [
+    { path: 'sspr.securityQuestions.custom.0', message: 'duplicates the predefined question "first-school" (same id "first-school")' },
+  ]);
+  t.deepEqual(problems({ custom: [predefinedQuestions[1]!.en] }), [
+    { path: 'sspr.securityQuestions.custom.0', message: `duplicates the predefined question "${predefinedQuestions[1]!.id}" (same text)` },
+  ]);
+  // With the shipped questions switched off, their ids and texts are free to use.
+  t.is(questionCatalogue(settings({ predefined: false, custom: [{ id: 'first-school', en: 'Not the shipped text?' }] }))[0]!.en, 'Not the shipped text?');
 });
 
 test('questionText picks the language', (t) => {

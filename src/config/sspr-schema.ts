@@ -3,6 +3,7 @@
  * delivery. Part of the single configuration schema (see schema.ts).
  */
 import { z } from 'zod';
+import { customQuestionId, predefinedQuestions } from '../methods/security-questions/questions.ts';
 
 const groupList = z.array(z.string().min(1).max(256)).default([]);
 
@@ -57,6 +58,21 @@ const securityQuestions = z
     if (q.numberToReset > q.numberToRegister) {
       ctx.addIssue({ code: 'custom', path: ['numberToReset'], message: `must not be greater than numberToRegister (${q.numberToRegister})` });
     }
+    // A question offered twice (same id, or the same English text) is a mistake to report, not to drop.
+    const sameText = (text: string) => text.normalize('NFC').replace(/\s+/g, ' ').trim().toLowerCase();
+    const seen: { id: string; text: string; where: string }[] = q.predefined
+      ? predefinedQuestions.map((p) => ({ id: p.id, text: sameText(p.en), where: `the predefined question "${p.id}"` }))
+      : [];
+    q.custom.forEach((custom, i) => {
+      const en = typeof custom === 'string' ? custom : custom.en;
+      const id = typeof custom === 'string' ? customQuestionId(custom) : (custom.id ?? customQuestionId(custom.en));
+      const text = sameText(en);
+      const earlier = seen.find((s) => s.id === id || s.text === text);
+      if (earlier) {
+        ctx.addIssue({ code: 'custom', path: ['custom', i], message: `duplicates ${earlier.where} (${earlier.id === id ? `same id "${id}"` : 'same text'})` });
+      }
+      seen.push({ id, text, where: `sspr.securityQuestions.custom.${i}` });
+    });
   });
 
 const registration = z
@@ -79,7 +95,7 @@ const codes = z
   .strictObject({
     length: z.number().int().min(6).max(10).default(8).describe('Digits in a one-time code.'),
     ttlMinutes: z.number().int().min(1).max(10).default(10).describe('Minutes a code stays valid.'),
-    maxAttempts: z.number().int().min(1).max(10).default(5).describe('Wrong entries before a code is void.'),
+    maxAttempts: z.number().int().min(1).max(5).default(5).describe('Wrong entries before a code is void (at most 5).'),
     maxSends: z.number().int().min(1).max(10).default(3).describe('Codes sent to one address for one purpose within the validity window.'),
     resendAfterSeconds: z.number().int().min(0).max(600).default(30).describe('Seconds before another code may be sent.'),
   })
@@ -226,6 +242,23 @@ export const ssprSchema = z
         code: 'custom',
         path: ['methods'],
         message: `must offer at least ${s.methodsRequired} method(s), at least one of them other than the authenticator app`,
+      });
+    }
+    // Administrators always need two methods, and security questions never count for them.
+    const forAdmins = [m.email, m.mobilePhone.enabled, m.officePhone, m.authenticatorApp].filter(Boolean).length;
+    if (s.enabled !== 'none' && s.administrators.groups.length > 0 && forAdmins < 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['administrators', 'groups'],
+        message: `administrators need two methods, but sspr.methods offers them only ${forAdmins} (security questions don't count for administrators): offer two of email, mobilePhone, officePhone and authenticatorApp, or leave the groups empty`,
+      });
+    }
+    const q = s.securityQuestions;
+    if (s.enabled !== 'none' && m.securityQuestions && !q.predefined && q.custom.length < q.numberToRegister) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['securityQuestions', 'custom'],
+        message: `must hold at least numberToRegister (${q.numberToRegister}) questions when predefined is false; it has ${q.custom.length}`,
       });
     }
   });

@@ -5,6 +5,7 @@ import { errors } from 'oidc-provider';
 import { AppError, badRequest } from '../errors.ts';
 import { readForm, type Form } from '../security/form.ts';
 import type { Csrf } from '../security/csrf.ts';
+import type { Clock } from '../clock.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type InteractionResult = Parameters<Provider['interactionResult']>[2];
@@ -24,11 +25,24 @@ export interface InteractionKit {
   finish(ctx: Context, result: InteractionResult, merge: boolean): Promise<void>;
   clientName(interaction: Interaction): Promise<string>;
   uiLocales(interaction: Interaction): string | undefined;
+  /** Now, from the injected clock (epoch ms). */
+  now(): number;
+  /** When the flow's account last authenticated (epoch ms): oidc-provider's session loginTs. */
+  authenticatedAt(interaction: Interaction): Promise<number | undefined>;
+  /** Records a password check at `at` (epoch ms) as the session's authentication time. */
+  reauthenticated(interaction: Interaction, at: number): Promise<void>;
 }
 
 export const sessionExpired = () => new AppError('session_expired', 400, 'error.session_expired');
 
-export function interactionKit(provider: Provider, csrf: Csrf, basePath: string, bodyLimitKb: () => number): InteractionKit {
+export function interactionKit(provider: Provider, csrf: Csrf, basePath: string, bodyLimitKb: () => number, clock: Clock): InteractionKit {
+  /** The flow's oidc-provider session (found by its uid, which survives id rotation), if still the same account's. */
+  async function sessionOf(interaction: Interaction) {
+    const { uid, accountId } = interaction.session ?? {};
+    const session = uid ? await provider.Session.findByUid(uid) : undefined;
+    return session && accountId && session.accountId === accountId ? session : undefined;
+  }
+
   return {
     provider,
     csrf,
@@ -63,5 +77,16 @@ export function interactionKit(provider: Provider, csrf: Csrf, basePath: string,
       return client?.clientName ?? client?.clientId ?? '';
     },
     uiLocales: (interaction) => (typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : undefined),
+    now: () => clock.now(),
+    async authenticatedAt(interaction) {
+      const loginTs = (await sessionOf(interaction))?.loginTs;
+      return typeof loginTs === 'number' ? loginTs * 1000 : undefined;
+    },
+    async reauthenticated(interaction, at) {
+      const session = await sessionOf(interaction);
+      if (!session) throw sessionExpired();
+      session.loginTs = Math.floor(at / 1000);
+      await session.persist();
+    },
   };
 }

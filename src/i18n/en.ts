@@ -89,6 +89,7 @@ export const en = {
   'code.too_many_attempts': 'Too many wrong codes. Ask for a new code.',
   'code.resend_too_soon': 'Please wait {seconds} seconds before asking for another code.',
   'code.too_many_sends': 'We have sent too many codes. Try again later, or choose another method.',
+  'code.account_limit': 'You have asked for too many codes in a short time. Try again in {minutes} min., or choose another method.',
   'phone.intro': 'Choose your country and enter your mobile number. We will send a code to check it.',
   'phone.country': 'Country or region',
   'phone.number': 'Mobile number',

@@ -91,6 +91,7 @@ export const nl: Record<MessageId, string> = {
   'code.too_many_attempts': 'Te vaak een verkeerde code. Vraag een nieuwe code aan.',
   'code.resend_too_soon': 'Wacht {seconds} seconden voordat je een nieuwe code aanvraagt.',
   'code.too_many_sends': 'We hebben te veel codes gestuurd. Probeer het later opnieuw, of kies een andere methode.',
+  'code.account_limit': 'Je hebt in korte tijd te veel codes aangevraagd. Probeer het over {minutes} min. opnieuw, of kies een andere methode.',
   'phone.intro': 'Kies je land en vul je mobiele nummer in. We sturen een code om het te controleren.',
   'phone.country': 'Land of regio',
   'phone.number': 'Mobiel nummer',

@@ -8,14 +8,35 @@ import type { MethodDeps } from './types.ts';
 export type SendOutcome = { ok: true } | { ok: false; error: string; vars?: Record<string, string | number> };
 export type CheckOutcome = { ok: true; value: string } | { ok: false; error: string; vars?: Record<string, string | number>; restart: boolean };
 
-/** Issues a code for user+purpose+target and hands it to `deliver`; a failed delivery voids the code. */
+/** Which per-account limit of sspr.limits a send counts against. */
+export type AccountLimit = 'email' | 'phone';
+
+/** The throttle key and limit of the per-account registration limits (kept apart from the reset flow's). */
+function accountLimit(deps: MethodDeps, userId: string, kind: AccountLimit) {
+  const limits = deps.config().sspr.limits;
+  const limit = kind === 'email' ? { points: limits.emailsPer10Minutes, windowSeconds: 600 } : { points: limits.phonePerHour, windowSeconds: 3600 };
+  return { key: `sspr:register:${kind}:${userId}`, limit };
+}
+
+/**
+ * Issues a code for user+purpose+target and hands it to `deliver`; a failed delivery voids the code.
+ * With `perAccount`, every request also counts against the account's limit (sspr.limits), whatever
+ * the address: the per-address limits alone would let one account mail or text any number of
+ * addresses. Requests over the limit are refused before a code is made.
+ */
 export async function sendCode(
   deps: MethodDeps,
   userId: string,
   purpose: string,
   target: string,
   deliver: (code: string, minutes: number) => Promise<void>,
+  perAccount?: AccountLimit,
 ): Promise<SendOutcome> {
+  if (perAccount) {
+    const { key, limit } = accountLimit(deps, userId, perAccount);
+    const hit = await deps.throttle.hit(key, limit);
+    if (!hit.allowed) return { ok: false, error: 'code.account_limit', vars: { minutes: Math.ceil(hit.retryAfterSeconds / 60) } };
+  }
   const issued = await deps.codes.issue(userId, purpose, target, target);
   if (!issued.ok) {
     return issued.reason === 'resend_too_soon'

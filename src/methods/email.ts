@@ -29,6 +29,7 @@ export function emailMethod(deps: MethodDeps): RecoveryMethod {
         userId: ctx.user.id,
         kind: 'register.email.code',
       }),
+      'email',
     );
     if (!sent.ok) return { kind: 'page' as const, page: page('address', { address }, sent.error, sent.vars) };
     return { kind: 'page' as const, page: page('code', { address, masked: maskEmail(address) }) };

@@ -62,6 +62,7 @@ export function mobilePhoneMethod(deps: MethodDeps, defaultCountry: () => string
         userId: ctx.user.id,
         kind: `register.mobile_phone.${chosen}`,
       }),
+      'phone',
     );
     if (!sent.ok) return { kind: 'page', page: page(ctx, 'number', { country, number, channel }, sent.error, sent.vars) };
     return { kind: 'page', page: page(ctx, 'code', { e164, channel, masked: maskPhone(e164) }) };

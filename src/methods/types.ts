@@ -6,6 +6,7 @@ import type { Clock } from '../clock.ts';
 import type { Locale, Translate } from '../i18n/index.ts';
 import type { Form } from '../security/form.ts';
 import type { OneTimeCodes } from '../security/codes.ts';
+import type { Throttle } from '../security/throttle.ts';
 import type { PasswordHasher } from '../security/password.ts';
 import type { MailDelivery, PhoneDelivery } from '../delivery/index.ts';
 import type { MethodId } from './ids.ts';
@@ -35,6 +36,8 @@ export interface MethodDeps {
   store: Store;
   clock: Clock;
   codes: OneTimeCodes;
+  /** Counters shared by every instance, for the per-account limits on sent codes. */
+  throttle: Throttle;
   hasher: PasswordHasher;
   mail: MailDelivery;
   phone: PhoneDelivery;

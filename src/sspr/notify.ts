@@ -19,8 +19,13 @@ export class ChangeNotifier {
     this.#organisation = organisation;
   }
 
-  /** Best effort: a failed notification is logged, never undoes the change. */
-  async methodChanged(user: User, method: MethodId, change: MethodChange, t: Translate, previousAddress?: string): Promise<void> {
+  /**
+   * Best effort: a failed notification is logged, never undoes the change. Returns the addresses
+   * the notice went to and those it could not be delivered to.
+   */
+  async methodChanged(user: User, method: MethodId, change: MethodChange, t: Translate, previousAddress?: string): Promise<{ notified: string[]; failed: string[] }> {
+    const notified: string[] = [];
+    const failed: string[] = [];
     const recipients = new Set<string>();
     if (user.email) recipients.add(user.email);
     if (method === 'email' && previousAddress) {
@@ -41,9 +46,12 @@ export class ChangeNotifier {
           userId: user.id,
           kind: `notify.method.${change}`,
         });
+        notified.push(to);
       } catch (error) {
+        failed.push(to);
         this.#log.warn({ event: 'notify.failed', userId: user.id, method, err: { message: (error as Error).message } }, 'change notification not delivered');
       }
     }
+    return { notified, failed };
   }
 }

@@ -124,14 +124,17 @@ export class SsprStore {
       .merge({ confirmed_at: now, skips: 0, updated_at: now });
   }
 
-  /** Counts one "not now"; returns the new count. */
-  async addSkip(userId: string, now: number): Promise<number> {
-    return this.#db.transaction(async (trx) => {
-      await trx('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
-      await trx('sspr_state').where({ user_id: userId }).increment('skips', 1).update({ updated_at: now });
-      const row = await trx<Row>('sspr_state').where({ user_id: userId }).first('skips');
-      return n(row!.skips);
-    });
+  /**
+   * Counts one "not now" unless `maxSkips` (null: unlimited) are used up; returns the new count, or
+   * undefined when refused. One conditional UPDATE, so parallel skips can never exceed the limit.
+   */
+  async addSkip(userId: string, now: number, maxSkips: number | null): Promise<number | undefined> {
+    await this.#db('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
+    const q = this.#db('sspr_state').where({ user_id: userId });
+    if (maxSkips !== null) q.andWhere('skips', '<', maxSkips);
+    const rows = await q.update({ skips: this.#db.raw('skips + 1'), updated_at: now }).returning<{ skips: string | number }[]>('skips');
+    const first = rows[0];
+    return first === undefined ? undefined : n(first.skips);
   }
 
   // One-time challenges

@@ -88,7 +88,8 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
       ip: ctx.ip,
     });
     if (!outcome.ok) return showLogin(ctx, interaction, username.slice(0, 256), true);
-    return kit.finish(ctx, { login: { accountId: outcome.accountId } }, false);
+    // The login time from the injected clock: the prompts that follow judge its age by that clock.
+    return kit.finish(ctx, { login: { accountId: outcome.accountId, ts: Math.floor(kit.now() / 1000) } }, false);
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {

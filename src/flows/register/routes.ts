@@ -2,6 +2,8 @@
  * The registration interrupt and the reconfirmation page, as oidc-provider prompts
  * `sspr_register` and `sspr_reconfirm` under /interaction/:uid. Thin handlers over
  * RegistrationService; each method's own pages under /interaction/:uid/methods/:method.
+ * Adding, changing or removing a method needs a recent authentication (ReauthService): after
+ * SSO or a long pause the password is asked for first. "Looks good", finish and skip don't.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -14,6 +16,8 @@ import type { UserService } from '../../users/service.ts';
 import type { MethodPage } from '../../methods/types.ts';
 import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
 import type { RegistrationService, RequestInfo } from './service.ts';
+import type { ReauthService } from './reauth.ts';
+import type { User } from '../../store/users.ts';
 
 export const REGISTER_PROMPT = 'sspr_register';
 export const RECONFIRM_PROMPT = 'sspr_reconfirm';
@@ -24,13 +28,14 @@ const PURPOSE = 'register';
 export interface RegisterRouteDeps {
   kit: InteractionKit;
   registration: RegistrationService;
+  reauth: ReauthService;
   users: UserService;
   render: Renderer;
   site: () => SiteInfo;
 }
 
 export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promptPages: Record<string, PromptPage> } {
-  const { kit, registration, render } = deps;
+  const { kit, registration, reauth, render } = deps;
   const router = new Router();
 
   const t = (ctx: Context, interaction: Interaction) => translator(localeOf(ctx, deps.site(), kit.uiLocales(interaction)));
@@ -75,6 +80,25 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
     return renderMethodPage(render, ctx, methodId, page, links, { uiLocales: kit.uiLocales(interaction) });
   }
 
+  /** The password form; `returnTo` is where to go once it is right ('' for the overview). */
+  async function showConfirm(ctx: Context, interaction: Interaction, user: User, returnTo: string, failed: boolean): Promise<void> {
+    await render(
+      ctx,
+      'setup/confirm-password',
+      {
+        title: 'setup.confirm.title',
+        action: kit.url(interaction.uid, 'confirm-password'),
+        csrf: kit.csrf.token(interaction.uid, PURPOSE),
+        returnTo,
+        failed,
+        username: user.username,
+      },
+      { uiLocales: kit.uiLocales(interaction), status: failed ? 400 : 200 },
+    );
+  }
+
+  const fresh = async (interaction: Interaction) => reauth.isFresh(await kit.authenticatedAt(interaction));
+
   /** Every registration route: the flow must be at one of our prompts. */
   async function flow(ctx: Context, post: boolean) {
     const interaction = await kit.details(ctx);
@@ -85,6 +109,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
 
   router.get('/interaction/:uid/methods/:method', async (ctx) => {
     const { interaction, user } = await flow(ctx, false);
+    if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, `methods/${ctx.params.method}`, false);
     const translate = t(ctx, interaction);
     const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
     const page = await registration.begin(user, ctx.params.method!, { locale, t: translate });
@@ -93,6 +118,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
 
   router.post('/interaction/:uid/methods/:method/remove', async (ctx) => {
     const { interaction, user } = await flow(ctx, true);
+    if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, '', false);
     try {
       await registration.remove(user, ctx.params.method!, t(ctx, interaction), info(ctx, interaction));
     } catch (error) {
@@ -105,12 +131,23 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
 
   router.post('/interaction/:uid/methods/:method/:step', async (ctx) => {
     const { interaction, form, user } = await flow(ctx, true);
+    if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, `methods/${ctx.params.method}`, false);
     const translate = t(ctx, interaction);
     const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
     const outcome = await registration.step(user, ctx.params.method!, ctx.params.step!, form!, { locale, t: translate }, info(ctx, interaction));
     if (outcome.kind === 'page') return showMethod(ctx, interaction, ctx.params.method!, outcome.page);
     ctx.status = 303;
     ctx.redirect(kit.url(interaction.uid));
+  });
+
+  router.post('/interaction/:uid/confirm-password', async (ctx) => {
+    const { interaction, form, user } = await flow(ctx, true);
+    const returnTo = /^methods\/[A-Za-z]+$/.test(form!.returnTo ?? '') ? form!.returnTo! : '';
+    const at = await reauth.confirmPassword(user, form!.password ?? '', info(ctx, interaction));
+    if (at === undefined) return showConfirm(ctx, interaction, user, returnTo, true);
+    await kit.reauthenticated(interaction, at);
+    ctx.status = 303;
+    ctx.redirect(returnTo ? kit.url(interaction.uid, ...returnTo.split('/')) : kit.url(interaction.uid));
   });
 
   router.post('/interaction/:uid/finish', async (ctx) => {

@@ -155,9 +155,9 @@ export class RegistrationService {
 
   /** "Not now", while the policy still allows skipping. */
   async skip(user: User, info: RequestInfo): Promise<void> {
-    const s = await this.standing(user.id);
-    if (!s.canSkip) throw new AppError('skip_not_allowed', 409, 'register.skip_refused');
-    const skips = await this.#store.sspr.addSkip(user.id, this.#clock.now());
+    // The store checks and counts in one statement (standing().canSkip would be a race).
+    const skips = await this.#store.sspr.addSkip(user.id, this.#clock.now(), this.#config().sspr.registration.maxSkips);
+    if (skips === undefined) throw new AppError('skip_not_allowed', 409, 'register.skip_refused');
     await this.#audit('sspr.registration.skipped', user, info, { skips });
   }
 

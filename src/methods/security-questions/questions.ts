@@ -53,8 +53,8 @@ export function customQuestionId(en: string): string {
 
 /**
  * The questions users may choose from: the predefined ones (when `predefined`), then the custom
- * ones. A text becomes a question with a derived id; Dutch falls back to English. When two
- * questions share an id the first one wins.
+ * ones. A text becomes a question with a derived id; Dutch falls back to English. The configuration
+ * refuses a question given twice (sspr-schema.ts); should two still share an id, the first one wins.
  */
 export function questionCatalogue(config: SsprConfig['securityQuestions']): Question[] {
   const all: Question[] = config.predefined ? predefinedQuestions.map((q) => ({ ...q })) : [];

@@ -1,0 +1,49 @@
+/**
+ * The password check inside the sign-in prompts. A browser signed in by SSO may be one nobody is
+ * watching, so changing recovery methods there needs an authentication as recent as on the
+ * security-info page (FRESH_MINUTES); the check is a normal sign-in, counted by the lockout.
+ * No HTTP here: the routes read and record the authentication time on the oidc-provider session.
+ */
+import type { Clock } from '../../clock.ts';
+import type { AuditStore } from '../../store/audit.ts';
+import type { User } from '../../store/users.ts';
+import type { UserService } from '../../users/service.ts';
+import { FRESH_MINUTES } from '../setup/service.ts';
+import type { RequestInfo } from './service.ts';
+
+export class ReauthService {
+  readonly #users: UserService;
+  readonly #audit: AuditStore;
+  readonly #clock: Clock;
+
+  constructor(deps: { users: UserService; audit: AuditStore; clock: Clock }) {
+    this.#users = deps.users;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+  }
+
+  /** True when the account authenticated (epoch ms) within the last FRESH_MINUTES. */
+  isFresh(authenticatedAt: number | undefined): boolean {
+    return authenticatedAt !== undefined && authenticatedAt + FRESH_MINUTES * 60_000 > this.#clock.now();
+  }
+
+  /** Checks the signed-in user's password; returns the time of the check on success. */
+  async confirmPassword(user: User, password: string, info: RequestInfo): Promise<number | undefined> {
+    const result = await this.#users.signIn(user.username, password.slice(0, 1024));
+    const ok = result.ok && result.user.id === user.id;
+    const now = this.#clock.now();
+    await this.#audit.record(
+      {
+        type: 'sspr.registration.reauth',
+        outcome: ok ? 'success' : 'failure',
+        userId: user.id,
+        clientId: info.clientId,
+        ip: info.ip,
+        flowId: info.flowId,
+        details: result.ok ? {} : { reason: result.reason },
+      },
+      now,
+    );
+    return ok ? now : undefined;
+  }
+}

@@ -21,7 +21,7 @@ import { checkNewPassword, type PasswordProblem } from '../../security/password-
 import type { Throttle } from '../../security/throttle.ts';
 import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
-import type { FlowData, FlowState, RefusalReason } from './state.ts';
+import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
 
 /** Lets an integrator set passwords in an on-premises directory (password writeback). */
 export interface PasswordWriteback {
@@ -49,6 +49,7 @@ const ref = (id: string) => hash(id).slice(0, 16);
 
 export const flowExpired = () => new AppError('reset_expired', 410, 'recover.expired');
 const conflict = () => new AppError('reset_step_conflict', 409, 'recover.step_conflict');
+const wrongStep = () => new AppError('reset_wrong_step', 409, 'recover.wrong_step');
 
 export class RecoveryService {
   readonly #store: Store;
@@ -154,13 +155,22 @@ export class RecoveryService {
     return { id, user, state: row.state as FlowState, data: row.data as unknown as FlowData, version: row.version, expiresAt: row.expiresAt };
   }
 
+  /** Moves the flow on, only along the diagram in state.ts and only from the version read. */
   async #move(flow: Flow, state: FlowState, data: FlowData): Promise<Flow> {
+    if (!canMove(flow.state, state)) throw wrongStep();
     if (!(await this.#store.reset.transition(hash(flow.id), flow.version, state, { ...data }, this.#clock.now()))) throw conflict();
     return { ...flow, state, data, version: flow.version + 1 };
   }
 
+  /** The flow's last move, to done: the account changes in the same transaction (see ResetStore.finish). */
+  async #finish(flow: Flow, user: User, passwordHash: string | null, data: FlowData): Promise<Flow> {
+    if (!canMove(flow.state, 'done')) throw wrongStep();
+    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
+    return { ...flow, state: 'done', data, version: flow.version + 1 };
+  }
+
   #require(flow: Flow, ...states: FlowState[]): User {
-    if (!states.includes(flow.state) || !flow.user) throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    if (!states.includes(flow.state) || !flow.user) throw wrongStep();
     return flow.user;
   }
 
@@ -204,7 +214,7 @@ export class RecoveryService {
   async answer(flow: Flow, form: Form, info: RequestInfo): Promise<{ flow: Flow; page?: ChallengePage }> {
     const user = this.#require(flow, 'verify');
     const current = flow.data.current;
-    if (!current) throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    if (!current) throw wrongStep();
     const challenge = this.#challenges.get(current.method)!;
     const facts = await this.#registration.facts(user.id);
     const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, spend: (kind) => this.#spend(flow, kind, info) }, form);
@@ -233,7 +243,7 @@ export class RecoveryService {
     if (choice === 'reset') return this.#move(flow, 'password', flow.data);
     if (choice !== 'unlock') throw new AppError('reset_bad_choice', 400, 'error.bad_request');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
-    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, null, { ...data }, this.#clock.now()))) throw conflict();
+    await this.#finish(flow, user, null, data);
     await this.#audit('sspr.unlocked', user.id, { ...info, flowId: ref(flow.id) }, 'success', {});
     await this.#resetCounters(flow.data.typed);
     return { ...flow, state: 'done', data, version: flow.version + 1 };
@@ -262,7 +272,7 @@ export class RecoveryService {
     }
     const passwordHash = await this.#hasher.hash(password);
     const data: FlowData = { ...flow.data, outcome: 'reset' };
-    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
+    await this.#finish(flow, user, passwordHash, data);
     await this.#audit('sspr.reset.completed', user.id, { ...info, flowId: ref(flow.id) }, 'success', { methods: flow.data.proven.join(' ') });
     await this.#resetCounters(flow.data.typed);
     await this.#notifyReset(user, info.t);
@@ -297,7 +307,7 @@ export class RecoveryService {
    * id nothing is sent, but the answer looks the same.
    */
   async contactAdmin(flow: Flow, info: RequestInfo): Promise<Flow> {
-    if (flow.state !== 'refused') throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    if (flow.state !== 'refused') throw wrongStep();
     if (flow.data.contacted) return flow;
     const config = this.#config();
     const now = this.#clock.now();

@@ -13,9 +13,10 @@
  *      │                                            └──── "reset" ───────┐
  *      └──────────────────────────────────────────────────────────────────┴─► password ── valid new password ──► done (reset)
  *
- * The browser holds only a random flow id (cookie); the state lives in reset_flows. Every move is a
- * conditional update on the version read, so steps can't be skipped or replayed, and of two
- * concurrent finishes exactly one succeeds. A flow expires after sspr.resetFlowMinutes.
+ * The browser holds only a random flow id (cookie); the state lives in reset_flows. Every move is
+ * checked against `transitions` below and is a conditional update on the version read, so steps
+ * can't be skipped or replayed, and of two concurrent finishes exactly one succeeds. A flow expires
+ * after sspr.resetFlowMinutes.
  */
 import type { MethodId } from '../../methods/ids.ts';
 

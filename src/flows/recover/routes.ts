@@ -98,6 +98,9 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
         return render(ctx, 'recover/choose', { ...common, title: 'recover.choose.title' });
       case 'password':
         return render(ctx, 'recover/password', { ...common, title: 'recover.password.title', problems: [], policy: deps.config().passwordPolicy }, { status: status ?? 200 });
+      case 'finishing':
+        // Another submission of this flow is writing the new password to the directory right now.
+        return render(ctx, 'recover/finishing', { ...common, title: 'recover.finishing.title' });
       case 'done':
         return render(ctx, 'recover/done', { ...common, title: 'recover.done.title', outcome: flow.data.outcome ?? 'reset' });
     }

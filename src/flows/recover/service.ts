@@ -250,33 +250,68 @@ export class RecoveryService {
   }
 
   /**
-   * Sets the new password. Checks the policy; writes back on-premises first when that applies
-   * (a failure there changes nothing here); then, in one transaction, stores the hash, clears the
-   * lockout and revokes every session, grant and token of the account.
+   * Sets the new password. Checks the policy; then, in one transaction, stores the hash, clears the
+   * lockout and revokes every session, grant and token of the account. For an on-premises account
+   * the flow is first claimed (password → finishing, on the version read), so only one submission
+   * ever reaches the directory; the directory is written; then the local change finishes the flow.
+   * A refused writeback moves the flow back to the password step and changes nothing here.
    */
   async setPassword(flow: Flow, password: string, confirmation: string, info: RequestInfo): Promise<{ flow: Flow; problems: PasswordProblem[] }> {
     const user = this.#require(flow, 'password');
     const config = this.#config();
     const problems = checkNewPassword(config.passwordPolicy, password, confirmation, { username: user.username, displayName: user.displayName, email: user.email });
     if (problems.length) return { flow, problems };
-    if (user.passwordSource === 'onpremises') {
+    const at = { ...info, flowId: ref(flow.id) };
+    const onPremises = user.passwordSource === 'onpremises';
+    if (onPremises) {
       if (!config.sspr.onPremises.passwordWriteback) throw new AppError('SSPR_ONPREM_MANAGED', 409, 'recover.refused.onprem_managed');
       if (!this.#writeback) throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
-      try {
-        await this.#writeback.setPassword({ id: user.id, username: user.username }, password);
-      } catch (error) {
-        this.#log.error({ event: 'writeback.failed', userId: user.id, err: { message: (error as Error).message } }, 'password writeback failed');
-        await this.#audit('sspr.reset.failed', user.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason: 'writeback' });
-        throw new AppError('writeback_failed', 502, 'recover.writeback_failed');
-      }
     }
     const passwordHash = await this.#hasher.hash(password);
     const data: FlowData = { ...flow.data, outcome: 'reset' };
-    await this.#finish(flow, user, passwordHash, data);
-    await this.#audit('sspr.reset.completed', user.id, { ...info, flowId: ref(flow.id) }, 'success', { methods: flow.data.proven.join(' ') });
+    let done: Flow;
+    if (onPremises) {
+      const claimed = await this.#move(flow, 'finishing', flow.data);
+      try {
+        await this.#writeback!.setPassword({ id: user.id, username: user.username }, password);
+      } catch (error) {
+        this.#log.error({ event: 'writeback.failed', userId: user.id, flowId: at.flowId, err: { message: (error as Error).message } }, 'password writeback failed');
+        await this.#move(claimed, 'password', flow.data);
+        await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback' });
+        throw new AppError('writeback_failed', 502, 'recover.writeback_failed');
+      }
+      done = await this.#finishAfterWriteback(claimed, user, passwordHash, data, at);
+    } else {
+      done = await this.#finish(flow, user, passwordHash, data);
+    }
+    await this.#audit('sspr.reset.completed', user.id, at, 'success', { methods: flow.data.proven.join(' ') });
     await this.#resetCounters(flow.data.typed);
     await this.#notifyReset(user, info.t);
-    return { flow: { ...flow, state: 'done', data, version: flow.version + 1 }, problems: [] };
+    return { flow: done, problems: [] };
+  }
+
+  /**
+   * The local half of an on-premises reset, after the directory accepted the new password. If it
+   * fails (the database went away) the two disagree until the user tries again: that is logged as an
+   * error naming the account, the flow goes back to the password step where it can be (best effort,
+   * the database may still be away), and the user is asked to submit the new password once more.
+   */
+  async #finishAfterWriteback(claimed: Flow, user: User, passwordHash: string, data: FlowData, at: { ip?: string; flowId: string }): Promise<Flow> {
+    try {
+      return await this.#finish(claimed, user, passwordHash, data);
+    } catch (error) {
+      this.#log.error(
+        { event: 'reset.incomplete', userId: user.id, username: user.username, flowId: at.flowId, err: { message: (error as Error).message } },
+        'the directory has the new password but storing it here failed: the user is asked to submit it again',
+      );
+      try {
+        await this.#move(claimed, 'password', claimed.data);
+        await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'incomplete' });
+      } catch (again) {
+        this.#log.error({ event: 'reset.incomplete.unrecorded', userId: user.id, flowId: at.flowId, err: { message: (again as Error).message } }, 'could not reopen the flow or audit the incomplete reset');
+      }
+      throw new AppError('reset_incomplete', 503, 'recover.incomplete');
+    }
   }
 
   /** Best effort: the user's addresses, and the other administrators when an administrator reset. */

@@ -12,6 +12,13 @@
  *      ├── account locked and unlock allowed ──► choose ── "unlock only" ──► done (unlocked)
  *      │                                            └──── "reset" ───────┐
  *      └──────────────────────────────────────────────────────────────────┴─► password ── valid new password ──► done (reset)
+ *                                                                                    │ on-premises account (writeback)  ▲
+ *                                                                                    ▼                                  │
+ *                                                                                finishing ── directory set, local change ┘
+ *                                                                                    └── directory refused (or local change failed) ──► password
+ *
+ * "finishing" claims the flow before the directory is written to, so of two concurrent submissions
+ * only one ever reaches the directory; a refused writeback moves back so the user can try again.
  *
  * The browser holds only a random flow id (cookie); the state lives in reset_flows. Every move is
  * checked against `transitions` below and is a conditional update on the version read, so steps
@@ -20,7 +27,7 @@
  */
 import type { MethodId } from '../../methods/ids.ts';
 
-export type FlowState = 'refused' | 'verify' | 'choose' | 'password' | 'done';
+export type FlowState = 'refused' | 'verify' | 'choose' | 'password' | 'finishing' | 'done';
 
 export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'too_many_attempts' | 'blocked';
 
@@ -52,7 +59,8 @@ export interface FlowData {
 export const transitions: Record<FlowState, readonly FlowState[]> = {
   verify: ['verify', 'choose', 'password', 'refused'],
   choose: ['password', 'done'],
-  password: ['done'],
+  password: ['finishing', 'done'],
+  finishing: ['done', 'password'],
   refused: ['refused'],
   done: [],
 };

@@ -97,6 +97,30 @@ test.serial('too many emailed codes block; a successful reset starts the counter
   t.regex(more.html, /We sent a code/, 'counters were reset by the successful reset');
 });
 
+test.serial('a block set in another flow ends a flow opened earlier, at every step; its reset does not lift the block', async (t) => {
+  const dora = await user('dora', { email: 'dora@example.net' });
+  // Flow A gets as far as the new password before the account is blocked elsewhere.
+  const a = await begin('dora');
+  const codePage = await a.browser.submit(a.page, '/reset/flow/method', { method: 'email' });
+  const mail = await bed.smtp.waitFor((m) => m.to.includes('dora@example.net'));
+  const passwordPage = await a.browser.submit(codePage, '/reset/flow/answer', { code: codeIn(mail.text) });
+  t.regex(passwordPage.html, /Choose a new password/);
+  // Flow B, open in verify, and flow C exceeding emailsPer10Minutes (2): the account is blocked.
+  const b = await begin('dora');
+  const c = await begin('dora');
+  const c1 = await c.browser.submit(c.page, '/reset/flow/method', { method: 'email' });
+  t.is(errorCode(await c.browser.submit(c1, '/reset/flow/answer', { action: 'resend' })), 'SSPR_BLOCKED');
+
+  const refused = await a.browser.submit(passwordPage, '/reset/flow/password', { password: 'lilac harbour stone', confirm: 'lilac harbour stone' });
+  t.is(errorCode(refused), 'SSPR_BLOCKED', 'the password step checks the block');
+  t.true((await parts().users.signIn('dora', 'dora the password')).ok, 'the password did not change');
+  t.false((await parts().users.signIn('dora', 'lilac harbour stone')).ok);
+  t.is(errorCode(await b.browser.navigate(`${bed.idp.issuer}/reset/flow`)), 'SSPR_BLOCKED', 'a flow in verify shows the block too');
+  t.is(errorCode((await begin('dora')).page), 'SSPR_BLOCKED', 'the block stays');
+  const failed = await parts().store.audit.list({ type: 'sspr.reset.failed', userId: dora.id });
+  t.deepEqual(failed.map((e) => e.details?.reason), ['blocked', 'blocked', 'blocked'], 'flows C, A and B each ended as a failed reset');
+});
+
 test.serial('security-question attempts beyond questionsPerHour block', async (t) => {
   await user('cid', { questions: true });
   const { browser, page } = await begin('cid');

@@ -142,7 +142,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
     ctx.redirect(`${base()}/flow`);
   });
 
-  router.get('/reset/flow', async (ctx) => showFlow(ctx, await loadFlow(ctx)));
+  router.get('/reset/flow', async (ctx) => showFlow(ctx, await recovery.current(await loadFlow(ctx), info(ctx))));
 
   router.post('/reset/flow/method', async (ctx) => {
     const flow = await loadFlow(ctx);
@@ -164,7 +164,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
     // "Use another method": back to the list (the current challenge is dropped, its failures kept).
     const flow = await loadFlow(ctx);
     await form(ctx, flow.id, 'reset');
-    await recovery.dropChallenge(flow);
+    await recovery.dropChallenge(flow, info(ctx));
     ctx.status = 303;
     ctx.redirect(`${base()}/flow`);
   });

@@ -112,9 +112,34 @@ export class RecoveryService {
     return hit.allowed;
   }
 
-  /** After a successful reset or unlock every SSPR counter of the account starts again. */
+  /**
+   * After a successful reset or unlock every SSPR counter of the account starts again. A block is no
+   * counter: a flow can only finish while there is none, and one set meanwhile stays.
+   */
   async #resetCounters(typed: string): Promise<void> {
-    for (const kind of ['resets', 'email', 'phone', 'questions', 'block']) await this.#throttle.reset(this.#key(kind, typed));
+    for (const kind of ['resets', 'email', 'phone', 'questions']) await this.#throttle.reset(this.#key(kind, typed));
+  }
+
+  /** Ends a flow that can no longer succeed: refused for `reason`, audited as a failed reset. */
+  async #end(flow: Flow, reason: 'blocked' | 'too_many_attempts', info: { ip?: string }): Promise<Flow> {
+    const moved = await this.#move(flow, 'refused', { ...flow.data, reason, current: undefined });
+    await this.#audit('sspr.reset.failed', flow.user?.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason });
+    return moved;
+  }
+
+  /**
+   * What every step of an open flow checks first: a block on the account (exceeding a limit here or
+   * in any other flow, since this one started) ends the flow. Returns the flow as it now is.
+   */
+  async #ensureOpen(flow: Flow, info: { ip?: string }): Promise<Flow> {
+    if (flow.state !== 'verify' && flow.state !== 'choose' && flow.state !== 'password') return flow;
+    if ((await this.#throttle.blockedFor(this.#key('block', flow.data.typed))) > 0) return this.#end(flow, 'blocked', info);
+    return flow;
+  }
+
+  /** The flow as a page may show it: the checks of every step applied (see #ensureOpen). */
+  async current(flow: Flow, info: { ip?: string }): Promise<Flow> {
+    return this.#ensureOpen(flow, info);
   }
 
   /**
@@ -188,12 +213,14 @@ export class RecoveryService {
   /** The user picks a method: its challenge starts (a code may be sent). */
   async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage | undefined }> {
     const user = this.#require(flow, 'verify');
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'verify') return { flow: open, page: undefined };
     const facts = await this.#registration.facts(user.id);
     const choices = await this.methodChoices(flow, info.t, facts);
     const challenge = this.#challenges.get(method as MethodId);
     if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
     const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, spend: (kind) => this.#spend(flow, kind, info) });
-    if (outcome.kind === 'blocked') return { flow: await this.#move(flow, 'refused', { ...flow.data, reason: 'blocked', current: undefined }), page: undefined };
+    if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info), page: undefined };
     if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
     const moved = await this.#move(flow, 'verify', { ...flow.data, current: { method: challenge.id, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } });
     return { flow: moved, page: outcome.page };
@@ -205,8 +232,10 @@ export class RecoveryService {
   }
 
   /** Leaves the current challenge for another method. */
-  async dropChallenge(flow: Flow): Promise<Flow> {
+  async dropChallenge(flow: Flow, info: { ip?: string }): Promise<Flow> {
     this.#require(flow, 'verify');
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'verify') return open;
     return this.#move(flow, 'verify', { ...flow.data, current: undefined });
   }
 
@@ -215,10 +244,12 @@ export class RecoveryService {
     const user = this.#require(flow, 'verify');
     const current = flow.data.current;
     if (!current) throw wrongStep();
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'verify') return { flow: open };
     const challenge = this.#challenges.get(current.method)!;
     const facts = await this.#registration.facts(user.id);
     const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, spend: (kind) => this.#spend(flow, kind, info) }, form);
-    if (outcome.kind === 'blocked') return { flow: await this.#move(flow, 'refused', { ...flow.data, reason: 'blocked', current: undefined }) };
+    if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info) };
     if (outcome.kind === 'page') {
       const failures = { ...flow.data.failures };
       if (outcome.failed) failures[current.method] = (failures[current.method] ?? 0) + 1;
@@ -240,6 +271,8 @@ export class RecoveryService {
   /** From "choose": unlock only (no new password), or go on to a new password. */
   async decide(flow: Flow, choice: string, info: RequestInfo): Promise<Flow> {
     const user = this.#require(flow, 'choose');
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'choose') return open;
     if (choice === 'reset') return this.#move(flow, 'password', flow.data);
     if (choice !== 'unlock') throw new AppError('reset_bad_choice', 400, 'error.bad_request');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
@@ -258,6 +291,8 @@ export class RecoveryService {
    */
   async setPassword(flow: Flow, password: string, confirmation: string, info: RequestInfo): Promise<{ flow: Flow; problems: PasswordProblem[] }> {
     const user = this.#require(flow, 'password');
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'password') return { flow: open, problems: [] };
     const config = this.#config();
     const problems = checkNewPassword(config.passwordPolicy, password, confirmation, { username: user.username, displayName: user.displayName, email: user.email });
     if (problems.length) return { flow, problems };
@@ -268,6 +303,9 @@ export class RecoveryService {
       if (!this.#writeback) throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
     }
     const passwordHash = await this.#hasher.hash(password);
+    // Once more right before the finish: a block set while the hash was computed counts too.
+    const still = await this.#ensureOpen(flow, info);
+    if (still.state !== 'password') return { flow: still, problems: [] };
     const data: FlowData = { ...flow.data, outcome: 'reset' };
     let done: Flow;
     if (onPremises) {

@@ -6,6 +6,7 @@
  *      │  unknown user, or fewer methods than required ────► refused (SSPR_NOT_REGISTERED)
  *      │  password managed on-premises, writeback off ─────► refused (SSPR_ONPREM_MANAGED)
  *      │  an SSPR limit exceeded (here or at any later step) ► refused (SSPR_BLOCKED, for sspr.limits.blockHours)
+ *      │  (every later step, and the finish, check the block again: verify, choose, password ──► refused)
  *      ▼
  *   verify ── a registered method proven ──► verify (until `required` different methods are proven)
  *      │ all proven
@@ -58,8 +59,8 @@ export interface FlowData {
 /** Which moves are possible from each state. */
 export const transitions: Record<FlowState, readonly FlowState[]> = {
   verify: ['verify', 'choose', 'password', 'refused'],
-  choose: ['password', 'done'],
-  password: ['finishing', 'done'],
+  choose: ['password', 'done', 'refused'],
+  password: ['finishing', 'done', 'refused'],
   finishing: ['done', 'password'],
   refused: ['refused'],
   done: [],

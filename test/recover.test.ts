@@ -158,6 +158,29 @@ test.serial('email code → new password: sessions and refresh tokens end, the u
   t.deepEqual(sameFlow, ['sspr.reset.started', 'sspr.reset.step', 'sspr.reset.completed'], 'one flow id ties the steps together');
 });
 
+test.serial('a code is bound to the flow it was sent in: a code from another or an older flow is refused', async (t) => {
+  await user('cora', { methods: { email: 'cora@example.net' } });
+  const previous = parts().config.current;
+  // With a resend delay, a second flow could otherwise fall back on the first flow's open code.
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, codes: { ...previous.sspr.codes, resendAfterSeconds: 60 } } });
+  try {
+    const older = await begin('cora');
+    const before = smtp.messages.length;
+    await older.browser.submit(older.page, '/reset/flow/method', { method: 'email' });
+    const first = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before && m.to.includes('cora@example.net'));
+    const flow = await begin('cora');
+    const codePage = await flow.browser.submit(flow.page, '/reset/flow/method', { method: 'email' });
+    const foreign = await flow.browser.submit(codePage, '/reset/flow/answer', { code: codeIn(first.text) });
+    t.is(foreign.status, 400);
+    t.notRegex(foreign.html, /Choose a new password/, "the older flow's code does not prove this flow");
+    t.regex(foreign.html, /isn(&#39;|')t right|has expired/);
+    const own = await smtp.waitFor((m) => smtp.messages.indexOf(m) > smtp.messages.indexOf(first) && m.to.includes('cora@example.net'));
+    t.regex((await flow.browser.submit(codePage, '/reset/flow/answer', { code: codeIn(own.text) })).html, /Choose a new password/, "this flow's own code works");
+  } finally {
+    parts().config.replace(previous);
+  }
+});
+
 test.serial('the flow keeps the interrupted sign-in: after the reset the user lands back on it and reaches the client', async (t) => {
   await user('sara', { methods: { email: 'sara@example.net' } });
   const config = await discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });

@@ -219,7 +219,7 @@ export class RecoveryService {
     const choices = await this.methodChoices(flow, info.t, facts);
     const challenge = this.#challenges.get(method as MethodId);
     if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
-    const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, spend: (kind) => this.#spend(flow, kind, info) });
+    const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) });
     if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info), page: undefined };
     if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
     const moved = await this.#move(flow, 'verify', { ...flow.data, current: { method: challenge.id, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } });
@@ -248,7 +248,7 @@ export class RecoveryService {
     if (open.state !== 'verify') return { flow: open };
     const challenge = this.#challenges.get(current.method)!;
     const facts = await this.#registration.facts(user.id);
-    const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, spend: (kind) => this.#spend(flow, kind, info) }, form);
+    const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) }, form);
     if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info) };
     if (outcome.kind === 'page') {
       const failures = { ...flow.data.failures };

@@ -19,6 +19,7 @@ import type { RegistrationService } from '../register/service.ts';
 import type { UserService } from '../../users/service.ts';
 import { checkNewPassword, type PasswordProblem } from '../../security/password-policy.ts';
 import type { Throttle } from '../../security/throttle.ts';
+import type { HelpdeskRequests } from './helpdesk.ts';
 import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
 import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
@@ -63,6 +64,7 @@ export class RecoveryService {
   readonly #log: Logger;
   readonly #writeback: PasswordWriteback | undefined;
   readonly #throttle: Throttle;
+  readonly #helpdesk: HelpdeskRequests;
 
   constructor(deps: {
     store: Store;
@@ -75,6 +77,7 @@ export class RecoveryService {
     mail: MailDelivery;
     log: Logger;
     throttle: Throttle;
+    helpdesk: HelpdeskRequests;
     writeback?: PasswordWriteback;
   }) {
     this.#store = deps.store;
@@ -88,6 +91,7 @@ export class RecoveryService {
     this.#log = deps.log;
     this.#writeback = deps.writeback;
     this.#throttle = deps.throttle;
+    this.#helpdesk = deps.helpdesk;
   }
 
   /**
@@ -375,40 +379,21 @@ export class RecoveryService {
   }
 
   /**
-   * "Contact an administrator" from a refusal page: mails the helpdesk (or the administrators)
-   * naming the user, the reason and the time, at most once per user per hour. For an unknown user
-   * id nothing is sent, but the answer looks the same.
+   * "Contact an administrator" from a refusal page (see helpdesk.ts): once per flow, and at most
+   * once per account per hour however many flows or instances ask (one atomic counter in the shared
+   * database, kept by typed user id like every SSPR limit). Unknown user ids get the same answer
+   * after the same database work, but nothing is sent; for a real account the mail goes out in the
+   * background, so neither answer waits for SMTP.
    */
   async contactAdmin(flow: Flow, info: RequestInfo): Promise<Flow> {
     if (flow.state !== 'refused') throw wrongStep();
     if (flow.data.contacted) return flow;
-    const config = this.#config();
-    const now = this.#clock.now();
-    const user = flow.user;
-    if (user) {
-      const recent = await this.#store.audit.list({ userId: user.id, type: 'sspr.contact_admin', since: now - 3_600_000, limit: 1 });
-      if (!recent.length) {
-        const recipients = config.sspr.helpdesk.email.length
-          ? config.sspr.helpdesk.email
-          : await this.#store.reset.memberEmails(config.sspr.administrators.groups.map((g) => g.normalize('NFKC').toLowerCase()), 100);
-        const reason = flow.data.reason ?? 'not_registered';
-        for (const to of recipients) {
-          try {
-            await this.#mail.send({
-              to,
-              subject: info.t('mail.helpdesk.subject', { username: user.username }),
-              text: info.t('mail.helpdesk.body', { username: user.username, name: user.displayName || user.username, reason: info.t(`recover.reason.${reason}`), time: new Date(now).toISOString(), organisation: config.ui.organisation }),
-              userId: user.id,
-              kind: 'helpdesk.request',
-            });
-          } catch (error) {
-            this.#log.warn({ event: 'helpdesk.failed', userId: user.id, err: { message: (error as Error).message } }, 'helpdesk mail not delivered');
-          }
-        }
-        await this.#audit('sspr.contact_admin', user.id, { ...info, flowId: ref(flow.id) }, 'success', { reason, recipients: recipients.length });
-      }
+    const moved = await this.#move(flow, 'refused', { ...flow.data, contacted: true });
+    const first = await this.#throttle.hit(this.#key('contact', flow.data.typed), { points: 1, windowSeconds: 3600 });
+    if (first.allowed && flow.user) {
+      this.#helpdesk.send({ user: flow.user, reason: flow.data.reason ?? 'not_registered', t: info.t, ip: info.ip, flowId: ref(flow.id) });
     }
-    return this.#move(flow, 'refused', { ...flow.data, contacted: true });
+    return moved;
   }
 
   async #audit(type: string, userId: string | undefined, info: { ip?: string; flowId?: string }, outcome: 'success' | 'failure' | 'info', details: Record<string, string | number>): Promise<void> {

@@ -305,6 +305,43 @@ test.serial('security questions: a wrong answer brings a fresh draw and counts; 
   t.is(call.channel, 'voice');
 });
 
+test.serial('wrong security answers count toward the method limit; with no method left the flow ends as SSPR_TOO_MANY_ATTEMPTS', async (t) => {
+  const questions: [string, string][] = [
+    ['first-school', 'Het Kompas'],
+    ['first-concert', 'Golden Earring'],
+    ['parents-met-city', 'Deventer'],
+    ['favourite-teacher', 'Jansen'],
+  ];
+  const wrongAnswers = { answer0: 'nope', answer1: 'nope', answer2: 'nope' };
+  // Two methods: after maxAttempts (5) wrong answers the questions are no longer offered.
+  await user('rosa', { methods: { email: 'rosa@example.net' }, questions });
+  const both = await begin('rosa');
+  let page = await both.browser.submit(both.page, '/reset/flow/method', { method: 'securityQuestions' });
+  for (let i = 0; i < 4; i += 1) {
+    page = await both.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+    t.regex(page.html, /other questions from your set/, `wrong answer ${i + 1} brings a fresh draw`);
+  }
+  const list = await both.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+  t.regex(list.html, /Prove it(&#39;|')s you/);
+  t.notRegex(list.html, /value="securityQuestions"/, 'the fifth wrong answer used the questions up');
+  t.regex(list.html, /value="email"/);
+
+  // One method: the fifth wrong answer ends the flow with a stable error id and the contact action.
+  const only = await user('olaf', { questions });
+  const one = await begin('olaf');
+  page = await one.browser.submit(one.page, '/reset/flow/method', { method: 'securityQuestions' });
+  for (let i = 0; i < 4; i += 1) page = await one.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+  const ended = await one.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+  t.is(codeOn(ended), 'SSPR_TOO_MANY_ATTEMPTS');
+  t.regex(ended.html, /too many wrong answers/);
+  t.regex(ended.html, /\/reset\/flow\/contact/, 'contact an administrator is offered');
+  t.is((await one.browser.navigate(`${idp.issuer}/reset/flow`)).html.match(/Error code: ([A-Z_]+)/)?.[1], 'SSPR_TOO_MANY_ATTEMPTS', 'the flow stays ended');
+  const failed = await parts().store.audit.list({ type: 'sspr.reset.failed', userId: only.id });
+  t.deepEqual(failed.map((e) => e.details?.reason), ['too_many_attempts']);
+  const steps = await parts().store.audit.list({ type: 'sspr.reset.step', userId: only.id });
+  t.is(steps.filter((e) => e.outcome === 'failure').length, 5, 'each wrong answer is audited as a failed step');
+});
+
 test.serial('a locked account may just be unlocked; steps cannot be skipped; finishing twice works once; the flow expires', async (t) => {
   const locked = await user('ursula', { methods: { email: 'ursula@example.net' } });
   await idp.idp.parts.store.db('users').where({ id: locked.id }).update({ locked_until: now() + 3_600_000, failed_signins: 10 });

@@ -125,7 +125,7 @@ export class RecoveryService {
   }
 
   /** Ends a flow that can no longer succeed: refused for `reason`, audited as a failed reset. */
-  async #end(flow: Flow, reason: 'blocked' | 'too_many_attempts', info: { ip?: string }): Promise<Flow> {
+  async #end(flow: Flow, reason: 'blocked' | 'too_many_attempts' | 'not_registered', info: { ip?: string }): Promise<Flow> {
     const moved = await this.#move(flow, 'refused', { ...flow.data, reason, current: undefined });
     await this.#audit('sspr.reset.failed', flow.user?.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason });
     return moved;
@@ -133,12 +133,29 @@ export class RecoveryService {
 
   /**
    * What every step of an open flow checks first: a block on the account (exceeding a limit here or
-   * in any other flow, since this one started) ends the flow. Returns the flow as it now is.
+   * in any other flow, since this one started) ends the flow; so does, while verifying, having fewer
+   * usable methods left than proofs still needed (too many wrong answers: SSPR_TOO_MANY_ATTEMPTS).
+   * Returns the flow as it now is.
    */
-  async #ensureOpen(flow: Flow, info: { ip?: string }): Promise<Flow> {
+  async #ensureOpen(flow: Flow, info: { ip?: string }, known?: UserFacts): Promise<Flow> {
     if (flow.state !== 'verify' && flow.state !== 'choose' && flow.state !== 'password') return flow;
     if ((await this.#throttle.blockedFor(this.#key('block', flow.data.typed))) > 0) return this.#end(flow, 'blocked', info);
+    if (flow.state === 'verify' && flow.user) {
+      const facts = known ?? (await this.#registration.facts(flow.user.id));
+      const usable = this.#usable(flow, facts);
+      if (usable.length < flow.data.required - flow.data.proven.length) {
+        // Worn out by wrong answers, or (rarely) methods removed since the flow started.
+        const worn = Object.values(flow.data.failures).some((n) => (n ?? 0) >= this.#config().sspr.codes.maxAttempts);
+        return this.#end(flow, worn ? 'too_many_attempts' : 'not_registered', info);
+      }
+    }
     return flow;
+  }
+
+  /** Registered methods not yet proven in this flow and not worn out by wrong answers. */
+  #usable(flow: Flow, facts: UserFacts): MethodId[] {
+    const limit = this.#config().sspr.codes.maxAttempts;
+    return this.#registration.evaluate(facts).registered.filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit);
   }
 
   /** The flow as a page may show it: the checks of every step applied (see #ensureOpen). */
@@ -207,19 +224,15 @@ export class RecoveryService {
   async methodChoices(flow: Flow, t: Translate, known?: UserFacts): Promise<{ id: MethodId; label: string }[]> {
     const user = this.#require(flow, 'verify');
     const facts = known ?? (await this.#registration.facts(user.id));
-    const standing = this.#registration.evaluate(facts);
-    const limit = this.#config().sspr.codes.maxAttempts;
-    return standing.registered
-      .filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit)
-      .map((id) => ({ id, label: this.#challenges.get(id)!.label(facts, t) }));
+    return this.#usable(flow, facts).map((id) => ({ id, label: this.#challenges.get(id)!.label(facts, t) }));
   }
 
   /** The user picks a method: its challenge starts (a code may be sent). */
   async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage | undefined }> {
     const user = this.#require(flow, 'verify');
-    const open = await this.#ensureOpen(flow, info);
-    if (open.state !== 'verify') return { flow: open, page: undefined };
     const facts = await this.#registration.facts(user.id);
+    const open = await this.#ensureOpen(flow, info, facts);
+    if (open.state !== 'verify') return { flow: open, page: undefined };
     const choices = await this.methodChoices(flow, info.t, facts);
     const challenge = this.#challenges.get(method as MethodId);
     if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
@@ -248,10 +261,10 @@ export class RecoveryService {
     const user = this.#require(flow, 'verify');
     const current = flow.data.current;
     if (!current) throw wrongStep();
-    const open = await this.#ensureOpen(flow, info);
+    const facts = await this.#registration.facts(user.id);
+    const open = await this.#ensureOpen(flow, info, facts);
     if (open.state !== 'verify') return { flow: open };
     const challenge = this.#challenges.get(current.method)!;
-    const facts = await this.#registration.facts(user.id);
     const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) }, form);
     if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info) };
     if (outcome.kind === 'page') {
@@ -261,7 +274,9 @@ export class RecoveryService {
       const worn = (failures[current.method] ?? 0) >= this.#config().sspr.codes.maxAttempts;
       const data: FlowData = { ...flow.data, failures, current: worn ? undefined : { method: current.method, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } };
       const moved = await this.#move(flow, 'verify', data);
-      return { flow: moved, page: worn ? undefined : outcome.page };
+      // A worn-out method may leave too few to finish: then the flow ends here.
+      if (worn) return { flow: await this.#ensureOpen(moved, info, facts) };
+      return { flow: moved, page: outcome.page };
     }
     await this.#audit('sspr.reset.step', user.id, { ...info, flowId: ref(flow.id) }, 'success', { method: current.method, step: flow.data.proven.length + 1 });
     const proven = [...flow.data.proven, current.method];

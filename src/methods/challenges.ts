@@ -154,12 +154,12 @@ export function createChallenges(deps: MethodDeps): ReadonlyMap<MethodId, ResetC
       },
       async step(ctx, form) {
         if (ctx.saved.stage !== 'code') {
-          // Every number typed counts as a phone validation.
-          if (!(await ctx.spend('phone'))) return { kind: 'blocked' };
           const channel = channels().find((c) => c === form.channel);
           if (!channel) return { kind: 'page', page: numberPage('phone.channel_unavailable'), saved: { stage: 'number' } };
           const parsed = parsePhone(form.country || deps.config().sspr.defaultCountry, form.number ?? '', false);
           if (!parsed.ok || parsed.e164 !== valueOf(ctx.facts, 'mobile_phone')) {
+            // A wrong number counts as one phone validation; a matching one is counted once, by the send.
+            if (!(await ctx.spend('phone'))) return { kind: 'blocked' };
             return { kind: 'page', page: numberPage('recover.phone_mismatch'), saved: { stage: 'number' }, failed: true };
           }
           return mobile.send(ctx, channel);

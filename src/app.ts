@@ -155,6 +155,12 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const methods = createMethodRegistry(methodDeps);
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
   const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
+  if (config.sspr.onPremises.passwordWriteback && !options.writeback) {
+    log.warn(
+      { key: 'sspr.onPremises.passwordWriteback' },
+      'sspr.onPremises.passwordWriteback is on but no PasswordWriteback was passed to createIdp/createIdpParts: on-premises accounts are refused at "Can\'t access your account?" (SSPR_WRITEBACK_UNAVAILABLE)',
+    );
+  }
   const helpdesk = new HelpdeskRequests({ store, config: () => live.current, clock, mail, log });
   const recovery = new RecoveryService({
     store,

@@ -86,6 +86,23 @@ test.serial('not enabled, not registered, managed on-premises: each says why, wi
   t.regex(onprem.html, /isn(&#39;|')t managed by this service/);
 });
 
+test.serial('passwordWriteback on but no writeback plugged in: on-premises accounts are refused at the start, not after verifying', async (t) => {
+  await user('remote', { source: 'onpremises', methods: { email: 'remote@example.net' } });
+  await user('local', { methods: { email: 'local@example.net' } });
+  const previous = parts().config.current;
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, onPremises: { ...previous.sspr.onPremises, passwordWriteback: true } } });
+  try {
+    const { page } = await begin('remote');
+    t.is(codeOn(page), 'SSPR_WRITEBACK_UNAVAILABLE');
+    t.regex(page.html, /connection this service needs to change it there isn(&#39;|')t set up/);
+    t.regex(page.html, /\/reset\/flow\/contact/, 'contact an administrator is offered');
+    t.notRegex(page.html, /value="email"/, 'no verification is offered');
+    t.regex((await begin('local')).page.html, /value="email"/, 'cloud accounts are not affected');
+  } finally {
+    parts().config.replace(previous);
+  }
+});
+
 test.serial('an unknown user id gets exactly the page of a registered-nothing account', async (t) => {
   await user('empty1', { methods: {} });
   const known = (await begin('empty1')).page;

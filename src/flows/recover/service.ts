@@ -186,6 +186,8 @@ export class RecoveryService {
     else if (!standing.inScope) reason = 'not_enabled';
     else if (!standing.enough) reason = 'not_registered';
     else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
+    // Said before the user proves anything, not after: the last step could never succeed.
+    else if (active.passwordSource === 'onpremises' && !this.#writeback) reason = 'writeback_unavailable';
     if (reason) state = 'refused';
     const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
     await this.#store.reset.create(hash(id), { userId: active?.id ?? null, state, data: { ...data }, createdAt: now, expiresAt: now + config.sspr.resetFlowMinutes * 60_000 });

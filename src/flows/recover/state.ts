@@ -5,6 +5,7 @@
  *      │  SSPR doesn't apply to the user ─────────────────► refused (SSPR_NOT_ENABLED)
  *      │  unknown user, or fewer methods than required ────► refused (SSPR_NOT_REGISTERED)
  *      │  password managed on-premises, writeback off ─────► refused (SSPR_ONPREM_MANAGED)
+ *      │  on-premises, writeback on but none plugged in ───► refused (SSPR_WRITEBACK_UNAVAILABLE)
  *      │  an SSPR limit exceeded (here or at any later step) ► refused (SSPR_BLOCKED, for sspr.limits.blockHours)
  *      │  (every later step, and the finish, check the block again: verify, choose, password ──► refused)
  *      ▼
@@ -30,13 +31,14 @@ import type { MethodId } from '../../methods/ids.ts';
 
 export type FlowState = 'refused' | 'verify' | 'choose' | 'password' | 'finishing' | 'done';
 
-export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'too_many_attempts' | 'blocked';
+export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'writeback_unavailable' | 'too_many_attempts' | 'blocked';
 
 /** Stable ids users can quote to the helpdesk. */
 export const refusalCodes: Record<RefusalReason, string> = {
   not_enabled: 'SSPR_NOT_ENABLED',
   not_registered: 'SSPR_NOT_REGISTERED',
   onprem_managed: 'SSPR_ONPREM_MANAGED',
+  writeback_unavailable: 'SSPR_WRITEBACK_UNAVAILABLE',
   too_many_attempts: 'SSPR_TOO_MANY_ATTEMPTS',
   blocked: 'SSPR_BLOCKED',
 };

@@ -321,7 +321,11 @@ export class RecoveryService {
     const onPremises = user.passwordSource === 'onpremises';
     if (onPremises) {
       if (!config.sspr.onPremises.passwordWriteback) throw new AppError('SSPR_ONPREM_MANAGED', 409, 'recover.refused.onprem_managed');
-      if (!this.#writeback) throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
+      if (!this.#writeback) {
+        // Only when writeback was switched on while this flow ran: start() refuses such accounts.
+        await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback_unavailable' });
+        throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
+      }
     }
     const passwordHash = await this.#hasher.hash(password);
     // Once more right before the finish: a block set while the hash was computed counts too.

@@ -191,6 +191,10 @@ test.serial('email code → new password: sessions and refresh tokens end, the u
   const config = await discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
   const before = await login(config, 'rita', 'rita old password', { scope: 'openid offline_access', prompt: 'consent' });
   t.truthy(before.tokens.refresh_token);
+  // The refresh token works before the reset (rotated or not, keep the one that is current)...
+  const refreshed = await oidc.refreshTokenGrant(config, before.tokens.refresh_token!);
+  t.truthy(refreshed.access_token, 'the refresh token works before the reset');
+  const current = refreshed.refresh_token ?? before.tokens.refresh_token!;
 
   const { browser, page } = await begin('rita');
   t.regex(page.html, /Email a code to r•+@example\.net/);
@@ -206,7 +210,9 @@ test.serial('email code → new password: sessions and refresh tokens end, the u
   const done = await newPassword(browser, passwordPage, 'lantern orbit meadow');
   t.regex(done.html, /Your password has been reset/);
 
-  await t.throwsAsync(oidc.refreshTokenGrant(config, before.tokens.refresh_token!), undefined, 'refresh token from before the reset is dead');
+  // ...and after it the provider refuses it as invalid_grant (not some other failure).
+  const dead = await t.throwsAsync(oidc.refreshTokenGrant(config, current));
+  t.is((dead as Error & { error?: string }).error, 'invalid_grant', 'refresh token from before the reset is dead');
   const sso = await before.browser.navigate((await authorizationRequest(config)).url.href);
   t.regex(sso.html, /name="password"/, 'the old browser session is gone too');
   await t.throwsAsync(login(config, 'rita', 'rita old password'));
@@ -387,6 +393,41 @@ test.serial('a locked account may just be unlocked; steps cannot be skipped; fin
   } finally {
     clock.advance(-16 * 60_000);
   }
+});
+
+test.serial('allowUnlockWithoutReset off: a locked account goes straight to the new password, and the reset ends the lockout', async (t) => {
+  const locked = await user('lars', { methods: { email: 'lars@example.net' } });
+  await parts().store.db('users').where({ id: locked.id }).update({ locked_until: now() + 3_600_000, failed_signins: 10 });
+  const previous = parts().config.current;
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, onPremises: { ...previous.sspr.onPremises, allowUnlockWithoutReset: false } } });
+  try {
+    const { browser, page } = await begin('lars');
+    const next = await emailCode(browser, page, 'lars@example.net');
+    t.regex(next.html, /Choose a new password/);
+    t.notRegex(next.html, /Unlock or reset/);
+    const done = await newPassword(browser, next, 'juniper basalt kettle');
+    t.regex(done.html, /Your password has been reset/);
+  } finally {
+    parts().config.replace(previous);
+  }
+  const row = await parts().store.users.findById(locked.id);
+  t.is(row!.lockedUntil, null);
+  t.true((await parts().users.signIn('lars', 'juniper basalt kettle')).ok, 'signs in at once with the new password');
+});
+
+test.serial('mobile phone by voice call: the typed number matches, the call reads the code out', async (t) => {
+  await user('vick', { methods: { mobile_phone: '+31612349876' } });
+  const { browser, page } = await begin('vick');
+  const numberPage = await browser.submit(page, '/reset/flow/method', { method: 'mobilePhone' });
+  t.regex(numberPage.html, /value="voice"/, 'a call is offered');
+  const before = sms.messages.length;
+  const calling = await browser.submit(numberPage, '/reset/flow/answer', { number: '06 1234 9876', channel: 'voice' });
+  t.regex(calling.html, /We are calling/);
+  const call = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === '+31612349876');
+  t.is(call.channel, 'voice');
+  t.regex(call.text, /(\d ){5,}\d/, 'the code is read out digit by digit');
+  const proven = await browser.submit(calling, '/reset/flow/answer', { code: codeIn(call.text) });
+  t.regex(proven.html, /Choose a new password/);
 });
 
 test.serial('every method works as step 1 and as step 2 when two are required', async (t) => {

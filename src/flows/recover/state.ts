@@ -6,18 +6,20 @@
  *      │  unknown user, or fewer methods than required ────► refused (SSPR_NOT_REGISTERED)
  *      │  password managed on-premises, writeback off ─────► refused (SSPR_ONPREM_MANAGED)
  *      │  on-premises, writeback on but none plugged in ───► refused (SSPR_WRITEBACK_UNAVAILABLE)
- *      │  an SSPR limit exceeded (here or at any later step) ► refused (SSPR_BLOCKED, for sspr.limits.blockHours)
- *      │  (every later step, and the finish, check the block again: verify, choose, password ──► refused)
+ *      │  an SSPR limit exceeded ──────────────────────────► refused (SSPR_BLOCKED, for sspr.limits.blockHours)
  *      ▼
  *   verify ── a registered method proven ──► verify (until `required` different methods are proven)
+ *      │  fewer usable methods left than proofs needed ────► refused (SSPR_TOO_MANY_ATTEMPTS)
  *      │ all proven
  *      ├── account locked and unlock allowed ──► choose ── "unlock only" ──► done (unlocked)
  *      │                                            └──── "reset" ───────┐
  *      └──────────────────────────────────────────────────────────────────┴─► password ── valid new password ──► done (reset)
- *                                                                                    │ on-premises account (writeback)  ▲
- *                                                                                    ▼                                  │
- *                                                                                finishing ── directory set, local change ┘
- *                                                                                    └── directory refused (or local change failed) ──► password
+ *
+ *   password ── on-premises account ──► finishing ── directory took it, local change made ──► done (reset)
+ *                                          └── directory refused, or the local change failed ──► password
+ *
+ *   verify, choose, password ── the account blocked meanwhile (checked at every step and before
+ *                               the finish) ──► refused (SSPR_BLOCKED)
  *
  * "finishing" claims the flow before the directory is written to, so of two concurrent submissions
  * only one ever reaches the directory; a refused writeback moves back so the user can try again.

@@ -41,6 +41,7 @@ import { createChallenges } from './methods/challenges.ts';
 import { Throttle } from './security/throttle.ts';
 import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
+import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
 import { OneTimeCodes } from './security/codes.ts';
 import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
 import { createMethodRegistry } from './methods/registry.ts';
@@ -92,6 +93,8 @@ export interface IdpParts {
   middleware(provider: Provider): Middleware;
   /** Deletes expired rows now (also runs on a timer in createIdp). */
   purge(): Promise<number>;
+  /** Resolves once the work started in the background so far (helpdesk mails) is done. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -171,6 +174,13 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const methods = createMethodRegistry(methodDeps);
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
   const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
+  if (config.sspr.onPremises.passwordWriteback && !options.writeback) {
+    log.warn(
+      { key: 'sspr.onPremises.passwordWriteback' },
+      'sspr.onPremises.passwordWriteback is on but no PasswordWriteback was passed to createIdp/createIdpParts: on-premises accounts are refused at "Can\'t access your account?" (SSPR_WRITEBACK_UNAVAILABLE)',
+    );
+  }
+  const helpdesk = new HelpdeskRequests({ store, config: () => live.current, clock, mail, log });
   const recovery = new RecoveryService({
     store,
     config: () => live.current,
@@ -182,6 +192,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     mail,
     log,
     throttle,
+    helpdesk,
     writeback: options.writeback,
   });
   const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
@@ -262,8 +273,11 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       for (const job of jobs) total += await job();
       return total;
     },
+    settled: () => helpdesk.settled(),
     async close() {
+      // Closing the transports cancels background sends; their failures are logged before the database goes.
       await Promise.allSettled([mail.close(), phone.close()]);
+      await helpdesk.settled();
       if (!options.knex) await db.destroy();
     },
   };

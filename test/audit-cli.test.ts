@@ -434,7 +434,7 @@ test('report resets: the last 30 days by default, or --days N', async (t) => {
     completed: 1,
     unlocked: 1,
     failedSteps: { total: 3, byMethod: { email: 2, mobilePhone: 1 } },
-    failed: { total: 1, byReason: { writeback: 1 } },
+    failed: { total: 1, byReason: { blocked: 0, too_many_attempts: 0, writeback: 1, incomplete: 0 } },
     blocked: 1,
     contactAdmin: 2,
   });
@@ -455,6 +455,10 @@ test('report resets: the last 30 days by default, or --days N', async (t) => {
     ['failed verification steps:', '1'],
     ['  email', '1'],
     ['failed resets:', '0'],
+    ['  blocked', '0'],
+    ['  too_many_attempts', '0'],
+    ['  writeback', '0'],
+    ['  incomplete', '0'],
     ['blocked from SSPR:', '0'],
     ['contact-admin requests:', '0'],
   ];

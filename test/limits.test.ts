@@ -16,7 +16,7 @@ const hasher = createPasswordHasher(() => ({ memoryCost: 7168, timeCost: 1, para
 test.before(async () => {
   bed = await startSsprIdp({
     enabled: 'all',
-    methods: { email: true, securityQuestions: true },
+    methods: { email: true, mobilePhone: true, securityQuestions: true },
     registration: { requireOnSignIn: false },
     captcha: { enabled: false },
     codes: { resendAfterSeconds: 0, maxSends: 10 },
@@ -31,9 +31,10 @@ test.after.always(async () => {
 
 const parts = () => bed.idp.idp.parts;
 
-async function user(username: string, opts: { email?: string; questions?: boolean } = {}) {
+async function user(username: string, opts: { email?: string; mobile?: string; questions?: boolean } = {}) {
   const created = await parts().users.create({ username, password: `${username} the password` });
   if (opts.email) await parts().store.sspr.putMethod(created.id, 'email', opts.email, bed.clock.now());
+  if (opts.mobile) await parts().store.sspr.putMethod(created.id, 'mobile_phone', opts.mobile, bed.clock.now());
   if (opts.questions) {
     const pairs = [
       ['first-school', 'Kompas'],
@@ -53,6 +54,30 @@ async function begin(username: string): Promise<{ browser: Browser; page: Page }
 
 const errorCode = (page: Page) => /Error code: ([A-Z_]+)/.exec(page.html)?.[1];
 const strip = (html: string) => html.replace(/name="csrf" value="[^"]*"/g, '');
+
+// First in the file: the webhook gateway refuses timestamps far from its own clock, and later tests move the IdP's.
+test.serial('phone validations: one per text sent, a wrong number counts too, beyond phonePerHour (2) blocks', async (t) => {
+  await user('pim', { mobile: '+31612300001' });
+  const { browser, page } = await begin('pim');
+  const numberPage = await browser.submit(page, '/reset/flow/method', { method: 'mobilePhone' });
+  const codePage = await browser.submit(numberPage, '/reset/flow/answer', { number: '0612300001', channel: 'sms' });
+  t.regex(codePage.html, /We sent a text message/, 'validation 1: the typed number matched and a text went out');
+  const resent = await browser.submit(codePage, '/reset/flow/answer', { action: 'resend' });
+  t.is(errorCode(resent), undefined, 'validation 2: the matching number was not counted on top of its text');
+  t.regex(resent.html, /We sent a text message/);
+  t.is(errorCode(await browser.submit(codePage, '/reset/flow/answer', { action: 'resend' })), 'SSPR_BLOCKED', 'validation 3 is over the limit');
+  t.is(bed.sms.messages.filter((m) => m.to === '+31612300001').length, 2);
+
+  await user('pam', { mobile: '+31612300002' });
+  const other = await begin('pam');
+  const numbers = await other.browser.submit(other.page, '/reset/flow/method', { method: 'mobilePhone' });
+  const wrong = await other.browser.submit(numbers, '/reset/flow/answer', { number: '0612300009', channel: 'sms' });
+  t.regex(wrong.html, /doesn(&#39;|')t match/, 'validation 1: a wrong number');
+  const sent = await other.browser.submit(numbers, '/reset/flow/answer', { number: '0612300002', channel: 'sms' });
+  t.is(errorCode(sent), undefined, 'validation 2: the right number, one text');
+  t.regex(sent.html, /We sent a text message/);
+  t.is(errorCode(await other.browser.submit(sent, '/reset/flow/answer', { action: 'resend' })), 'SSPR_BLOCKED');
+});
 
 test.serial('more reset attempts than resetsPerDay block the account from SSPR; an unknown id behaves the same', async (t) => {
   await user('ada', { email: 'ada@example.net' });
@@ -95,6 +120,30 @@ test.serial('too many emailed codes block; a successful reset starts the counter
   const first = await next.browser.submit(next.page, '/reset/flow/method', { method: 'email' });
   const more = await next.browser.submit(first, '/reset/flow/answer', { action: 'resend' });
   t.regex(more.html, /We sent a code/, 'counters were reset by the successful reset');
+});
+
+test.serial('a block set in another flow ends a flow opened earlier, at every step; its reset does not lift the block', async (t) => {
+  const dora = await user('dora', { email: 'dora@example.net' });
+  // Flow A gets as far as the new password before the account is blocked elsewhere.
+  const a = await begin('dora');
+  const codePage = await a.browser.submit(a.page, '/reset/flow/method', { method: 'email' });
+  const mail = await bed.smtp.waitFor((m) => m.to.includes('dora@example.net'));
+  const passwordPage = await a.browser.submit(codePage, '/reset/flow/answer', { code: codeIn(mail.text) });
+  t.regex(passwordPage.html, /Choose a new password/);
+  // Flow B, open in verify, and flow C exceeding emailsPer10Minutes (2): the account is blocked.
+  const b = await begin('dora');
+  const c = await begin('dora');
+  const c1 = await c.browser.submit(c.page, '/reset/flow/method', { method: 'email' });
+  t.is(errorCode(await c.browser.submit(c1, '/reset/flow/answer', { action: 'resend' })), 'SSPR_BLOCKED');
+
+  const refused = await a.browser.submit(passwordPage, '/reset/flow/password', { password: 'lilac harbour stone', confirm: 'lilac harbour stone' });
+  t.is(errorCode(refused), 'SSPR_BLOCKED', 'the password step checks the block');
+  t.true((await parts().users.signIn('dora', 'dora the password')).ok, 'the password did not change');
+  t.false((await parts().users.signIn('dora', 'lilac harbour stone')).ok);
+  t.is(errorCode(await b.browser.navigate(`${bed.idp.issuer}/reset/flow`)), 'SSPR_BLOCKED', 'a flow in verify shows the block too');
+  t.is(errorCode((await begin('dora')).page), 'SSPR_BLOCKED', 'the block stays');
+  const failed = await parts().store.audit.list({ type: 'sspr.reset.failed', userId: dora.id });
+  t.deepEqual(failed.map((e) => e.details?.reason), ['blocked', 'blocked', 'blocked'], 'flows C, A and B each ended as a failed reset');
 });
 
 test.serial('security-question attempts beyond questionsPerHour block', async (t) => {

@@ -11,10 +11,20 @@ import type { PasswordWriteback } from '../src/flows/recover/service.ts';
 let idp: RunningIdp;
 const written: { username: string; password: string }[] = [];
 let failWriteback = false;
+/** Runs inside the directory call, after the directory accepted the password (e.g. to break the database). */
+let afterWrite: (() => Promise<void>) | undefined;
+/** While set, the directory call waits for it (to hold one submission inside the directory). */
+let gate: Promise<void> | undefined;
+let release = () => {};
+let entered = 0;
 const writeback: PasswordWriteback = {
   async setPassword(user, password) {
+    // A second submission inside the directory at the same time must not happen; if it does, both go on.
+    if ((entered += 1) >= 2) release();
+    if (gate) await gate;
     if (failWriteback) throw new Error('directory unreachable');
     written.push({ username: user.username, password });
+    await afterWrite?.();
   },
 };
 
@@ -31,8 +41,8 @@ test.before(async () => {
       },
     },
   });
-  for (const name of ['vera', 'wim']) {
-    const user = await idp.idp.parts.users.create({ username: name, password: `${name} old password`, passwordSource: name === 'wim' ? 'onpremises' : 'cloud' });
+  for (const name of ['vera', 'wim', 'xavi', 'yara']) {
+    const user = await idp.idp.parts.users.create({ username: name, password: `${name} old password`, passwordSource: name === 'vera' ? 'cloud' : 'onpremises' });
     await idp.idp.parts.store.sspr.putMethod(user.id, 'email', `${name}@example.net`, Date.now());
   }
 });
@@ -98,4 +108,55 @@ test.serial('writeback failure: a clear error, and nothing changes here', async 
   }
   t.true((await idp.idp.parts.users.signIn('wim', 'granite willow ferry')).ok, 'the previous password still works');
   t.false((await idp.idp.parts.users.signIn('wim', 'quartz meadow lantern')).ok);
+  const failed = await idp.idp.parts.store.audit.list({ type: 'sspr.reset.failed', userId: (await idp.idp.parts.users.find('wim'))!.id });
+  t.is(failed.at(-1)?.details?.reason, 'writeback');
+  // The flow went back to the password step: the user can try again once the directory is back.
+  const retry = await browser.submit(page, '/reset/flow/password', { password: 'quartz meadow lantern', confirm: 'quartz meadow lantern' });
+  t.regex(retry.html, /Your password has been reset/);
+  t.deepEqual(written.at(-1), { username: 'wim', password: 'quartz meadow lantern' });
+});
+
+test.serial('two parallel submissions of an on-premises reset: only the one that claimed the flow reaches the directory', async (t) => {
+  const { browser, page } = await throughVerification('xavi');
+  const form = formWith(page, '/reset/flow/password');
+  const before = written.length;
+  entered = 0;
+  // The first submission in the directory waits there until the other one has its answer.
+  gate = new Promise<void>((resolve) => (release = resolve));
+  try {
+    const submit = (password: string) => browser.request(form.action, { form: { ...form.fields, password, confirm: password } }).finally(() => release());
+    const [a, b] = await Promise.all([submit('amber falcon river'), submit('cobalt heron meadow')]);
+    t.deepEqual([a.status, b.status].sort(), [303, 409], 'one wins, the other is refused');
+  } finally {
+    gate = undefined;
+    release = () => {};
+  }
+  const writes = written.slice(before);
+  t.is(writes.length, 1, 'the refused submission never reached the directory');
+  t.true((await idp.idp.parts.users.signIn('xavi', writes[0]!.password)).ok, 'the directory and this service agree');
+});
+
+test.serial('the database fails after the directory took the password: a clear 503, logged and audited; submitting again finishes', async (t) => {
+  const { browser, page } = await throughVerification('yara');
+  const db = idp.idp.parts.store.db;
+  afterWrite = async () => {
+    afterWrite = undefined;
+    await db.schema.renameTable('account_sessions', 'account_sessions_away');
+  };
+  let broken: Awaited<ReturnType<Browser['submit']>>;
+  try {
+    broken = await browser.submit(page, '/reset/flow/password', { password: 'saffron glacier piano', confirm: 'saffron glacier piano' });
+  } finally {
+    afterWrite = undefined;
+    if (await db.schema.hasTable('account_sessions_away')) await db.schema.renameTable('account_sessions_away', 'account_sessions');
+  }
+  t.is(broken.status, 503);
+  t.regex(broken.html, /saved in your organisation(&#39;|')s directory, but this service couldn(&#39;|')t finish/);
+  t.deepEqual(written.at(-1), { username: 'yara', password: 'saffron glacier piano' });
+  t.true((await idp.idp.parts.users.signIn('yara', 'yara old password')).ok, 'nothing changed here');
+  const failed = await idp.idp.parts.store.audit.list({ type: 'sspr.reset.failed', userId: (await idp.idp.parts.users.find('yara'))!.id });
+  t.is(failed.at(-1)?.details?.reason, 'incomplete');
+  const again = await browser.submit(page, '/reset/flow/password', { password: 'saffron glacier piano', confirm: 'saffron glacier piano' });
+  t.regex(again.html, /Your password has been reset/);
+  t.true((await idp.idp.parts.users.signIn('yara', 'saffron glacier piano')).ok);
 });

@@ -86,6 +86,23 @@ test.serial('not enabled, not registered, managed on-premises: each says why, wi
   t.regex(onprem.html, /isn(&#39;|')t managed by this service/);
 });
 
+test.serial('passwordWriteback on but no writeback plugged in: on-premises accounts are refused at the start, not after verifying', async (t) => {
+  await user('remote', { source: 'onpremises', methods: { email: 'remote@example.net' } });
+  await user('local', { methods: { email: 'local@example.net' } });
+  const previous = parts().config.current;
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, onPremises: { ...previous.sspr.onPremises, passwordWriteback: true } } });
+  try {
+    const { page } = await begin('remote');
+    t.is(codeOn(page), 'SSPR_WRITEBACK_UNAVAILABLE');
+    t.regex(page.html, /connection this service needs to change it there isn(&#39;|')t set up/);
+    t.regex(page.html, /\/reset\/flow\/contact/, 'contact an administrator is offered');
+    t.notRegex(page.html, /value="email"/, 'no verification is offered');
+    t.regex((await begin('local')).page.html, /value="email"/, 'cloud accounts are not affected');
+  } finally {
+    parts().config.replace(previous);
+  }
+});
+
 test.serial('an unknown user id gets exactly the page of a registered-nothing account', async (t) => {
   await user('empty1', { methods: {} });
   const known = (await begin('empty1')).page;
@@ -106,8 +123,8 @@ test.serial('contact an administrator mails the administrators once per hour; a 
   t.regex(mail.text, /not enough verification methods/);
   // A second request within the hour is acknowledged but not mailed again.
   const again = await begin('needhelp');
-  await again.browser.submit(again.page, '/reset/flow/contact');
-  await new Promise((r) => setTimeout(r, 300));
+  t.regex((await again.browser.submit(again.page, '/reset/flow/contact')).html, /has been told/);
+  await parts().settled();
   t.is(smtp.messages.filter((m) => m.to.includes('admin1@corp.example') && /needhelp/.test(m.subject)).length, 1);
   // Unknown users: the same confirmation, no mail.
   const ghost = await begin('ghost-user-x');
@@ -124,11 +141,60 @@ test.serial('contact an administrator mails the administrators once per hour; a 
   }
 });
 
+test.serial('contact an administrator: parallel requests from two flows send one mail; the answer does not wait for the mail server', async (t) => {
+  await user('admin2', { email: 'admin2@corp.example', groups: ['Admins'] });
+  const asker = await user('twice', { methods: {} });
+  const [one, two] = await Promise.all([begin('twice'), begin('twice')]);
+  const answers = await Promise.all([one.browser.submit(one.page, '/reset/flow/contact'), two.browser.submit(two.page, '/reset/flow/contact')]);
+  for (const answer of answers) t.regex(answer.html, /has been told/);
+  await parts().settled();
+  t.is(smtp.messages.filter((m) => m.to.includes('admin2@corp.example') && /twice/.test(m.subject)).length, 1, 'once per hour holds for parallel requests');
+  t.is((await parts().store.audit.list({ type: 'sspr.contact_admin', userId: asker.id })).length, 1);
+
+  // While the mail server holds the mail, a real account is answered all the same.
+  await user('patient', { methods: {} });
+  const { browser, page } = await begin('patient');
+  const release = smtp.hold();
+  let held: number;
+  try {
+    t.regex((await browser.submit(page, '/reset/flow/contact')).html, /has been told/);
+    held = smtp.messages.filter((m) => /patient/.test(m.subject)).length;
+  } finally {
+    release();
+  }
+  t.is(held, 0, 'answered before the mail server accepted the mail');
+  await smtp.waitFor((m) => m.to.includes('admin2@corp.example') && /patient/.test(m.subject));
+});
+
+test.serial('contact an administrator with sspr.helpdesk.email: the helpdesk addresses get it, the administrators not', async (t) => {
+  await user('admin3', { email: 'admin3@corp.example', groups: ['Admins'] });
+  const asker = await user('deskuser', { groups: [], methods: {} });
+  const previous = parts().config.current;
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, helpdesk: { email: ['desk1@corp.example', 'desk2@corp.example'] } } });
+  try {
+    const { browser, page } = await begin('deskuser');
+    t.is(codeOn(page), 'SSPR_NOT_ENABLED');
+    t.regex((await browser.submit(page, '/reset/flow/contact')).html, /has been told/);
+    await parts().settled();
+  } finally {
+    parts().config.replace(previous);
+  }
+  const mails = smtp.messages.filter((m) => /deskuser/.test(m.subject));
+  t.deepEqual(mails.flatMap((m) => m.to).sort(), ['desk1@corp.example', 'desk2@corp.example']);
+  t.regex(mails[0]!.text, /password reset is not enabled for this account/);
+  const [event] = await parts().store.audit.list({ type: 'sspr.contact_admin', userId: asker.id });
+  t.like(event?.details, { reason: 'not_enabled', recipients: 2, delivered: 2 });
+});
+
 test.serial('email code → new password: sessions and refresh tokens end, the user is told, the new password works', async (t) => {
   await user('rita', { email: 'rita@corp.example', methods: { email: 'rita@example.net' } });
   const config = await discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
   const before = await login(config, 'rita', 'rita old password', { scope: 'openid offline_access', prompt: 'consent' });
   t.truthy(before.tokens.refresh_token);
+  // The refresh token works before the reset (rotated or not, keep the one that is current)...
+  const refreshed = await oidc.refreshTokenGrant(config, before.tokens.refresh_token!);
+  t.truthy(refreshed.access_token, 'the refresh token works before the reset');
+  const current = refreshed.refresh_token ?? before.tokens.refresh_token!;
 
   const { browser, page } = await begin('rita');
   t.regex(page.html, /Email a code to r•+@example\.net/);
@@ -144,7 +210,9 @@ test.serial('email code → new password: sessions and refresh tokens end, the u
   const done = await newPassword(browser, passwordPage, 'lantern orbit meadow');
   t.regex(done.html, /Your password has been reset/);
 
-  await t.throwsAsync(oidc.refreshTokenGrant(config, before.tokens.refresh_token!), undefined, 'refresh token from before the reset is dead');
+  // ...and after it the provider refuses it as invalid_grant (not some other failure).
+  const dead = await t.throwsAsync(oidc.refreshTokenGrant(config, current));
+  t.is((dead as Error & { error?: string }).error, 'invalid_grant', 'refresh token from before the reset is dead');
   const sso = await before.browser.navigate((await authorizationRequest(config)).url.href);
   t.regex(sso.html, /name="password"/, 'the old browser session is gone too');
   await t.throwsAsync(login(config, 'rita', 'rita old password'));
@@ -156,6 +224,29 @@ test.serial('email code → new password: sessions and refresh tokens end, the u
   t.truthy(completed?.flowId);
   const sameFlow = audit.filter((e) => e.flowId === completed!.flowId).map((e) => e.type);
   t.deepEqual(sameFlow, ['sspr.reset.started', 'sspr.reset.step', 'sspr.reset.completed'], 'one flow id ties the steps together');
+});
+
+test.serial('a code is bound to the flow it was sent in: a code from another or an older flow is refused', async (t) => {
+  await user('cora', { methods: { email: 'cora@example.net' } });
+  const previous = parts().config.current;
+  // With a resend delay, a second flow could otherwise fall back on the first flow's open code.
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, codes: { ...previous.sspr.codes, resendAfterSeconds: 60 } } });
+  try {
+    const older = await begin('cora');
+    const before = smtp.messages.length;
+    await older.browser.submit(older.page, '/reset/flow/method', { method: 'email' });
+    const first = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before && m.to.includes('cora@example.net'));
+    const flow = await begin('cora');
+    const codePage = await flow.browser.submit(flow.page, '/reset/flow/method', { method: 'email' });
+    const foreign = await flow.browser.submit(codePage, '/reset/flow/answer', { code: codeIn(first.text) });
+    t.is(foreign.status, 400);
+    t.notRegex(foreign.html, /Choose a new password/, "the older flow's code does not prove this flow");
+    t.regex(foreign.html, /isn(&#39;|')t right|has expired/);
+    const own = await smtp.waitFor((m) => smtp.messages.indexOf(m) > smtp.messages.indexOf(first) && m.to.includes('cora@example.net'));
+    t.regex((await flow.browser.submit(codePage, '/reset/flow/answer', { code: codeIn(own.text) })).html, /Choose a new password/, "this flow's own code works");
+  } finally {
+    parts().config.replace(previous);
+  }
 });
 
 test.serial('the flow keeps the interrupted sign-in: after the reset the user lands back on it and reaches the client', async (t) => {
@@ -237,6 +328,43 @@ test.serial('security questions: a wrong answer brings a fresh draw and counts; 
   t.is(call.channel, 'voice');
 });
 
+test.serial('wrong security answers count toward the method limit; with no method left the flow ends as SSPR_TOO_MANY_ATTEMPTS', async (t) => {
+  const questions: [string, string][] = [
+    ['first-school', 'Het Kompas'],
+    ['first-concert', 'Golden Earring'],
+    ['parents-met-city', 'Deventer'],
+    ['favourite-teacher', 'Jansen'],
+  ];
+  const wrongAnswers = { answer0: 'nope', answer1: 'nope', answer2: 'nope' };
+  // Two methods: after maxAttempts (5) wrong answers the questions are no longer offered.
+  await user('rosa', { methods: { email: 'rosa@example.net' }, questions });
+  const both = await begin('rosa');
+  let page = await both.browser.submit(both.page, '/reset/flow/method', { method: 'securityQuestions' });
+  for (let i = 0; i < 4; i += 1) {
+    page = await both.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+    t.regex(page.html, /other questions from your set/, `wrong answer ${i + 1} brings a fresh draw`);
+  }
+  const list = await both.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+  t.regex(list.html, /Prove it(&#39;|')s you/);
+  t.notRegex(list.html, /value="securityQuestions"/, 'the fifth wrong answer used the questions up');
+  t.regex(list.html, /value="email"/);
+
+  // One method: the fifth wrong answer ends the flow with a stable error id and the contact action.
+  const only = await user('olaf', { questions });
+  const one = await begin('olaf');
+  page = await one.browser.submit(one.page, '/reset/flow/method', { method: 'securityQuestions' });
+  for (let i = 0; i < 4; i += 1) page = await one.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+  const ended = await one.browser.submit(page, '/reset/flow/answer', wrongAnswers);
+  t.is(codeOn(ended), 'SSPR_TOO_MANY_ATTEMPTS');
+  t.regex(ended.html, /too many wrong answers/);
+  t.regex(ended.html, /\/reset\/flow\/contact/, 'contact an administrator is offered');
+  t.is((await one.browser.navigate(`${idp.issuer}/reset/flow`)).html.match(/Error code: ([A-Z_]+)/)?.[1], 'SSPR_TOO_MANY_ATTEMPTS', 'the flow stays ended');
+  const failed = await parts().store.audit.list({ type: 'sspr.reset.failed', userId: only.id });
+  t.deepEqual(failed.map((e) => e.details?.reason), ['too_many_attempts']);
+  const steps = await parts().store.audit.list({ type: 'sspr.reset.step', userId: only.id });
+  t.is(steps.filter((e) => e.outcome === 'failure').length, 5, 'each wrong answer is audited as a failed step');
+});
+
 test.serial('a locked account may just be unlocked; steps cannot be skipped; finishing twice works once; the flow expires', async (t) => {
   const locked = await user('ursula', { methods: { email: 'ursula@example.net' } });
   await idp.idp.parts.store.db('users').where({ id: locked.id }).update({ locked_until: now() + 3_600_000, failed_signins: 10 });
@@ -265,6 +393,41 @@ test.serial('a locked account may just be unlocked; steps cannot be skipped; fin
   } finally {
     clock.advance(-16 * 60_000);
   }
+});
+
+test.serial('allowUnlockWithoutReset off: a locked account goes straight to the new password, and the reset ends the lockout', async (t) => {
+  const locked = await user('lars', { methods: { email: 'lars@example.net' } });
+  await parts().store.db('users').where({ id: locked.id }).update({ locked_until: now() + 3_600_000, failed_signins: 10 });
+  const previous = parts().config.current;
+  parts().config.replace({ ...previous, sspr: { ...previous.sspr, onPremises: { ...previous.sspr.onPremises, allowUnlockWithoutReset: false } } });
+  try {
+    const { browser, page } = await begin('lars');
+    const next = await emailCode(browser, page, 'lars@example.net');
+    t.regex(next.html, /Choose a new password/);
+    t.notRegex(next.html, /Unlock or reset/);
+    const done = await newPassword(browser, next, 'juniper basalt kettle');
+    t.regex(done.html, /Your password has been reset/);
+  } finally {
+    parts().config.replace(previous);
+  }
+  const row = await parts().store.users.findById(locked.id);
+  t.is(row!.lockedUntil, null);
+  t.true((await parts().users.signIn('lars', 'juniper basalt kettle')).ok, 'signs in at once with the new password');
+});
+
+test.serial('mobile phone by voice call: the typed number matches, the call reads the code out', async (t) => {
+  await user('vick', { methods: { mobile_phone: '+31612349876' } });
+  const { browser, page } = await begin('vick');
+  const numberPage = await browser.submit(page, '/reset/flow/method', { method: 'mobilePhone' });
+  t.regex(numberPage.html, /value="voice"/, 'a call is offered');
+  const before = sms.messages.length;
+  const calling = await browser.submit(numberPage, '/reset/flow/answer', { number: '06 1234 9876', channel: 'voice' });
+  t.regex(calling.html, /We are calling/);
+  const call = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === '+31612349876');
+  t.is(call.channel, 'voice');
+  t.regex(call.text, /(\d ){5,}\d/, 'the code is read out digit by digit');
+  const proven = await browser.submit(calling, '/reset/flow/answer', { code: codeIn(call.text) });
+  t.regex(proven.html, /Choose a new password/);
 });
 
 test.serial('every method works as step 1 and as step 2 when two are required', async (t) => {

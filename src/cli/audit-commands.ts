@@ -255,6 +255,8 @@ function printRegistration(out: (text: string) => void, r: ReturnType<typeof reg
 // report resets
 
 const REFUSAL_REASONS = ['not_enabled', 'not_registered', 'onprem_managed'] as const;
+/** Why a flow that got past the start failed (sspr.reset.failed): listed even when 0. */
+const FAILURE_REASONS = ['blocked', 'too_many_attempts', 'writeback', 'incomplete'] as const;
 
 /** Counts by a key: the `first` keys always and in that order (0 when absent), then the others alphabetically. */
 function tally(counts: ResetCount[], key: (c: ResetCount) => string, first: readonly string[] = []) {
@@ -269,7 +271,7 @@ function resetsReport(counts: ResetCount[], days: number, now: number) {
   const total = (rows: ResetCount[]) => rows.reduce((sum, c) => sum + c.count, 0);
   const refused = tally(of('sspr.reset.started', 'failure'), (c) => c.reason ?? 'unknown', REFUSAL_REASONS);
   const steps = tally(of('sspr.reset.step', 'failure'), (c) => c.method ?? 'unknown');
-  const failed = tally(of('sspr.reset.failed'), (c) => c.reason ?? 'unknown');
+  const failed = tally(of('sspr.reset.failed'), (c) => c.reason ?? 'unknown', FAILURE_REASONS);
   return {
     days,
     since: iso(now - days * DAY),
@@ -378,7 +380,7 @@ export function auditCommands({ withStore }: CommandHelpers): Command[] {
       args: [],
       options: ['days', 'json'],
       synopsis: '[--days N] [--json]',
-      summary: 'SSPR password resets over the last N days (default 30): started, refused by reason, completed, unlocked, failed steps by method, blocked, contact-admin requests',
+      summary: 'SSPR password resets over the last N days (default 30): started, refused by reason, completed, unlocked, failed steps by method, failed resets by reason, blocked, contact-admin requests',
       async run(ctx) {
         const days = wholeNumber('--days', ctx.values.days, 30, 3650);
         const now = systemClock.now();

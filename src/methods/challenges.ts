@@ -22,6 +22,8 @@ export interface ChallengeContext {
   t: Translate;
   /** What this challenge saved in the flow so far (the stage, the questions drawn...). */
   saved: Record<string, unknown>;
+  /** The flow's reference (not its id): codes sent in this flow are bound to it. */
+  flow: string;
   /** Counts one costly action against the account's SSPR limits; false when a limit is exceeded. */
   spend(kind: 'email' | 'phone' | 'questions'): Promise<boolean>;
 }
@@ -56,7 +58,8 @@ function codeChallenge(
   kind: 'email' | 'mobile_phone' | 'office_phone',
   deliver: (ctx: ChallengeContext, to: string, code: string, minutes: number, channel: 'sms' | 'voice') => Promise<void>,
 ): Pick<ResetChallenge, 'start' | 'step'> & { send(ctx: ChallengeContext, channel: 'sms' | 'voice'): Promise<ChallengeOutcome> } {
-  const purpose = `reset:${kind}`;
+  // Bound to the flow as well as to user and address: a code mailed for one flow is no good in another.
+  const purpose = (ctx: ChallengeContext) => `reset:${kind}:${ctx.flow}`;
   const page = (ctx: ChallengeContext, to: string, channel: 'sms' | 'voice', error?: string, errorVars?: Record<string, string | number>): ChallengePage => ({
     view: 'recover/code',
     locals: { method: id, masked: kind === 'email' ? maskEmail(to) : maskPhone(to), channel, resend: true },
@@ -67,7 +70,7 @@ function codeChallenge(
     async send(ctx: ChallengeContext, channel: 'sms' | 'voice'): Promise<ChallengeOutcome> {
       if (!(await ctx.spend(kind === 'email' ? 'email' : 'phone'))) return { kind: 'blocked' };
       const to = valueOf(ctx.facts, kind)!;
-      const sent = await sendCode(deps, ctx.user.id, purpose, to, (code, minutes) => deliver(ctx, to, code, minutes, channel));
+      const sent = await sendCode(deps, ctx.user.id, purpose(ctx), to, (code, minutes) => deliver(ctx, to, code, minutes, channel));
       const saved = { stage: 'code', channel };
       if (!sent.ok) return { kind: 'page', page: page(ctx, to, channel, sent.error, sent.vars), saved };
       return { kind: 'page', page: page(ctx, to, channel), saved };
@@ -77,7 +80,7 @@ function codeChallenge(
       const to = valueOf(ctx.facts, kind)!;
       const channel = ctx.saved.channel === 'voice' ? 'voice' : 'sms';
       if (form.action === 'resend') return self.send(ctx, channel);
-      const checked = await checkCode(deps, ctx.user.id, purpose, to, form.code ?? '');
+      const checked = await checkCode(deps, ctx.user.id, purpose(ctx), to, form.code ?? '');
       if (checked.ok) return { kind: 'proven' };
       return { kind: 'page', page: page(ctx, to, channel, checked.error, checked.vars), saved: ctx.saved, failed: true };
     },
@@ -151,12 +154,12 @@ export function createChallenges(deps: MethodDeps): ReadonlyMap<MethodId, ResetC
       },
       async step(ctx, form) {
         if (ctx.saved.stage !== 'code') {
-          // Every number typed counts as a phone validation.
-          if (!(await ctx.spend('phone'))) return { kind: 'blocked' };
           const channel = channels().find((c) => c === form.channel);
           if (!channel) return { kind: 'page', page: numberPage('phone.channel_unavailable'), saved: { stage: 'number' } };
           const parsed = parsePhone(form.country || deps.config().sspr.defaultCountry, form.number ?? '', false);
           if (!parsed.ok || parsed.e164 !== valueOf(ctx.facts, 'mobile_phone')) {
+            // A wrong number counts as one phone validation; a matching one is counted once, by the send.
+            if (!(await ctx.spend('phone'))) return { kind: 'blocked' };
             return { kind: 'page', page: numberPage('recover.phone_mismatch'), saved: { stage: 'number' }, failed: true };
           }
           return mobile.send(ctx, channel);

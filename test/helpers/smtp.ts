@@ -38,6 +38,11 @@ export interface TestSmtp {
   messages: ReceivedMail[];
   /** The first message (already received or still to come) that matches; rejects after timeoutMs (default 5 s). */
   waitFor(predicate?: (mail: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
+  /**
+   * Holds every message from now on (not accepted, not in `messages`) until the returned release is
+   * called, or after safetyMs (default 3 s) so that a client waiting for it can't hang a test.
+   */
+  hold(safetyMs?: number): () => void;
   close(): Promise<void>;
 }
 
@@ -50,6 +55,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
   const messages: ReceivedMail[] = [];
   const waiters = new Set<{ predicate: (m: ReceivedMail) => boolean; resolve: (m: ReceivedMail) => void }>();
   const auth = options.auth;
+  let held: Promise<void> | undefined;
 
   const server = new SMTPServer({
     secure: false,
@@ -67,7 +73,8 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
     },
     onData(stream, session, callback) {
       simpleParser(stream).then(
-        (parsed) => {
+        async (parsed) => {
+          if (held) await held;
           const headers: Record<string, string> = {};
           for (const line of parsed.headerLines) {
             headers[line.key] = line.line.slice(line.line.indexOf(':') + 1).trim();
@@ -123,6 +130,16 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
         }, timeoutMs);
         waiters.add(waiter);
       });
+    },
+    hold(safetyMs = 3000) {
+      let release!: () => void;
+      held = new Promise<void>((resolve) => (release = resolve));
+      const timer = setTimeout(() => release(), safetyMs);
+      return () => {
+        clearTimeout(timer);
+        held = undefined;
+        release();
+      };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -98,6 +98,9 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
         return render(ctx, 'recover/choose', { ...common, title: 'recover.choose.title' });
       case 'password':
         return render(ctx, 'recover/password', { ...common, title: 'recover.password.title', problems: [], policy: deps.config().passwordPolicy }, { status: status ?? 200 });
+      case 'finishing':
+        // Another submission of this flow is writing the new password to the directory right now.
+        return render(ctx, 'recover/finishing', { ...common, title: 'recover.finishing.title' });
       case 'done':
         return render(ctx, 'recover/done', { ...common, title: 'recover.done.title', outcome: flow.data.outcome ?? 'reset' });
     }
@@ -139,7 +142,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
     ctx.redirect(`${base()}/flow`);
   });
 
-  router.get('/reset/flow', async (ctx) => showFlow(ctx, await loadFlow(ctx)));
+  router.get('/reset/flow', async (ctx) => showFlow(ctx, await recovery.current(await loadFlow(ctx), info(ctx))));
 
   router.post('/reset/flow/method', async (ctx) => {
     const flow = await loadFlow(ctx);
@@ -161,7 +164,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
     // "Use another method": back to the list (the current challenge is dropped, its failures kept).
     const flow = await loadFlow(ctx);
     await form(ctx, flow.id, 'reset');
-    await recovery.dropChallenge(flow);
+    await recovery.dropChallenge(flow, info(ctx));
     ctx.status = 303;
     ctx.redirect(`${base()}/flow`);
   });

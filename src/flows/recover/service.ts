@@ -19,9 +19,10 @@ import type { RegistrationService } from '../register/service.ts';
 import type { UserService } from '../../users/service.ts';
 import { checkNewPassword, type PasswordProblem } from '../../security/password-policy.ts';
 import type { Throttle } from '../../security/throttle.ts';
+import type { HelpdeskRequests } from './helpdesk.ts';
 import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
-import type { FlowData, FlowState, RefusalReason } from './state.ts';
+import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
 
 /** Lets an integrator set passwords in an on-premises directory (password writeback). */
 export interface PasswordWriteback {
@@ -49,6 +50,7 @@ const ref = (id: string) => hash(id).slice(0, 16);
 
 export const flowExpired = () => new AppError('reset_expired', 410, 'recover.expired');
 const conflict = () => new AppError('reset_step_conflict', 409, 'recover.step_conflict');
+const wrongStep = () => new AppError('reset_wrong_step', 409, 'recover.wrong_step');
 
 export class RecoveryService {
   readonly #store: Store;
@@ -62,6 +64,7 @@ export class RecoveryService {
   readonly #log: Logger;
   readonly #writeback: PasswordWriteback | undefined;
   readonly #throttle: Throttle;
+  readonly #helpdesk: HelpdeskRequests;
 
   constructor(deps: {
     store: Store;
@@ -74,6 +77,7 @@ export class RecoveryService {
     mail: MailDelivery;
     log: Logger;
     throttle: Throttle;
+    helpdesk: HelpdeskRequests;
     writeback?: PasswordWriteback;
   }) {
     this.#store = deps.store;
@@ -87,6 +91,7 @@ export class RecoveryService {
     this.#log = deps.log;
     this.#writeback = deps.writeback;
     this.#throttle = deps.throttle;
+    this.#helpdesk = deps.helpdesk;
   }
 
   /**
@@ -111,9 +116,51 @@ export class RecoveryService {
     return hit.allowed;
   }
 
-  /** After a successful reset or unlock every SSPR counter of the account starts again. */
+  /**
+   * After a successful reset or unlock every SSPR counter of the account starts again. A block is no
+   * counter: a flow can only finish while there is none, and one set meanwhile stays.
+   */
   async #resetCounters(typed: string): Promise<void> {
-    for (const kind of ['resets', 'email', 'phone', 'questions', 'block']) await this.#throttle.reset(this.#key(kind, typed));
+    for (const kind of ['resets', 'email', 'phone', 'questions']) await this.#throttle.reset(this.#key(kind, typed));
+  }
+
+  /** Ends a flow that can no longer succeed: refused for `reason`, audited as a failed reset. */
+  async #end(flow: Flow, reason: 'blocked' | 'too_many_attempts' | 'not_registered', info: { ip?: string }): Promise<Flow> {
+    const moved = await this.#move(flow, 'refused', { ...flow.data, reason, current: undefined });
+    await this.#audit('sspr.reset.failed', flow.user?.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason });
+    return moved;
+  }
+
+  /**
+   * What every step of an open flow checks first: a block on the account (exceeding a limit here or
+   * in any other flow, since this one started) ends the flow; so does, while verifying, having fewer
+   * usable methods left than proofs still needed (too many wrong answers: SSPR_TOO_MANY_ATTEMPTS).
+   * Returns the flow as it now is.
+   */
+  async #ensureOpen(flow: Flow, info: { ip?: string }, known?: UserFacts): Promise<Flow> {
+    if (flow.state !== 'verify' && flow.state !== 'choose' && flow.state !== 'password') return flow;
+    if ((await this.#throttle.blockedFor(this.#key('block', flow.data.typed))) > 0) return this.#end(flow, 'blocked', info);
+    if (flow.state === 'verify' && flow.user) {
+      const facts = known ?? (await this.#registration.facts(flow.user.id));
+      const usable = this.#usable(flow, facts);
+      if (usable.length < flow.data.required - flow.data.proven.length) {
+        // Worn out by wrong answers, or (rarely) methods removed since the flow started.
+        const worn = Object.values(flow.data.failures).some((n) => (n ?? 0) >= this.#config().sspr.codes.maxAttempts);
+        return this.#end(flow, worn ? 'too_many_attempts' : 'not_registered', info);
+      }
+    }
+    return flow;
+  }
+
+  /** Registered methods not yet proven in this flow and not worn out by wrong answers. */
+  #usable(flow: Flow, facts: UserFacts): MethodId[] {
+    const limit = this.#config().sspr.codes.maxAttempts;
+    return this.#registration.evaluate(facts).registered.filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit);
+  }
+
+  /** The flow as a page may show it: the checks of every step applied (see #ensureOpen). */
+  async current(flow: Flow, info: { ip?: string }): Promise<Flow> {
+    return this.#ensureOpen(flow, info);
   }
 
   /**
@@ -139,6 +186,8 @@ export class RecoveryService {
     else if (!standing.inScope) reason = 'not_enabled';
     else if (!standing.enough) reason = 'not_registered';
     else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
+    // Said before the user proves anything, not after: the last step could never succeed.
+    else if (active.passwordSource === 'onpremises' && !this.#writeback) reason = 'writeback_unavailable';
     if (reason) state = 'refused';
     const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
     await this.#store.reset.create(hash(id), { userId: active?.id ?? null, state, data: { ...data }, createdAt: now, expiresAt: now + config.sspr.resetFlowMinutes * 60_000 });
@@ -154,13 +203,22 @@ export class RecoveryService {
     return { id, user, state: row.state as FlowState, data: row.data as unknown as FlowData, version: row.version, expiresAt: row.expiresAt };
   }
 
+  /** Moves the flow on, only along the diagram in state.ts and only from the version read. */
   async #move(flow: Flow, state: FlowState, data: FlowData): Promise<Flow> {
+    if (!canMove(flow.state, state)) throw wrongStep();
     if (!(await this.#store.reset.transition(hash(flow.id), flow.version, state, { ...data }, this.#clock.now()))) throw conflict();
     return { ...flow, state, data, version: flow.version + 1 };
   }
 
+  /** The flow's last move, to done: the account changes in the same transaction (see ResetStore.finish). */
+  async #finish(flow: Flow, user: User, passwordHash: string | null, data: FlowData): Promise<Flow> {
+    if (!canMove(flow.state, 'done')) throw wrongStep();
+    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
+    return { ...flow, state: 'done', data, version: flow.version + 1 };
+  }
+
   #require(flow: Flow, ...states: FlowState[]): User {
-    if (!states.includes(flow.state) || !flow.user) throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    if (!states.includes(flow.state) || !flow.user) throw wrongStep();
     return flow.user;
   }
 
@@ -168,22 +226,20 @@ export class RecoveryService {
   async methodChoices(flow: Flow, t: Translate, known?: UserFacts): Promise<{ id: MethodId; label: string }[]> {
     const user = this.#require(flow, 'verify');
     const facts = known ?? (await this.#registration.facts(user.id));
-    const standing = this.#registration.evaluate(facts);
-    const limit = this.#config().sspr.codes.maxAttempts;
-    return standing.registered
-      .filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit)
-      .map((id) => ({ id, label: this.#challenges.get(id)!.label(facts, t) }));
+    return this.#usable(flow, facts).map((id) => ({ id, label: this.#challenges.get(id)!.label(facts, t) }));
   }
 
   /** The user picks a method: its challenge starts (a code may be sent). */
   async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage | undefined }> {
     const user = this.#require(flow, 'verify');
     const facts = await this.#registration.facts(user.id);
+    const open = await this.#ensureOpen(flow, info, facts);
+    if (open.state !== 'verify') return { flow: open, page: undefined };
     const choices = await this.methodChoices(flow, info.t, facts);
     const challenge = this.#challenges.get(method as MethodId);
     if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
-    const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, spend: (kind) => this.#spend(flow, kind, info) });
-    if (outcome.kind === 'blocked') return { flow: await this.#move(flow, 'refused', { ...flow.data, reason: 'blocked', current: undefined }), page: undefined };
+    const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) });
+    if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info), page: undefined };
     if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
     const moved = await this.#move(flow, 'verify', { ...flow.data, current: { method: challenge.id, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } });
     return { flow: moved, page: outcome.page };
@@ -195,8 +251,10 @@ export class RecoveryService {
   }
 
   /** Leaves the current challenge for another method. */
-  async dropChallenge(flow: Flow): Promise<Flow> {
+  async dropChallenge(flow: Flow, info: { ip?: string }): Promise<Flow> {
     this.#require(flow, 'verify');
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'verify') return open;
     return this.#move(flow, 'verify', { ...flow.data, current: undefined });
   }
 
@@ -204,11 +262,13 @@ export class RecoveryService {
   async answer(flow: Flow, form: Form, info: RequestInfo): Promise<{ flow: Flow; page?: ChallengePage }> {
     const user = this.#require(flow, 'verify');
     const current = flow.data.current;
-    if (!current) throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
-    const challenge = this.#challenges.get(current.method)!;
+    if (!current) throw wrongStep();
     const facts = await this.#registration.facts(user.id);
-    const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, spend: (kind) => this.#spend(flow, kind, info) }, form);
-    if (outcome.kind === 'blocked') return { flow: await this.#move(flow, 'refused', { ...flow.data, reason: 'blocked', current: undefined }) };
+    const open = await this.#ensureOpen(flow, info, facts);
+    if (open.state !== 'verify') return { flow: open };
+    const challenge = this.#challenges.get(current.method)!;
+    const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) }, form);
+    if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info) };
     if (outcome.kind === 'page') {
       const failures = { ...flow.data.failures };
       if (outcome.failed) failures[current.method] = (failures[current.method] ?? 0) + 1;
@@ -216,7 +276,9 @@ export class RecoveryService {
       const worn = (failures[current.method] ?? 0) >= this.#config().sspr.codes.maxAttempts;
       const data: FlowData = { ...flow.data, failures, current: worn ? undefined : { method: current.method, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } };
       const moved = await this.#move(flow, 'verify', data);
-      return { flow: moved, page: worn ? undefined : outcome.page };
+      // A worn-out method may leave too few to finish: then the flow ends here.
+      if (worn) return { flow: await this.#ensureOpen(moved, info, facts) };
+      return { flow: moved, page: outcome.page };
     }
     await this.#audit('sspr.reset.step', user.id, { ...info, flowId: ref(flow.id) }, 'success', { method: current.method, step: flow.data.proven.length + 1 });
     const proven = [...flow.data.proven, current.method];
@@ -230,43 +292,89 @@ export class RecoveryService {
   /** From "choose": unlock only (no new password), or go on to a new password. */
   async decide(flow: Flow, choice: string, info: RequestInfo): Promise<Flow> {
     const user = this.#require(flow, 'choose');
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'choose') return open;
     if (choice === 'reset') return this.#move(flow, 'password', flow.data);
     if (choice !== 'unlock') throw new AppError('reset_bad_choice', 400, 'error.bad_request');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
-    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, null, { ...data }, this.#clock.now()))) throw conflict();
+    await this.#finish(flow, user, null, data);
     await this.#audit('sspr.unlocked', user.id, { ...info, flowId: ref(flow.id) }, 'success', {});
     await this.#resetCounters(flow.data.typed);
     return { ...flow, state: 'done', data, version: flow.version + 1 };
   }
 
   /**
-   * Sets the new password. Checks the policy; writes back on-premises first when that applies
-   * (a failure there changes nothing here); then, in one transaction, stores the hash, clears the
-   * lockout and revokes every session, grant and token of the account.
+   * Sets the new password. Checks the policy; then, in one transaction, stores the hash, clears the
+   * lockout and revokes every session, grant and token of the account. For an on-premises account
+   * the flow is first claimed (password → finishing, on the version read), so only one submission
+   * ever reaches the directory; the directory is written; then the local change finishes the flow.
+   * A refused writeback moves the flow back to the password step and changes nothing here.
    */
   async setPassword(flow: Flow, password: string, confirmation: string, info: RequestInfo): Promise<{ flow: Flow; problems: PasswordProblem[] }> {
     const user = this.#require(flow, 'password');
+    const open = await this.#ensureOpen(flow, info);
+    if (open.state !== 'password') return { flow: open, problems: [] };
     const config = this.#config();
     const problems = checkNewPassword(config.passwordPolicy, password, confirmation, { username: user.username, displayName: user.displayName, email: user.email });
     if (problems.length) return { flow, problems };
-    if (user.passwordSource === 'onpremises') {
+    const at = { ...info, flowId: ref(flow.id) };
+    const onPremises = user.passwordSource === 'onpremises';
+    if (onPremises) {
       if (!config.sspr.onPremises.passwordWriteback) throw new AppError('SSPR_ONPREM_MANAGED', 409, 'recover.refused.onprem_managed');
-      if (!this.#writeback) throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
-      try {
-        await this.#writeback.setPassword({ id: user.id, username: user.username }, password);
-      } catch (error) {
-        this.#log.error({ event: 'writeback.failed', userId: user.id, err: { message: (error as Error).message } }, 'password writeback failed');
-        await this.#audit('sspr.reset.failed', user.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason: 'writeback' });
-        throw new AppError('writeback_failed', 502, 'recover.writeback_failed');
+      if (!this.#writeback) {
+        // Only when writeback was switched on while this flow ran: start() refuses such accounts.
+        await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback_unavailable' });
+        throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
       }
     }
     const passwordHash = await this.#hasher.hash(password);
+    // Once more right before the finish: a block set while the hash was computed counts too.
+    const still = await this.#ensureOpen(flow, info);
+    if (still.state !== 'password') return { flow: still, problems: [] };
     const data: FlowData = { ...flow.data, outcome: 'reset' };
-    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
-    await this.#audit('sspr.reset.completed', user.id, { ...info, flowId: ref(flow.id) }, 'success', { methods: flow.data.proven.join(' ') });
+    let done: Flow;
+    if (onPremises) {
+      const claimed = await this.#move(flow, 'finishing', flow.data);
+      try {
+        await this.#writeback!.setPassword({ id: user.id, username: user.username }, password);
+      } catch (error) {
+        this.#log.error({ event: 'writeback.failed', userId: user.id, flowId: at.flowId, err: { message: (error as Error).message } }, 'password writeback failed');
+        await this.#move(claimed, 'password', flow.data);
+        await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback' });
+        throw new AppError('writeback_failed', 502, 'recover.writeback_failed');
+      }
+      done = await this.#finishAfterWriteback(claimed, user, passwordHash, data, at);
+    } else {
+      done = await this.#finish(flow, user, passwordHash, data);
+    }
+    await this.#audit('sspr.reset.completed', user.id, at, 'success', { methods: flow.data.proven.join(' ') });
     await this.#resetCounters(flow.data.typed);
     await this.#notifyReset(user, info.t);
-    return { flow: { ...flow, state: 'done', data, version: flow.version + 1 }, problems: [] };
+    return { flow: done, problems: [] };
+  }
+
+  /**
+   * The local half of an on-premises reset, after the directory accepted the new password. If it
+   * fails (the database went away) the two disagree until the user tries again: that is logged as an
+   * error naming the account, the flow goes back to the password step where it can be (best effort,
+   * the database may still be away), and the user is asked to submit the new password once more.
+   */
+  async #finishAfterWriteback(claimed: Flow, user: User, passwordHash: string, data: FlowData, at: { ip?: string; flowId: string }): Promise<Flow> {
+    try {
+      return await this.#finish(claimed, user, passwordHash, data);
+    } catch (error) {
+      this.#log.error(
+        { event: 'reset.incomplete', userId: user.id, username: user.username, flowId: at.flowId, err: { message: (error as Error).message } },
+        'the directory has the new password but storing it here failed: the user is asked to submit it again',
+      );
+      try {
+        await this.#move(claimed, 'password', claimed.data);
+        await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'incomplete' });
+      } catch (again) {
+        this.#log.error({ event: 'reset.incomplete.unrecorded', userId: user.id, flowId: at.flowId, err: { message: (again as Error).message } }, 'could not reopen the flow or audit the incomplete reset');
+      }
+      throw new AppError('reset_incomplete', 503, 'recover.incomplete');
+    }
   }
 
   /** Best effort: the user's addresses, and the other administrators when an administrator reset. */
@@ -292,40 +400,21 @@ export class RecoveryService {
   }
 
   /**
-   * "Contact an administrator" from a refusal page: mails the helpdesk (or the administrators)
-   * naming the user, the reason and the time, at most once per user per hour. For an unknown user
-   * id nothing is sent, but the answer looks the same.
+   * "Contact an administrator" from a refusal page (see helpdesk.ts): once per flow, and at most
+   * once per account per hour however many flows or instances ask (one atomic counter in the shared
+   * database, kept by typed user id like every SSPR limit). Unknown user ids get the same answer
+   * after the same database work, but nothing is sent; for a real account the mail goes out in the
+   * background, so neither answer waits for SMTP.
    */
   async contactAdmin(flow: Flow, info: RequestInfo): Promise<Flow> {
-    if (flow.state !== 'refused') throw new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+    if (flow.state !== 'refused') throw wrongStep();
     if (flow.data.contacted) return flow;
-    const config = this.#config();
-    const now = this.#clock.now();
-    const user = flow.user;
-    if (user) {
-      const recent = await this.#store.audit.list({ userId: user.id, type: 'sspr.contact_admin', since: now - 3_600_000, limit: 1 });
-      if (!recent.length) {
-        const recipients = config.sspr.helpdesk.email.length
-          ? config.sspr.helpdesk.email
-          : await this.#store.reset.memberEmails(config.sspr.administrators.groups.map((g) => g.normalize('NFKC').toLowerCase()), 100);
-        const reason = flow.data.reason ?? 'not_registered';
-        for (const to of recipients) {
-          try {
-            await this.#mail.send({
-              to,
-              subject: info.t('mail.helpdesk.subject', { username: user.username }),
-              text: info.t('mail.helpdesk.body', { username: user.username, name: user.displayName || user.username, reason: info.t(`recover.reason.${reason}`), time: new Date(now).toISOString(), organisation: config.ui.organisation }),
-              userId: user.id,
-              kind: 'helpdesk.request',
-            });
-          } catch (error) {
-            this.#log.warn({ event: 'helpdesk.failed', userId: user.id, err: { message: (error as Error).message } }, 'helpdesk mail not delivered');
-          }
-        }
-        await this.#audit('sspr.contact_admin', user.id, { ...info, flowId: ref(flow.id) }, 'success', { reason, recipients: recipients.length });
-      }
+    const moved = await this.#move(flow, 'refused', { ...flow.data, contacted: true });
+    const first = await this.#throttle.hit(this.#key('contact', flow.data.typed), { points: 1, windowSeconds: 3600 });
+    if (first.allowed && flow.user) {
+      this.#helpdesk.send({ user: flow.user, reason: flow.data.reason ?? 'not_registered', t: info.t, ip: info.ip, flowId: ref(flow.id) });
     }
-    return this.#move(flow, 'refused', { ...flow.data, contacted: true });
+    return moved;
   }
 
   async #audit(type: string, userId: string | undefined, info: { ip?: string; flowId?: string }, outcome: 'success' | 'failure' | 'info', details: Record<string, string | number>): Promise<void> {

@@ -5,29 +5,42 @@
  *      │  SSPR doesn't apply to the user ─────────────────► refused (SSPR_NOT_ENABLED)
  *      │  unknown user, or fewer methods than required ────► refused (SSPR_NOT_REGISTERED)
  *      │  password managed on-premises, writeback off ─────► refused (SSPR_ONPREM_MANAGED)
- *      │  an SSPR limit exceeded (here or at any later step) ► refused (SSPR_BLOCKED, for sspr.limits.blockHours)
+ *      │  on-premises, writeback on but none plugged in ───► refused (SSPR_WRITEBACK_UNAVAILABLE)
+ *      │  an SSPR limit exceeded ──────────────────────────► refused (SSPR_BLOCKED, for sspr.limits.blockHours)
  *      ▼
  *   verify ── a registered method proven ──► verify (until `required` different methods are proven)
+ *      │  fewer usable methods left than proofs needed ────► refused (SSPR_TOO_MANY_ATTEMPTS)
  *      │ all proven
  *      ├── account locked and unlock allowed ──► choose ── "unlock only" ──► done (unlocked)
  *      │                                            └──── "reset" ───────┐
  *      └──────────────────────────────────────────────────────────────────┴─► password ── valid new password ──► done (reset)
  *
- * The browser holds only a random flow id (cookie); the state lives in reset_flows. Every move is a
- * conditional update on the version read, so steps can't be skipped or replayed, and of two
- * concurrent finishes exactly one succeeds. A flow expires after sspr.resetFlowMinutes.
+ *   password ── on-premises account ──► finishing ── directory took it, local change made ──► done (reset)
+ *                                          └── directory refused, or the local change failed ──► password
+ *
+ *   verify, choose, password ── the account blocked meanwhile (checked at every step and before
+ *                               the finish) ──► refused (SSPR_BLOCKED)
+ *
+ * "finishing" claims the flow before the directory is written to, so of two concurrent submissions
+ * only one ever reaches the directory; a refused writeback moves back so the user can try again.
+ *
+ * The browser holds only a random flow id (cookie); the state lives in reset_flows. Every move is
+ * checked against `transitions` below and is a conditional update on the version read, so steps
+ * can't be skipped or replayed, and of two concurrent finishes exactly one succeeds. A flow expires
+ * after sspr.resetFlowMinutes.
  */
 import type { MethodId } from '../../methods/ids.ts';
 
-export type FlowState = 'refused' | 'verify' | 'choose' | 'password' | 'done';
+export type FlowState = 'refused' | 'verify' | 'choose' | 'password' | 'finishing' | 'done';
 
-export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'too_many_attempts' | 'blocked';
+export type RefusalReason = 'not_enabled' | 'not_registered' | 'onprem_managed' | 'writeback_unavailable' | 'too_many_attempts' | 'blocked';
 
 /** Stable ids users can quote to the helpdesk. */
 export const refusalCodes: Record<RefusalReason, string> = {
   not_enabled: 'SSPR_NOT_ENABLED',
   not_registered: 'SSPR_NOT_REGISTERED',
   onprem_managed: 'SSPR_ONPREM_MANAGED',
+  writeback_unavailable: 'SSPR_WRITEBACK_UNAVAILABLE',
   too_many_attempts: 'SSPR_TOO_MANY_ATTEMPTS',
   blocked: 'SSPR_BLOCKED',
 };
@@ -50,8 +63,9 @@ export interface FlowData {
 /** Which moves are possible from each state. */
 export const transitions: Record<FlowState, readonly FlowState[]> = {
   verify: ['verify', 'choose', 'password', 'refused'],
-  choose: ['password', 'done'],
-  password: ['done'],
+  choose: ['password', 'done', 'refused'],
+  password: ['finishing', 'done', 'refused'],
+  finishing: ['done', 'password'],
   refused: ['refused'],
   done: [],
 };

@@ -48,6 +48,7 @@ import { createMethodRegistry } from './methods/registry.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
 import { formActionsOnGet } from './web/form-get.ts';
+import { logoAssetPath, readLogo } from './web/logo.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
@@ -112,6 +113,8 @@ function csrfSecret(cookieKey: string): Buffer {
 export async function createIdpParts(config: Config, options: IdpOptions = {}): Promise<IdpParts> {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? createLogger(config.logging.level);
+  // Files the configuration names are checked before anything starts (a ConfigError names the key).
+  if (config.ui.logoFile) await readLogo(config.ui.logoFile, options.cwd);
   const db = options.knex ?? openDatabase(config.database, options.cwd, { warn: (message) => log.warn({ component: 'database' }, message) });
   try {
     await migrateLatest(db, config.database.schema);
@@ -137,7 +140,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const basePath = new URL(config.server.issuer).pathname.replace(/\/+$/, '');
   const site = () => ({
     organisation: live.current.ui.organisation,
-    logoUrl: live.current.ui.logoUrl,
+    logoUrl: live.current.ui.logoUrl ?? (live.current.ui.logoFile ? `${basePath}${logoAssetPath(live.current.ui.logoFile)}` : undefined),
     defaultLocale: live.current.ui.defaultLocale,
     basePath,
   });
@@ -248,7 +251,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         errorPages(render, log),
         rememberLocale,
         formActionsOnGet(basePath),
-        assets(path.join(viewsDir, 'assets')),
+        assets(path.join(viewsDir, 'assets'), { logoFile: () => live.current.ui.logoFile, cwd: options.cwd }),
         register.router.routes() as Middleware,
         setup.routes() as Middleware,
         recover.routes() as Middleware,

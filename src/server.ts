@@ -31,7 +31,16 @@ async function main(): Promise<number> {
     log.warn({ file: location.file }, 'config/idp.yaml not found: starting from the example configuration (copy it to config/idp.yaml to make it yours)');
   }
 
-  const idp = await createIdp(config, { logger: log });
+  let idp;
+  try {
+    idp = await createIdp(config, { logger: log });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${location.file}: ${error.message}\nThe server was not started.\n`);
+      return 2;
+    }
+    throw error;
+  }
   const server = http.createServer(idp.app.callback());
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;

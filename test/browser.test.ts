@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import type { Browser } from 'playwright-core';
 import { launchChromium, Person, type Input, type PageRecord } from './helpers/chromium.ts';
 import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
-import { freePort } from './helpers/process.ts';
+import path from 'node:path';
+import { freePort, ROOT } from './helpers/process.ts';
 import { codeIn } from './helpers/register.ts';
 import { startDemoRp, type DemoRp } from '../src/demo/rp.ts';
 import { translator, type Locale, type Translate } from '../src/i18n/index.ts';
@@ -76,7 +77,7 @@ async function setUp(variant: Variant): Promise<Journey> {
     },
     {
       config: {
-        ui: { organisation: 'Example Organisation' },
+        ui: { organisation: 'Example Organisation', logoFile: path.join(ROOT, 'test/fixtures/logo.svg') },
         clients: [{ clientId: 'journey-app', clientName: 'Journey App', clientSecret: RP_SECRET, redirectUris: [`${rpUrl}/callback`], postLogoutRedirectUris: [`${rpUrl}/`], firstParty: false }],
       },
     },
@@ -245,6 +246,11 @@ for (const variant of variants) {
     try {
       // First sign-in: interrupted, registers every method, consents, reaches the application.
       await fromTheApp(j);
+      // The organisation's name and logo head every page of the IdP.
+      await person.page.locator('header.site').getByText('Example Organisation', { exact: true }).waitFor();
+      const logo = person.page.locator('header.site img.logo');
+      await logo.waitFor();
+      if (!variant.noJavaScript) t.true(await logo.evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0), 'the logo is shown');
       await signIn(j, 'jan', PASSWORD);
       await registerEverything(j, variant.locale);
       await consent(j);

@@ -185,6 +185,30 @@ test.serial('prompt=none gets interaction_required instead of the registration p
   t.regex(result.url, /error=interaction_required/);
 });
 
+test.serial('the interrupt and the reconfirmation page lead back to the application: access_denied, and the next sign-in asks again', async (t) => {
+  await newUser('ilse');
+  const first = await startSignIn('ilse');
+  t.regex(first.page.html, /Cancel and go back to Confidential App/);
+  const back = await first.browser.submit(first.page, '/abort');
+  t.is(back.status, 0, 'redirected to the client');
+  t.is(new URL(back.url).searchParams.get('error'), 'access_denied');
+  const again = await startSignIn('ilse');
+  t.regex(again.page.html, /lose access to your account/);
+
+  const overview = await registerEmail(again.browser, again.page, smtp, 'ilse@example.net');
+  await finishAndRedeem(again.browser, overview, again.config, again.auth);
+  clock.advance(181 * DAY);
+  try {
+    const later = await startSignIn('ilse');
+    t.regex(later.page.html, /still right/);
+    t.regex(later.page.html, /Cancel and go back to Confidential App/);
+    const cancelled = await later.browser.submit(later.page, '/abort');
+    t.is(new URL(cancelled.url).searchParams.get('error'), 'access_denied');
+  } finally {
+    clock.advance(-181 * DAY);
+  }
+});
+
 test.serial('after the reconfirmation period the user is asked to confirm; "Looks good" lets them through', async (t) => {
   await newUser('gijs');
   const first = await startSignIn('gijs');

@@ -124,7 +124,11 @@ const allCommands: Command[] = [
     async run(ctx) {
       const file = ctx.args[0] === undefined ? ctx.configFile : path.resolve(ctx.cwd, ctx.args[0]);
       const { loadConfigFile } = await import('../config/load.ts');
-      await loadConfigFile(file);
+      const config = await loadConfigFile(file);
+      if (config.ui.logoFile) {
+        const { readLogo } = await import('../web/logo.ts');
+        await readLogo(config.ui.logoFile, ctx.cwd);
+      }
       ctx.out(`ok: ${file}`);
     },
   },

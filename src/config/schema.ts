@@ -171,10 +171,20 @@ const ui = z
       .regex(/^(\/|https:\/\/)/, 'must start with / or https://')
       .optional()
       .describe('Logo shown on every page (a path served by your proxy, or an https URL).'),
+    logoFile: z
+      .string()
+      .min(1)
+      .max(1000)
+      .regex(/\.(svg|png|jpe?g|webp)$/i, 'must be an .svg, .png, .jpg or .webp file')
+      .optional()
+      .describe('Logo file the IdP serves itself (at most 512 KiB), relative to the working directory; instead of logoUrl. Checked at start.'),
     defaultLocale: z.enum(['en', 'nl']).default('en').describe('Language when neither the request nor the browser asks for one.'),
   })
   .prefault({})
-  .describe('Look of the pages');
+  .describe('Look of the pages')
+  .superRefine((u, ctx) => {
+    if (u.logoUrl && u.logoFile) ctx.addIssue({ code: 'custom', path: ['logoFile'], message: 'use either logoUrl or logoFile, not both' });
+  });
 
 export const configSchema = z
   .strictObject({

@@ -64,6 +64,20 @@ test('the demo signs a user in to its relying party, interrupts the unregistered
     const printed = output.slice(output.indexOf('email to rita.private@example.net'));
     const passwordPage = await b.submit(codePage, '/reset/flow/answer', { code: codeIn(printed) });
     t.regex(passwordPage.html, /Choose a new password/);
+
+    // The administrator needs two methods: the emailed code, then a text to the mobile phone.
+    const a = new Browser();
+    const adminFlow = await a.submit(await a.navigate(`http://localhost:${idpPort}/reset`), '/reset', { username: 'admin' });
+    t.regex(adminFlow.html, /Step 1 of 2/);
+    const adminCode = await a.submit(adminFlow, '/reset/flow/method', { method: 'email' });
+    await waitFor(/email to ada\.private@example\.net/);
+    const step2 = await a.submit(adminCode, '/reset/flow/answer', { code: codeIn(output.slice(output.indexOf('email to ada.private@example.net'))) });
+    t.regex(step2.html, /Step 2 of 2/);
+    const numberPage = await a.submit(step2, '/reset/flow/method', { method: 'mobilePhone' });
+    const textPage = await a.submit(numberPage, '/reset/flow/answer', { number: '+31 6 12345678', channel: 'sms' });
+    await waitFor(/sms to \+31612345678/);
+    const adminPassword = await a.submit(textPage, '/reset/flow/answer', { code: codeIn(output.slice(output.indexOf('sms to +31612345678'))) });
+    t.regex(adminPassword.html, /Choose a new password/);
   } finally {
     if (!exited) {
       child.kill('SIGTERM');

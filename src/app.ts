@@ -51,12 +51,16 @@ import { formActionsOnGet } from './web/form-get.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
-import { createLogger, type Logger } from './logging.ts';
+import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
   clock?: Clock;
+  /**
+   * Where to log; by default a pino logger at `logging.level` that follows that key on reloads.
+   * A logger passed in keeps the level you gave it.
+   */
   logger?: Logger;
   /** Directory relative paths in the configuration are resolved against. */
   cwd?: string;
@@ -121,6 +125,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   }
   const store = createStore(db);
   const live = new LiveConfig(config);
+  // A logger passed in is the caller's to set; ours follows logging.level on reloads.
+  if (!options.logger) followLevel(live, log);
   const keys = await ensureKeys(store.keys, config.oidc.signingAlgorithm, clock);
   const secret = csrfSecret(keys.cookieKeys[0]!);
   const csrf = createCsrf(() => secret);

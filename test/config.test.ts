@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ConfigError, loadConfigFile, parseConfig, parseConfigText } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
+import { LiveConfig } from '../src/config/live.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/config/', import.meta.url));
 const bad = path.join(fixtures, 'bad');
@@ -248,4 +249,26 @@ test('an interpolated value that is no number where one is expected is reported 
 test('a quoted number written in the file is still a string, not a port', (t) => {
   const error = t.throws(() => parseConfigText('server:\n  port: "3000"\n', { env: {} }), { instanceOf: ConfigError });
   t.is(error.problems[0]!.path, 'server.port');
+});
+
+test('a replaced configuration reports each changed key that waits for a restart, and only those', (t) => {
+  const start = parseConfig({}, { env: {} });
+  const live = new LiveConfig(start);
+  t.deepEqual(live.replace(parseConfig({ ui: { organisation: 'Other' }, logging: { level: 'debug' }, server: { bodyLimitKb: 64 } }, { env: {} })), []);
+  t.deepEqual(
+    live.replace(
+      parseConfig(
+        {
+          server: { port: 3001, shutdownGraceSeconds: 30 },
+          database: { pool: { max: 20 } },
+          oidc: { ttl: { accessToken: 600 } },
+          sspr: { secretsKey: 'A'.repeat(43) },
+        },
+        { env: {} },
+      ),
+    ),
+    ['server.port', 'server.shutdownGraceSeconds', 'database', 'oidc', 'sspr.secretsKey'],
+  );
+  // Compared with the configuration at start, not with the previous edit.
+  t.deepEqual(live.replace(start), []);
 });

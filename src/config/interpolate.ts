@@ -4,9 +4,8 @@
  * number or a boolean (and no string) is a value that is exactly one reference read as one, so that
  * `port: ${PORT}` works; what doesn't read as one is left a string and the schema reports it at its key.
  */
-import type { z } from 'zod';
+import { defOf, peel, type Schema } from './nodes.ts';
 
-type Schema = z.core.$ZodType;
 type Kind = 'string' | 'number' | 'boolean';
 
 /** A problem found while interpolating, at a key path. */
@@ -25,22 +24,6 @@ export interface Interpolated {
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const WHOLE_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 const NUMBER = /^-?\d+(\.\d+)?$/;
-const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch', 'nonoptional']);
-
-function defOf(schema: Schema): z.core.$ZodTypes['_zod']['def'] {
-  return (schema as z.core.$ZodTypes)._zod.def;
-}
-
-/** The schema without optional/default/… wrappers; a pipe (transform) is seen from its input side. */
-function peel(schema: Schema): Schema {
-  let current = schema;
-  for (;;) {
-    const def = defOf(current);
-    if (WRAPPERS.has(def.type)) current = (def as { innerType: Schema }).innerType;
-    else if (def.type === 'pipe') current = def.in;
-    else return current;
-  }
-}
 
 /** The schema of `key` inside `schema` (an object's key, a list's item, a union option's key). */
 function childOf(schema: Schema | undefined, key: string): Schema | undefined {

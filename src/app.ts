@@ -95,8 +95,14 @@ export interface IdpParts {
    * error pages and security headers: mount it at `basePath` (the issuer's path) in the host app.
    */
   middleware(provider: Provider): Middleware;
-  /** Deletes expired rows now (also runs on a timer in createIdp). */
+  /** Deletes expired rows now; resolves to how many. */
   purge(): Promise<number>;
+  /**
+   * Runs purge() every `intervalMs` (default `oidc.purgeIntervalSeconds`) until the returned
+   * function is called or close(). createIdp starts one; a host that mounts the parts starts its own.
+   * A run that fails is logged; a run still going when the next is due makes that one skip.
+   */
+  startPurge(intervalMs?: number): () => void;
   /** Resolves once the work started in the background so far (helpdesk mails) is done. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -201,7 +207,26 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     helpdesk,
     writeback: options.writeback,
   });
+  const purgeTimers = new Set<NodeJS.Timeout>();
+  const purging = new Set<Promise<unknown>>();
   const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
+
+  /** Every purge is a plain DELETE of expired rows: safe to run from several instances at once. */
+  async function purge(): Promise<number> {
+    const now = clock.now();
+    const jobs = [
+      () => store.oidc.purgeExpired(now),
+      () => store.sspr.purgeChallenges(now),
+      () => store.accountSessions.purgeExpired(now),
+      () => store.reset.purgeExpired(now),
+      () => store.captcha.purgeExpired(now),
+      () => throttle.purgeExpired(),
+      () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000),
+    ];
+    let total = 0;
+    for (const job of jobs) total += await job();
+    return total;
+  }
 
   return {
     config: live,
@@ -263,24 +288,33 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         mount(provider),
       ]);
     },
-    /** Every purge is a plain DELETE of expired rows: safe to run from several instances at once. */
-    async purge() {
-      const now = clock.now();
-      const jobs = [
-        () => store.oidc.purgeExpired(now),
-        () => store.sspr.purgeChallenges(now),
-        () => store.accountSessions.purgeExpired(now),
-        () => store.reset.purgeExpired(now),
-        () => store.captcha.purgeExpired(now),
-        () => throttle.purgeExpired(),
-        () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000),
-      ];
-      let total = 0;
-      for (const job of jobs) total += await job();
-      return total;
+    purge,
+    startPurge(intervalMs = config.oidc.purgeIntervalSeconds * 1000) {
+      if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new RangeError(`startPurge: intervalMs must be a positive number, got ${intervalMs}`);
+      let running: Promise<unknown> | undefined;
+      const timer = setInterval(() => {
+        if (running) return;
+        const run = purge()
+          .catch((error: unknown) => log.warn({ err: error }, 'purge failed'))
+          .finally(() => {
+            running = undefined;
+            purging.delete(run);
+          });
+        running = run;
+        purging.add(run);
+      }, intervalMs);
+      timer.unref();
+      purgeTimers.add(timer);
+      return () => {
+        clearInterval(timer);
+        purgeTimers.delete(timer);
+      };
     },
     settled: () => helpdesk.settled(),
     async close() {
+      for (const timer of purgeTimers) clearInterval(timer);
+      purgeTimers.clear();
+      await Promise.allSettled([...purging]);
       // Closing the transports cancels background sends; their failures are logged before the database goes.
       await Promise.allSettled([mail.close(), phone.close()]);
       await helpdesk.settled();
@@ -314,17 +348,14 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   const idp = parts.middleware(provider);
   app.use(parts.basePath ? mount(parts.basePath, idp) : idp);
 
-  const timer = setInterval(() => {
-    parts.purge().catch((error: unknown) => parts.log.warn({ err: error }, 'purge failed'));
-  }, config.oidc.purgeIntervalSeconds * 1000);
-  timer.unref();
+  const stopPurge = parts.startPurge();
 
   return {
     app,
     provider,
     parts,
     async close() {
-      clearInterval(timer);
+      stopPurge();
       await parts.close();
     },
   };

@@ -6,7 +6,7 @@ import Provider from 'oidc-provider';
 import { createIdpParts, type IdpParts } from '../src/index.ts';
 import { createLogger } from '../src/logging.ts';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
-import { buildConfig, listen, closeServer } from './helpers/idp.ts';
+import { buildConfig, listen, closeServer, TestClock } from './helpers/idp.ts';
 import { discover, login, oidc } from './helpers/rp.ts';
 
 // A host application that owns its Koa app and its Provider, and mounts the IdP under /idp.
@@ -14,13 +14,14 @@ let server: http.Server;
 let parts: IdpParts;
 let db: TestDatabase;
 let origin: string;
+const clock = new TestClock();
 
 test.before(async () => {
   db = await freshDatabase();
   server = http.createServer();
   origin = `http://127.0.0.1:${await listen(server)}`;
   const config = buildConfig(`${origin}/idp`, db);
-  parts = await createIdpParts(config, { logger: createLogger('silent') });
+  parts = await createIdpParts(config, { logger: createLogger('silent'), clock });
 
   const provider = new Provider(`${origin}/idp`, { ...parts.providerConfiguration() });
   const host = new Koa();
@@ -81,4 +82,41 @@ test('the IdP pages under the prefix carry security headers and the IdP error pa
   t.is(res.status, 400);
   t.regex(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
   t.regex(await res.text(), /session_expired/);
+});
+
+/** Polls `check` until it holds (the purge timer runs in the background). */
+async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return check();
+}
+
+test('mounted, parts.startPurge deletes expired rows on its timer until it is stopped', async (t) => {
+  const oidcRows = parts.store.oidc;
+  // find() with now = 0 sees a row whatever its expiry: it tells whether the row is still stored.
+  const stored = async (id: string) => (await oidcRows.find('Interaction', id, 0)) !== undefined;
+  await oidcRows.upsert('Interaction', 'purge-expired', { kind: 'Interaction' }, clock.now() + 60_000);
+  await oidcRows.upsert('Interaction', 'purge-current', { kind: 'Interaction' }, clock.now() + 3_600_000);
+  clock.advance(61_000);
+  t.true(await stored('purge-expired'), 'nothing deletes it before the timer runs');
+
+  const stop = parts.startPurge(20);
+  try {
+    t.true(await eventually(async () => !(await stored('purge-expired'))), 'the timer purged the expired row');
+  } finally {
+    stop();
+  }
+  t.true(await stored('purge-current'), 'rows that have not expired stay');
+
+  // Stopped: a row that expires afterwards stays until the next purge.
+  await oidcRows.upsert('Interaction', 'purge-after-stop', { kind: 'Interaction' }, clock.now() + 1000);
+  clock.advance(2000);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.true(await stored('purge-after-stop'));
+  t.true((await parts.purge()) >= 1);
+  t.false(await stored('purge-after-stop'));
+  t.throws(() => parts.startPurge(0), { instanceOf: RangeError });
 });

@@ -6,8 +6,9 @@ import Provider from 'oidc-provider';
 import { createIdpParts, type IdpParts } from '../src/index.ts';
 import { createLogger } from '../src/logging.ts';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
-import { buildConfig, listen, closeServer, TestClock } from './helpers/idp.ts';
-import { discover, login, oidc } from './helpers/rp.ts';
+import { buildConfig, listen, closeServer, TestClock, RP_LOGOUT_REDIRECT } from './helpers/idp.ts';
+import { discover, login, authorizationRequest, oidc } from './helpers/rp.ts';
+import { formWith } from './helpers/browser.ts';
 
 // A host application that owns its Koa app and its Provider, and mounts the IdP under /idp.
 let server: http.Server;
@@ -58,7 +59,7 @@ test('discovery and endpoints live under the prefix', async (t) => {
   t.is(meta.token_endpoint, `${origin}/idp/token`);
 });
 
-test('a relying party signs in through the mounted IdP: code + PKCE, userinfo, refresh, logout', async (t) => {
+test('a relying party signs in through the mounted IdP: code + PKCE, userinfo, refresh, RP-initiated logout', async (t) => {
   const config = await discover({ issuer: `${origin}/idp`, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
   const { tokens, browser } = await login(config, 'carol', 'carol password 1', { scope: 'openid profile email offline_access', prompt: 'consent' });
   const claims = tokens.claims()!;
@@ -71,10 +72,28 @@ test('a relying party signs in through the mounted IdP: code + PKCE, userinfo, r
   // The interaction cookie is scoped under the prefix.
   t.true(browser.cookieNames().some((n) => n.startsWith('_session')));
 
-  const end = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token! });
+  // RP-initiated logout, all the way: confirm, back to the client's post-logout URI, session gone.
+  const sessionId = browser.cookie('_session');
+  t.truthy(sessionId);
+  t.truthy(await parts.store.oidc.find('Session', sessionId!, 0), 'the session is stored');
+  const end = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGOUT_REDIRECT, state: 'bye' });
   const confirm = await browser.navigate(end.href);
   t.is(confirm.status, 200);
   t.regex(confirm.html, /\/idp\/assets\/site\.css/);
+  const form = formWith(confirm, '/session/end/confirm');
+  t.true(form.action.startsWith(`${origin}/idp/`), `the confirm form posts under the prefix: ${form.action}`);
+  const done = await browser.navigate(form.action, { form: { ...form.fields, logout: 'yes' } });
+  t.is(done.status, 0, 'the browser is sent back to the client');
+  const back = new URL(done.url);
+  t.is(`${back.origin}${back.pathname}`, RP_LOGOUT_REDIRECT);
+  t.is(back.searchParams.get('state'), 'bye');
+
+  // A new authorization asks for the password again: the IdP session is gone ...
+  const again = await browser.navigate((await authorizationRequest(config)).url.href);
+  t.is(again.status, 200);
+  t.regex(again.html, /name="password"/);
+  // ... and so is its row in the database.
+  t.is(await parts.store.oidc.find('Session', sessionId!, 0), undefined);
 });
 
 test('the IdP pages under the prefix carry security headers and the IdP error page', async (t) => {

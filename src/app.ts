@@ -24,6 +24,7 @@ import { createInteractionPolicy } from './oidc/policy.ts';
 import { providerConfiguration } from './oidc/provider.ts';
 import { createPasswordHasher, type Argon2Functions } from './security/password.ts';
 import { createCsrf, type Csrf } from './security/csrf.ts';
+import { loadCommonPasswords } from './security/password-policy.ts';
 import { securityHeaders } from './security/headers.ts';
 import { UserService } from './users/service.ts';
 import { LoginService } from './flows/login/service.ts';
@@ -129,6 +130,9 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     if (!options.knex) await db.destroy();
     throw error;
   }
+  // The shipped list of common passwords is read now: a missing file fails here, at start, and
+  // no password reset pays for indexing it.
+  loadCommonPasswords();
   const store = createStore(db);
   const live = new LiveConfig(config);
   // A logger passed in is the caller's to set; ours follows logging.level on reloads.

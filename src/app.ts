@@ -24,6 +24,7 @@ import { createInteractionPolicy } from './oidc/policy.ts';
 import { providerConfiguration } from './oidc/provider.ts';
 import { createPasswordHasher, type Argon2Functions } from './security/password.ts';
 import { createCsrf, type Csrf } from './security/csrf.ts';
+import { loadCommonPasswords } from './security/password-policy.ts';
 import { securityHeaders } from './security/headers.ts';
 import { UserService } from './users/service.ts';
 import { LoginService } from './flows/login/service.ts';
@@ -52,12 +53,16 @@ import { logoAssetPath, readLogo } from './web/logo.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
-import { createLogger, type Logger } from './logging.ts';
+import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
   clock?: Clock;
+  /**
+   * Where to log; by default a pino logger at `logging.level` that follows that key on reloads.
+   * A logger passed in keeps the level you gave it.
+   */
   logger?: Logger;
   /** Directory relative paths in the configuration are resolved against. */
   cwd?: string;
@@ -92,8 +97,14 @@ export interface IdpParts {
    * error pages and security headers: mount it at `basePath` (the issuer's path) in the host app.
    */
   middleware(provider: Provider): Middleware;
-  /** Deletes expired rows now (also runs on a timer in createIdp). */
+  /** Deletes expired rows now; resolves to how many. */
   purge(): Promise<number>;
+  /**
+   * Runs purge() every `intervalMs` (default `oidc.purgeIntervalSeconds`) until the returned
+   * function is called or close(). createIdp starts one; a host that mounts the parts starts its own.
+   * A run that fails is logged; a run still going when the next is due makes that one skip.
+   */
+  startPurge(intervalMs?: number): () => void;
   /** Resolves once the work started in the background so far (helpdesk mails) is done. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -122,8 +133,13 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     if (!options.knex) await db.destroy();
     throw error;
   }
+  // The shipped list of common passwords is read now: a missing file fails here, at start, and
+  // no password reset pays for indexing it.
+  loadCommonPasswords();
   const store = createStore(db);
   const live = new LiveConfig(config);
+  // A logger passed in is the caller's to set; ours follows logging.level on reloads.
+  if (!options.logger) followLevel(live, log);
   const keys = await ensureKeys(store.keys, config.oidc.signingAlgorithm, clock);
   const secret = csrfSecret(keys.cookieKeys[0]!);
   const csrf = createCsrf(() => secret);
@@ -198,7 +214,26 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     helpdesk,
     writeback: options.writeback,
   });
+  const purgeTimers = new Set<NodeJS.Timeout>();
+  const purging = new Set<Promise<unknown>>();
   const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
+
+  /** Every purge is a plain DELETE of expired rows: safe to run from several instances at once. */
+  async function purge(): Promise<number> {
+    const now = clock.now();
+    const jobs = [
+      () => store.oidc.purgeExpired(now),
+      () => store.sspr.purgeChallenges(now),
+      () => store.accountSessions.purgeExpired(now),
+      () => store.reset.purgeExpired(now),
+      () => store.captcha.purgeExpired(now),
+      () => throttle.purgeExpired(),
+      () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000),
+    ];
+    let total = 0;
+    for (const job of jobs) total += await job();
+    return total;
+  }
 
   return {
     config: live,
@@ -260,24 +295,33 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         mount(provider),
       ]);
     },
-    /** Every purge is a plain DELETE of expired rows: safe to run from several instances at once. */
-    async purge() {
-      const now = clock.now();
-      const jobs = [
-        () => store.oidc.purgeExpired(now),
-        () => store.sspr.purgeChallenges(now),
-        () => store.accountSessions.purgeExpired(now),
-        () => store.reset.purgeExpired(now),
-        () => store.captcha.purgeExpired(now),
-        () => throttle.purgeExpired(),
-        () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000),
-      ];
-      let total = 0;
-      for (const job of jobs) total += await job();
-      return total;
+    purge,
+    startPurge(intervalMs = config.oidc.purgeIntervalSeconds * 1000) {
+      if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new RangeError(`startPurge: intervalMs must be a positive number, got ${intervalMs}`);
+      let running: Promise<unknown> | undefined;
+      const timer = setInterval(() => {
+        if (running) return;
+        const run = purge()
+          .catch((error: unknown) => log.warn({ err: error }, 'purge failed'))
+          .finally(() => {
+            running = undefined;
+            purging.delete(run);
+          });
+        running = run;
+        purging.add(run);
+      }, intervalMs);
+      timer.unref();
+      purgeTimers.add(timer);
+      return () => {
+        clearInterval(timer);
+        purgeTimers.delete(timer);
+      };
     },
     settled: () => helpdesk.settled(),
     async close() {
+      for (const timer of purgeTimers) clearInterval(timer);
+      purgeTimers.clear();
+      await Promise.allSettled([...purging]);
       // Closing the transports cancels background sends; their failures are logged before the database goes.
       await Promise.allSettled([mail.close(), phone.close()]);
       await helpdesk.settled();
@@ -311,17 +355,14 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   const idp = parts.middleware(provider);
   app.use(parts.basePath ? mount(parts.basePath, idp) : idp);
 
-  const timer = setInterval(() => {
-    parts.purge().catch((error: unknown) => parts.log.warn({ err: error }, 'purge failed'));
-  }, config.oidc.purgeIntervalSeconds * 1000);
-  timer.unref();
+  const stopPurge = parts.startPurge();
 
   return {
     app,
     provider,
     parts,
     async close() {
-      clearInterval(timer);
+      stopPurge();
       await parts.close();
     },
   };

@@ -1,5 +1,6 @@
 /** Structured logs (pino). Secrets are redacted by key wherever they appear. */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import type { LiveConfig } from './config/live.ts';
 
 const SECRET_KEYS = ['password', 'newPassword', 'otp', 'token', 'csrf', 'secret', 'clientSecret', 'client_secret', 'authorization', 'cookie', 'answer', 'answers'];
 
@@ -16,6 +17,13 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     destination,
   );
+}
+
+/** Keeps `log` at the configured `logging.level` when the configuration is reloaded. */
+export function followLevel(live: LiveConfig, log: Logger): void {
+  live.onChange((next) => {
+    if (log.level !== next.logging.level) log.level = next.logging.level;
+  });
 }
 
 export type { Logger };

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { locateConfig, loadConfigFile, ConfigError } from './config/load.ts';
 import { watchConfig } from './config/watch.ts';
 import { createIdp } from './app.ts';
-import { createLogger } from './logging.ts';
+import { createLogger, followLevel } from './logging.ts';
 
 async function main(): Promise<number> {
   let args;
@@ -41,6 +41,7 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  followLevel(idp.parts.config, log);
   const server = http.createServer(idp.app.callback());
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;

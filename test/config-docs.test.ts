@@ -6,7 +6,7 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configSchema } from '../src/config/schema.ts';
+import { configSchema, needsRestart, restartKeys } from '../src/config/schema.ts';
 import { configReference, extractReferenceBlock, replaceReferenceBlock, REFERENCE_END, REFERENCE_START } from '../src/config/docs.ts';
 
 interface JsonSchemaNode {
@@ -108,7 +108,22 @@ test('types, enum values, ranges and descriptions come from the schema', (t) => 
   t.is(table.get('clients[].redirectUris')?.[0], 'list of string');
   t.regex(table.get('clients[].redirectUris')?.[2] ?? '', /^at least 1 item; each: must be an absolute http\(s\) URL/);
   t.is(table.get('server.trustProxy')?.[2], '—');
-  t.is(table.get('oidc.signingAlgorithm')?.[3], 'Algorithm of the signing key generated on first run and by `keys rotate`.');
+  t.is(table.get('oidc.signingAlgorithm')?.[3], 'Algorithm of the signing key generated on first run and by `keys rotate`. Needs a restart.');
+});
+
+test('"Needs a restart." is said exactly for the keys a reload reports as waiting for a restart', (t) => {
+  for (const [key, [, , , description]] of table) {
+    const said = (description ?? '').match(/restart/gi)?.length ?? 0;
+    t.is(said, needsRestart(key) ? 1 : 0, `${key}: ${description}`);
+    if (needsRestart(key)) t.true(description!.endsWith('Needs a restart.'), key);
+  }
+  // What is read only at start: the listener, the database, the Provider's options, the secrets key.
+  t.deepEqual([...restartKeys], ['server.issuer', 'server.port', 'server.host', 'server.trustProxy', 'server.shutdownGraceSeconds', 'database', 'oidc', 'sspr.secretsKey']);
+  t.true(needsRestart('database.pool.max'));
+  t.true(needsRestart('oidc.ttl.accessToken'));
+  t.false(needsRestart('logging.level'), 'the log level follows reloads');
+  t.false(needsRestart('server.bodyLimitKb'));
+  t.false(needsRestart('clients[].clientSecret'));
 });
 
 test('replacing the block between the markers', (t) => {

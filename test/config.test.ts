@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ConfigError, loadConfigFile, parseConfig, parseConfigText } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
+import { LiveConfig } from '../src/config/live.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/config/', import.meta.url));
 const bad = path.join(fixtures, 'bad');
@@ -202,5 +203,72 @@ test('an interpolated value is validated like a written one', (t) => {
   const error = t.throws(() => parseConfigText('clients:\n  - clientId: app\n    clientSecret: ${SECRET}\n    redirectUris: [https://app.example.org/cb]\n', { env: { SECRET: 'short' } }), {
     instanceOf: ConfigError,
   });
-  t.deepEqual(error.problems, [{ path: 'clients.0.clientSecret', message: 'must be at least 16 characters' }]);
+  t.deepEqual(error.problems, [{ path: 'clients.0.clientSecret', message: 'must be at least 16 characters (from environment variable SECRET)' }]);
+});
+
+const secretClient = (secret: string) => `clients:\n  - clientId: app\n    clientSecret: ${secret}\n    redirectUris: [https://app.example.org/cb]\n`;
+
+test('an interpolated value stays a string where the schema wants a string, whatever it looks like', (t) => {
+  for (const [written, value] of [
+    ['${SECRET}', '12345678901234567890'],
+    ['"${SECRET}"', '12345678901234567890'],
+    ['${SECRET}', '1234567890123456.5'],
+  ] as const) {
+    const config = parseConfigText(secretClient(written), { env: { SECRET: value } });
+    t.is(config.clients[0]!.clientSecret, value, `${written} = ${value}`);
+  }
+  const mail = parseConfigText('delivery:\n  mail:\n    transport: smtp\n    smtp:\n      host: mail.example.org\n      user: "${SMTP_USER}"\n      pass: "${SMTP_PASS}"\n', {
+    env: { SMTP_USER: '1001', SMTP_PASS: '000123456' },
+  });
+  t.is(mail.delivery.mail.smtp.user, '1001');
+  t.is(mail.delivery.mail.smtp.pass, '000123456', 'leading zeros kept');
+  t.is(parseConfigText('ui:\n  organisation: ${ORG}\n', { env: { ORG: 'true' } }).ui.organisation, 'true');
+});
+
+test('an interpolated value is a number or boolean where the schema wants one', (t) => {
+  const config = parseConfigText('server:\n  port: ${PORT}\n  trustProxy: ${TRUST}\nsspr:\n  methodsRequired: ${METHODS}\n  methods:\n    mobilePhone: ${PHONE}\n', {
+    env: { PORT: '8080', TRUST: 'true', METHODS: '2', PHONE: 'false' },
+  });
+  t.is(config.server.port, 8080);
+  t.is(config.server.trustProxy, true);
+  t.is(config.sspr.methodsRequired, 2);
+  t.false(config.sspr.methods.mobilePhone.enabled);
+});
+
+test('an interpolated value that is no number where one is expected is reported at its key', (t) => {
+  const error = t.throws(() => parseConfigText('server:\n  port: ${PORT}\n  trustProxy: ${TRUST}\n', { env: { PORT: 'eighty', TRUST: 'yes' } }), { instanceOf: ConfigError });
+  t.deepEqual(error.problems, [
+    { path: 'server.port', message: 'Invalid input: expected number, received string (from environment variable PORT)' },
+    { path: 'server.trustProxy', message: 'Invalid input: expected boolean, received string (from environment variable TRUST)' },
+  ]);
+  const range = t.throws(() => parseConfigText('server:\n  port: ${PORT}\n', { env: { PORT: '70000' } }), { instanceOf: ConfigError });
+  t.is(range.problems[0]!.path, 'server.port');
+  t.regex(range.problems[0]!.message, /<=65535/);
+});
+
+test('a quoted number written in the file is still a string, not a port', (t) => {
+  const error = t.throws(() => parseConfigText('server:\n  port: "3000"\n', { env: {} }), { instanceOf: ConfigError });
+  t.is(error.problems[0]!.path, 'server.port');
+});
+
+test('a replaced configuration reports each changed key that waits for a restart, and only those', (t) => {
+  const start = parseConfig({}, { env: {} });
+  const live = new LiveConfig(start);
+  t.deepEqual(live.replace(parseConfig({ ui: { organisation: 'Other' }, logging: { level: 'debug' }, server: { bodyLimitKb: 64 } }, { env: {} })), []);
+  t.deepEqual(
+    live.replace(
+      parseConfig(
+        {
+          server: { port: 3001, shutdownGraceSeconds: 30 },
+          database: { pool: { max: 20 } },
+          oidc: { ttl: { accessToken: 600 } },
+          sspr: { secretsKey: 'A'.repeat(43) },
+        },
+        { env: {} },
+      ),
+    ),
+    ['server.port', 'server.shutdownGraceSeconds', 'database', 'oidc', 'sspr.secretsKey'],
+  );
+  // Compared with the configuration at start, not with the previous edit.
+  t.deepEqual(live.replace(start), []);
 });

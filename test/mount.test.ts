@@ -6,21 +6,23 @@ import Provider from 'oidc-provider';
 import { createIdpParts, type IdpParts } from '../src/index.ts';
 import { createLogger } from '../src/logging.ts';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
-import { buildConfig, listen, closeServer } from './helpers/idp.ts';
-import { discover, login, oidc } from './helpers/rp.ts';
+import { buildConfig, listen, closeServer, TestClock, RP_LOGOUT_REDIRECT } from './helpers/idp.ts';
+import { discover, login, authorizationRequest, oidc } from './helpers/rp.ts';
+import { formWith } from './helpers/browser.ts';
 
 // A host application that owns its Koa app and its Provider, and mounts the IdP under /idp.
 let server: http.Server;
 let parts: IdpParts;
 let db: TestDatabase;
 let origin: string;
+const clock = new TestClock();
 
 test.before(async () => {
   db = await freshDatabase();
   server = http.createServer();
   origin = `http://127.0.0.1:${await listen(server)}`;
   const config = buildConfig(`${origin}/idp`, db);
-  parts = await createIdpParts(config, { logger: createLogger('silent') });
+  parts = await createIdpParts(config, { logger: createLogger('silent'), clock });
 
   const provider = new Provider(`${origin}/idp`, { ...parts.providerConfiguration() });
   const host = new Koa();
@@ -57,7 +59,7 @@ test('discovery and endpoints live under the prefix', async (t) => {
   t.is(meta.token_endpoint, `${origin}/idp/token`);
 });
 
-test('a relying party signs in through the mounted IdP: code + PKCE, userinfo, refresh, logout', async (t) => {
+test('a relying party signs in through the mounted IdP: code + PKCE, userinfo, refresh, RP-initiated logout', async (t) => {
   const config = await discover({ issuer: `${origin}/idp`, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
   const { tokens, browser } = await login(config, 'carol', 'carol password 1', { scope: 'openid profile email offline_access', prompt: 'consent' });
   const claims = tokens.claims()!;
@@ -70,10 +72,28 @@ test('a relying party signs in through the mounted IdP: code + PKCE, userinfo, r
   // The interaction cookie is scoped under the prefix.
   t.true(browser.cookieNames().some((n) => n.startsWith('_session')));
 
-  const end = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token! });
+  // RP-initiated logout, all the way: confirm, back to the client's post-logout URI, session gone.
+  const sessionId = browser.cookie('_session');
+  t.truthy(sessionId);
+  t.truthy(await parts.store.oidc.find('Session', sessionId!, 0), 'the session is stored');
+  const end = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGOUT_REDIRECT, state: 'bye' });
   const confirm = await browser.navigate(end.href);
   t.is(confirm.status, 200);
   t.regex(confirm.html, /\/idp\/assets\/site\.css/);
+  const form = formWith(confirm, '/session/end/confirm');
+  t.true(form.action.startsWith(`${origin}/idp/`), `the confirm form posts under the prefix: ${form.action}`);
+  const done = await browser.navigate(form.action, { form: { ...form.fields, logout: 'yes' } });
+  t.is(done.status, 0, 'the browser is sent back to the client');
+  const back = new URL(done.url);
+  t.is(`${back.origin}${back.pathname}`, RP_LOGOUT_REDIRECT);
+  t.is(back.searchParams.get('state'), 'bye');
+
+  // A new authorization asks for the password again: the IdP session is gone ...
+  const again = await browser.navigate((await authorizationRequest(config)).url.href);
+  t.is(again.status, 200);
+  t.regex(again.html, /name="password"/);
+  // ... and so is its row in the database.
+  t.is(await parts.store.oidc.find('Session', sessionId!, 0), undefined);
 });
 
 test('the IdP pages under the prefix carry security headers and the IdP error page', async (t) => {
@@ -81,4 +101,41 @@ test('the IdP pages under the prefix carry security headers and the IdP error pa
   t.is(res.status, 400);
   t.regex(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
   t.regex(await res.text(), /session_expired/);
+});
+
+/** Polls `check` until it holds (the purge timer runs in the background). */
+async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return check();
+}
+
+test('mounted, parts.startPurge deletes expired rows on its timer until it is stopped', async (t) => {
+  const oidcRows = parts.store.oidc;
+  // find() with now = 0 sees a row whatever its expiry: it tells whether the row is still stored.
+  const stored = async (id: string) => (await oidcRows.find('Interaction', id, 0)) !== undefined;
+  await oidcRows.upsert('Interaction', 'purge-expired', { kind: 'Interaction' }, clock.now() + 60_000);
+  await oidcRows.upsert('Interaction', 'purge-current', { kind: 'Interaction' }, clock.now() + 3_600_000);
+  clock.advance(61_000);
+  t.true(await stored('purge-expired'), 'nothing deletes it before the timer runs');
+
+  const stop = parts.startPurge(20);
+  try {
+    t.true(await eventually(async () => !(await stored('purge-expired'))), 'the timer purged the expired row');
+  } finally {
+    stop();
+  }
+  t.true(await stored('purge-current'), 'rows that have not expired stay');
+
+  // Stopped: a row that expires afterwards stays until the next purge.
+  await oidcRows.upsert('Interaction', 'purge-after-stop', { kind: 'Interaction' }, clock.now() + 1000);
+  clock.advance(2000);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.true(await stored('purge-after-stop'));
+  t.true((await parts.purge()) >= 1);
+  t.false(await stored('purge-after-stop'));
+  t.throws(() => parts.startPurge(0), { instanceOf: RangeError });
 });

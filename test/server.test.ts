@@ -88,7 +88,7 @@ test('SIGTERM: stops accepting, finishes the request in flight, closes the datab
   }
 });
 
-test('edits to the YAML apply live; a bad edit keeps the last good configuration; restart-only keys are reported', async (t) => {
+test('edits to the YAML apply live (the log level too); a bad edit keeps the last good configuration; restart-only keys are reported', async (t) => {
   const dir = await tempDir();
   const db = await freshDatabase();
   const port = await freePort();
@@ -125,6 +125,13 @@ test('edits to the YAML apply live; a bad edit keeps the last good configuration
     await writeYaml(file, { ...base, server: { ...base.server, port: port + 1 }, clients: [defaultClients[0], defaultClients[2]] });
     await server.waitFor(/only after a restart: server\.port/);
     t.is((await authorize('public-app')).status, 303, 'still serving on the old port');
+
+    // The log level follows the file; the secrets key waits for a restart, and says so.
+    t.notRegex(server.output(), /"msg":"request"/, 'no request lines at info');
+    await writeYaml(file, { ...base, logging: { level: 'debug' }, sspr: { secretsKey: 'A'.repeat(43) }, clients: [defaultClients[0], defaultClients[2]] });
+    await server.waitFor(/only after a restart: sspr\.secretsKey"/);
+    await authorize('public-app');
+    await server.waitFor(/"level":20,[^\n]*"msg":"request"/);
   } finally {
     await server.stop();
     await rm(dir, { recursive: true, force: true });

@@ -9,7 +9,7 @@
 import { readFileSync, realpathSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configSchema } from './schema.ts';
+import { configSchema, needsRestart } from './schema.ts';
 
 export const REFERENCE_START = '<!-- config-reference:start -->';
 export const REFERENCE_END = '<!-- config-reference:end -->';
@@ -248,6 +248,12 @@ function cell(text: string): string {
   return text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
 }
 
+/** The description, with "Needs a restart." for keys read only at start (the restartOnly marks in the schema). */
+function withRestart(description: string, key: string): string {
+  if (!needsRestart(key)) return description;
+  return `${description.replace(/\.?$/, '.')} Needs a restart.`.trim();
+}
+
 /** Walks the schema: every leaf key with its documentation, plus the object nodes (for section headings). */
 function collect(): { keys: ConfigKeyDoc[]; nodes: Node[] } {
   const keys: ConfigKeyDoc[] = [];
@@ -278,7 +284,7 @@ function collect(): { keys: ConfigKeyDoc[]; nodes: Node[] } {
       type: typeOf(inner),
       default: wrapping.hasDefault ? formatValue(wrapping.defaultValue) : wrapping.optional ? '—' : 'required',
       range: rulesOf(inner).join('; ') || '—',
-      description: wrapping.description ?? '',
+      description: withRestart(wrapping.description ?? '', key),
     });
   };
 

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
+import { interpolate } from './interpolate.ts';
 
 export interface ConfigProblem {
   /** Dotted key path, e.g. `clients.0.redirectUris.1`; empty for the whole file. */
@@ -28,38 +29,9 @@ export class ConfigError extends Error {
   }
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: string[], problems: ConfigProblem[]): unknown {
-  if (typeof value === 'string') {
-    // A value that is only a reference takes the variable's YAML meaning: `port: ${PORT}` is a number.
-    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value);
-    if (whole && env[whole[1]!] !== undefined) {
-      const raw = env[whole[1]!]!;
-      return /^(-?\d+(\.\d+)?|true|false)$/.test(raw.trim()) ? JSON.parse(raw.trim()) : raw;
-    }
-    return value.replace(ENV_REF, (_match, name: string) => {
-      const found = env[name];
-      if (found === undefined) {
-        problems.push({ path: at.join('.'), message: `refers to environment variable ${name}, which is not set` });
-        return '';
-      }
-      return found;
-    });
-  }
-  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, [...at, String(i)], problems));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolate(item, env, [...at, key], problems)]),
-    );
-  }
-  return value;
-}
-
 /** Validates an already-parsed object against the schema. */
 export function parseConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; file?: string } = {}): Config {
-  const problems: ConfigProblem[] = [];
-  const interpolated = interpolate(raw ?? {}, options.env ?? process.env, [], problems);
+  const { value: interpolated, problems, sources } = interpolate(raw ?? {}, configSchema, options.env ?? process.env);
   if (problems.length) throw new ConfigError(problems, options.file);
   if (typeof interpolated !== 'object' || interpolated === null || Array.isArray(interpolated)) {
     throw new ConfigError([{ path: '', message: 'must be a mapping of keys to values' }], options.file);
@@ -73,7 +45,8 @@ export function parseConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; fi
           // One problem per unknown key, so each path names exactly one key.
           return issue.keys.map((key) => ({ path: [keyPath, key].filter(Boolean).join('.'), message: 'unknown key' }));
         }
-        return [{ path: keyPath, message: issue.message }];
+        const source = sources.get(keyPath);
+        return [{ path: keyPath, message: source ? `${issue.message} (from environment variable ${source})` : issue.message }];
       }),
       options.file,
     );

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { ssprSchema, deliverySchema, passwordPolicySchema, lockoutSchema, throttleSchema, auditSchema } from './sspr-schema.ts';
+import { restartOnly, restartRegistry } from './restart.ts';
+import { defOf, layers, peel, type Schema } from './nodes.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -22,50 +24,48 @@ const url = z.string().refine((value) => {
 
 const server = z
   .strictObject({
-    issuer: url
-      .default('http://localhost:3000')
-      .describe('Public URL of the IdP (the OIDC issuer). A path is allowed (https://example.org/idp). Needs a restart.'),
-    port: z.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on. Needs a restart.'),
-    host: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Interface to listen on; all interfaces when left out. Needs a restart.'),
-    trustProxy: z
-      .boolean()
-      .default(false)
-      .describe('Trust X-Forwarded-* headers from a reverse proxy (needed for Secure cookies behind TLS termination).'),
+    issuer: restartOnly(
+      url.default('http://localhost:3000').describe('Public URL of the IdP (the OIDC issuer). A path is allowed (https://example.org/idp).'),
+    ),
+    port: restartOnly(z.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on.')),
+    host: restartOnly(z.string().min(1).optional().describe('Interface to listen on; all interfaces when left out.')),
+    trustProxy: restartOnly(
+      z
+        .boolean()
+        .default(false)
+        .describe('Trust X-Forwarded-* headers from a reverse proxy (needed for Secure cookies behind TLS termination).'),
+    ),
     bodyLimitKb: z.number().int().min(1).max(1024).default(32).describe('Largest form body accepted, in KiB.'),
-    shutdownGraceSeconds: seconds(10, 1, 300, 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.'),
+    shutdownGraceSeconds: restartOnly(seconds(10, 1, 300, 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.')),
   })
   .prefault({})
   .describe('HTTP server');
 
 const database = z
   .strictObject({
-    client: z.enum(['sqlite', 'postgres']).default('sqlite').describe('Database engine. Needs a restart.'),
+    client: z.enum(['sqlite', 'postgres']).default('sqlite').describe('Database engine.'),
     filename: z
       .string()
       .min(1)
       .default('./data/oidc-sspr.sqlite')
-      .describe('SQLite file, relative to the working directory (sqlite only). Needs a restart.'),
+      .describe('SQLite file, relative to the working directory (sqlite only).'),
     url: z
       .string()
       .min(1)
       .optional()
-      .describe('Connection URL, e.g. postgres://user:pass@host:5432/db (postgres only). Needs a restart.'),
+      .describe('Connection URL, e.g. postgres://user:pass@host:5432/db (postgres only).'),
     schema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
       .optional()
-      .describe('PostgreSQL schema to use; created if missing (postgres only). Needs a restart.'),
+      .describe('PostgreSQL schema to use; created if missing (postgres only).'),
     pool: z
       .strictObject({
         min: z.number().int().min(0).max(100).default(0).describe('Fewest open connections.'),
         max: z.number().int().min(1).max(100).default(10).describe('Most open connections.'),
       })
       .prefault({})
-      .describe('Connection pool (postgres only). Needs a restart.'),
+      .describe('Connection pool (postgres only).'),
   })
   .prefault({})
   .describe('Where users, tokens and keys are stored')
@@ -83,7 +83,7 @@ const logging = z
     level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')
-      .describe('Least severe level written to the log (JSON lines on stdout).'),
+      .describe('Least severe level written to the log (JSON lines on stdout); a change applies at once.'),
   })
   .prefault({})
   .describe('Structured logging');
@@ -189,9 +189,10 @@ const ui = z
 export const configSchema = z
   .strictObject({
     server,
-    database,
+    database: restartOnly(database),
     logging,
-    oidc,
+    // The Provider is built from these once.
+    oidc: restartOnly(oidc),
     clients: z.array(client).default([]).describe('Relying parties allowed to use this IdP'),
     passwords: z.strictObject({ argon2 }).prefault({}).describe('Password hashing'),
     passwordPolicy: passwordPolicySchema,
@@ -221,5 +222,21 @@ export type Config = z.infer<typeof configSchema>;
 export type ClientConfig = Config['clients'][number];
 export type ConfigInput = z.input<typeof configSchema>;
 
-/** Keys whose change only takes effect after a restart. */
-export const restartKeys = ['server.issuer', 'server.port', 'server.host', 'server.trustProxy', 'database', 'oidc'] as const;
+/** Dotted paths of the nodes marked restartOnly (not looking inside lists, which are all live). */
+function restartPaths(schema: Schema, at: string[]): string[] {
+  if (at.length > 0 && layers(schema).some((node) => restartRegistry.has(node))) return [at.join('.')];
+  const def = defOf(peel(schema));
+  if (def.type !== 'object') return [];
+  return Object.entries(def.shape).flatMap(([key, child]) => restartPaths(child, [...at, key]));
+}
+
+/**
+ * Keys whose change only takes effect after a restart (a path covers everything below it), read
+ * from the schema's restartOnly marks: the same marks put "Needs a restart." in the reference.
+ */
+export const restartKeys: readonly string[] = restartPaths(configSchema, []);
+
+/** True when `key` (dotted, `clients[].x` for list items) changes only after a restart. */
+export function needsRestart(key: string): boolean {
+  return restartKeys.some((k) => key === k || key.startsWith(`${k}.`));
+}

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { customQuestionId, predefinedQuestions } from '../methods/security-questions/questions.ts';
+import { restartOnly } from './restart.ts';
 
 const groupList = z.array(z.string().min(1).max(256)).default([]);
 
@@ -222,11 +223,13 @@ export const ssprSchema = z
       .regex(/^[A-Z]{2}$/, 'must be a two-letter ISO 3166 country code in capitals')
       .default('NL')
       .describe('Country preselected for phone numbers typed without +country code.'),
-    secretsKey: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 random bytes, base64url (43 characters)')
-      .optional()
-      .describe('Key that encrypts authenticator secrets at rest; generated and kept in the database when left out. Needs a restart.'),
+    secretsKey: restartOnly(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 random bytes, base64url (43 characters)')
+        .optional()
+        .describe('Key that encrypts authenticator secrets at rest; generated and kept in the database when left out.'),
+    ),
   })
   .prefault({})
   .describe('Self-service password reset')

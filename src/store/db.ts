@@ -7,8 +7,12 @@ import knexFactory from 'knex';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.ts';
 
-/** Directory holding the knex migrations shipped with oidc-sspr. */
-export const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+// Run from the sources (src/store/db.ts) the migrations are the .ts files in migrations/; in the
+// built package (dist/store/db.js) they are compiled to dist/migrations/ (see src/build.ts).
+const fromSources = import.meta.url.endsWith('.ts');
+
+/** Directory holding the knex migrations shipped with oidc-sspr (.ts in the sources, .js in the package). */
+export const migrationsDir = fileURLToPath(new URL(fromSources ? '../../migrations/' : '../migrations/', import.meta.url));
 
 /** Where knex's own messages go; by default they would be printed to stdout with console.log. */
 export interface DatabaseLog {
@@ -60,18 +64,25 @@ export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: 
   });
 }
 
-/** Migration source reading the TypeScript migrations from a directory, in name order. */
+const MIGRATION_FILE = /^\d{14}_[a-z0-9_-]+\.(ts|js)$/;
+
+/** Migration source reading the migrations (.ts or compiled .js files) from a directory, in name order. */
 export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
   readonly dir: string;
   constructor(dir: string = migrationsDir) {
     this.dir = dir;
   }
   async getMigrations(): Promise<string[]> {
-    const files = await readdir(this.dir);
-    return files.filter((f) => /^\d{14}_[a-z0-9_-]+\.ts$/.test(f)).sort();
+    const files = (await readdir(this.dir)).filter((f) => MIGRATION_FILE.test(f)).sort();
+    // One file per migration: a compiled .js next to its .ts source wins (it runs anywhere).
+    return files.filter((f) => !(f.endsWith('.ts') && files.includes(f.replace(/\.ts$/, '.js'))));
   }
+  /**
+   * Recorded under the name of the .ts source (`20261123000000_initial.ts`) whichever file ran, so
+   * a database migrated from the sources and one migrated by the built package are the same to knex.
+   */
   getMigrationName(migration: string): string {
-    return migration;
+    return migration.replace(/\.js$/, '.ts');
   }
   async getMigration(migration: string): Promise<Knex.Migration> {
     return (await import(pathToFileURL(path.join(this.dir, migration)).href)) as Knex.Migration;

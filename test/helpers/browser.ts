@@ -54,6 +54,7 @@ export function formWith(page: Page, actionEndsWith: string): FormInfo {
 
 export class Browser {
   readonly #cookies: Cookie[] = [];
+  readonly #seen = new Set<string>();
   /** Requests to these origins are not made: the URL is returned as the end of the journey. */
   readonly stopAt: string[];
 
@@ -74,6 +75,7 @@ export class Browser {
       if (k.toLowerCase() === 'expires') expires = Date.parse(v);
       if (k.toLowerCase() === 'max-age') expires = Date.now() + Number(v) * 1000;
     }
+    if (value) this.#seen.add(value);
     const index = this.#cookies.findIndex((c) => c.name === name && c.path === path && c.host === url.hostname);
     if (index >= 0) this.#cookies.splice(index, 1);
     if (expires === null || expires > Date.now()) this.#cookies.push({ name, value, path, host: url.hostname, expires });
@@ -92,6 +94,16 @@ export class Browser {
 
   cookieNames(): string[] {
     return this.#cookies.map((c) => c.name);
+  }
+
+  /** The current value of a cookie (the longest path first when several have the name). */
+  cookie(name: string): string | undefined {
+    return this.#cookies.filter((c) => c.name === name).sort((a, b) => b.path.length - a.path.length)[0]?.value;
+  }
+
+  /** Every cookie value this browser was ever given, including ones since replaced or expired. */
+  cookieValuesSeen(): string[] {
+    return [...this.#seen];
   }
 
   /** One request, no redirect following. */

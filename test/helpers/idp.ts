@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config, ConfigInput } from '../../src/config/schema.ts';
 import { createIdp, type Idp } from '../../src/app.ts';
-import { createLogger } from '../../src/logging.ts';
+import { createLogger, type Logger } from '../../src/logging.ts';
 import type { Clock } from '../../src/clock.ts';
 import type { PasswordWriteback } from '../../src/flows/recover/service.ts';
 import type { Argon2Functions } from '../../src/security/password.ts';
@@ -72,6 +72,8 @@ export interface StartOptions {
   writeback?: PasswordWriteback;
   /** Wraps the argon2 functions (e.g. to count hashes). */
   argon2?: Argon2Functions;
+  /** Log here instead of stdout at the configured level (tests that read the log). */
+  logger?: Logger;
 }
 
 export function listen(server: http.Server): Promise<number> {
@@ -106,7 +108,8 @@ export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> 
   const url = `http://127.0.0.1:${port}`;
   const issuer = `${url}${options.prefix ?? ''}`;
   const config = buildConfig(issuer, db, options.config);
-  const idp = await createIdp(config, { clock: options.clock, logger: createLogger(config.logging.level), writeback: options.writeback, argon2: options.argon2 });
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const idp = await createIdp(config, { clock: options.clock, logger, writeback: options.writeback, argon2: options.argon2 });
   server.on('request', idp.app.callback());
   return {
     url,

@@ -91,7 +91,11 @@ export interface IdpParts {
    * error pages and security headers: mount it at `basePath` (the issuer's path) in the host app.
    */
   middleware(provider: Provider): Middleware;
-  /** Deletes expired rows now (also runs on a timer in createIdp). */
+  /**
+   * Deletes expired rows now (also runs on a timer in createIdp): oidc rows, codes, sessions, flows,
+   * CAPTCHA solutions, ended throttle counters and audit events past audit.retentionDays. Every job
+   * runs even if another fails; then it rejects with a PurgeError.
+   */
   purge(): Promise<number>;
   /** Resolves once the work started in the background so far (helpdesk mails) is done. */
   settled(): Promise<void>;
@@ -103,6 +107,18 @@ export interface Idp {
   provider: Provider;
   parts: IdpParts;
   close(): Promise<void>;
+}
+
+/** Some purge jobs failed (each was logged); the others ran and deleted `deleted` rows. */
+export class PurgeError extends Error {
+  readonly failed: string[];
+  readonly deleted: number;
+  constructor(failed: string[], of: number, deleted: number) {
+    super(`purge: ${failed.length} of ${of} jobs failed: ${failed.join(', ')} (${deleted} rows deleted by the others)`);
+    this.name = 'PurgeError';
+    this.failed = failed;
+    this.deleted = deleted;
+  }
 }
 
 function csrfSecret(cookieKey: string): Buffer {
@@ -257,20 +273,33 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         mount(provider),
       ]);
     },
-    /** Every purge is a plain DELETE of expired rows: safe to run from several instances at once. */
+    /**
+     * Every purge is a plain DELETE of expired rows: safe to run from several instances at once.
+     * Each job runs even when another failed (each failure is logged with its job); then a failure
+     * rejects with a PurgeError that still tells how many rows the other jobs deleted.
+     */
     async purge() {
       const now = clock.now();
-      const jobs = [
-        () => store.oidc.purgeExpired(now),
-        () => store.sspr.purgeChallenges(now),
-        () => store.accountSessions.purgeExpired(now),
-        () => store.reset.purgeExpired(now),
-        () => store.captcha.purgeExpired(now),
-        () => throttle.purgeExpired(),
-        () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000),
+      const jobs: [string, () => Promise<number>][] = [
+        ['oidc_payloads', () => store.oidc.purgeExpired(now)],
+        ['sspr_challenges', () => store.sspr.purgeChallenges(now)],
+        ['account_sessions', () => store.accountSessions.purgeExpired(now)],
+        ['reset_flows', () => store.reset.purgeExpired(now)],
+        ['captcha_solutions', () => store.captcha.purgeExpired(now)],
+        ['throttle_counters', () => throttle.purgeExpired()],
+        ['audit_events', () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000)],
       ];
       let total = 0;
-      for (const job of jobs) total += await job();
+      const failed: string[] = [];
+      for (const [job, run] of jobs) {
+        try {
+          total += await run();
+        } catch (error) {
+          failed.push(job);
+          log.error({ err: error, job }, 'purge job failed');
+        }
+      }
+      if (failed.length) throw new PurgeError(failed, jobs.length, total);
       return total;
     },
     settled: () => helpdesk.settled(),
@@ -309,7 +338,8 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   app.use(parts.basePath ? mount(parts.basePath, idp) : idp);
 
   const timer = setInterval(() => {
-    parts.purge().catch((error: unknown) => parts.log.warn({ err: error }, 'purge failed'));
+    // Each failed job was logged by purge() with its cause; this line sums the run up.
+    parts.purge().catch((error: unknown) => parts.log.warn({ err: { message: (error as Error).message } }, 'purge failed'));
   }, config.oidc.purgeIntervalSeconds * 1000);
   timer.unref();
 

@@ -6,7 +6,7 @@ import { createIdpParts, type IdpParts } from '../src/app.ts';
 import { createLogger } from '../src/logging.ts';
 
 // The server's purge job (IdpParts.purge, run on a timer by createIdp): audit retention and ended
-// throttle counters among the rest.
+// throttle counters among the rest, and every job runs even when another fails.
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -81,6 +81,27 @@ test('the purge job deletes audit events older than audit.retentionDays and ende
     t.is(await b.parts.purge(), 1);
     t.deepEqual(await throttleKeys(b.parts), []);
     t.deepEqual(b.logs.filter((l) => Number(l.level) >= 40), [], 'no warnings');
+  } finally {
+    await close(b);
+  }
+});
+
+test('a failing purge job does not stop the others: each runs, the failure is logged, purge() reports it', async (t) => {
+  let b: Bed | undefined;
+  try {
+    b = await bed(30);
+    await seed(b);
+    // The first job (expired oidc rows) fails: its table is gone.
+    await b.parts.store.db.schema.dropTable('oidc_payloads');
+    const error = await t.throwsAsync(b.parts.purge());
+    t.regex(error?.message ?? '', /purge: 1 of \d+ jobs failed: oidc_payloads/);
+    t.is((error as Error & { deleted?: number }).deleted, 4, 'what the other jobs deleted is still reported');
+    t.deepEqual(await auditTypes(b.parts), ['kept.month', 'kept.now'], 'audit retention ran after the failed job');
+    t.deepEqual(await throttleKeys(b.parts), ['seed:blocked', 'seed:window-live'], 'the throttle purge ran after the failed job');
+    const logged = b.logs.filter((l) => l.msg === 'purge job failed');
+    t.is(logged.length, 1);
+    t.like(logged[0], { job: 'oidc_payloads', level: 50 });
+    t.truthy((logged[0]!.err as { message?: string } | undefined)?.message, 'with its cause');
   } finally {
     await close(b);
   }

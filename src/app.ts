@@ -97,7 +97,11 @@ export interface IdpParts {
    * error pages and security headers: mount it at `basePath` (the issuer's path) in the host app.
    */
   middleware(provider: Provider): Middleware;
-  /** Deletes expired rows now; resolves to how many. */
+  /**
+   * Deletes expired rows now (also runs on a timer in createIdp): oidc rows, codes, sessions, flows,
+   * CAPTCHA solutions, ended throttle counters and audit events past audit.retentionDays. Every job
+   * runs even if another fails; then it rejects with a PurgeError.
+   */
   purge(): Promise<number>;
   /**
    * Runs purge() every `intervalMs` (default `oidc.purgeIntervalSeconds`) until the returned
@@ -115,6 +119,18 @@ export interface Idp {
   provider: Provider;
   parts: IdpParts;
   close(): Promise<void>;
+}
+
+/** Some purge jobs failed (each was logged); the others ran and deleted `deleted` rows. */
+export class PurgeError extends Error {
+  readonly failed: string[];
+  readonly deleted: number;
+  constructor(failed: string[], of: number, deleted: number) {
+    super(`purge: ${failed.length} of ${of} jobs failed: ${failed.join(', ')} (${deleted} rows deleted by the others)`);
+    this.name = 'PurgeError';
+    this.failed = failed;
+    this.deleted = deleted;
+  }
 }
 
 function csrfSecret(cookieKey: string): Buffer {
@@ -218,20 +234,33 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const purging = new Set<Promise<unknown>>();
   const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
 
-  /** Every purge is a plain DELETE of expired rows: safe to run from several instances at once. */
+  /**
+   * Every purge is a plain DELETE of expired rows: safe to run from several instances at once.
+   * Each job runs even when another failed (each failure is logged with its job); then a failure
+   * rejects with a PurgeError that still tells how many rows the other jobs deleted.
+   */
   async function purge(): Promise<number> {
     const now = clock.now();
-    const jobs = [
-      () => store.oidc.purgeExpired(now),
-      () => store.sspr.purgeChallenges(now),
-      () => store.accountSessions.purgeExpired(now),
-      () => store.reset.purgeExpired(now),
-      () => store.captcha.purgeExpired(now),
-      () => throttle.purgeExpired(),
-      () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000),
+    const jobs: [string, () => Promise<number>][] = [
+      ['oidc_payloads', () => store.oidc.purgeExpired(now)],
+      ['sspr_challenges', () => store.sspr.purgeChallenges(now)],
+      ['account_sessions', () => store.accountSessions.purgeExpired(now)],
+      ['reset_flows', () => store.reset.purgeExpired(now)],
+      ['captcha_solutions', () => store.captcha.purgeExpired(now)],
+      ['throttle_counters', () => throttle.purgeExpired()],
+      ['audit_events', () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000)],
     ];
     let total = 0;
-    for (const job of jobs) total += await job();
+    const failed: string[] = [];
+    for (const [job, run] of jobs) {
+      try {
+        total += await run();
+      } catch (error) {
+        failed.push(job);
+        log.error({ err: error, job }, 'purge job failed');
+      }
+    }
+    if (failed.length) throw new PurgeError(failed, jobs.length, total);
     return total;
   }
 
@@ -302,7 +331,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const timer = setInterval(() => {
         if (running) return;
         const run = purge()
-          .catch((error: unknown) => log.warn({ err: error }, 'purge failed'))
+          .catch((error: unknown) => log.warn({ err: { message: (error as Error).message } }, 'purge failed'))
           .finally(() => {
             running = undefined;
             purging.delete(run);

@@ -6,7 +6,7 @@
  * interaction policy, keys, pages) and the Koa middleware for the interaction pages, to use with
  * a Provider and Koa app of your own. See the README's "Embedding" section.
  */
-export { createIdp, createIdpParts } from './app.ts';
+export { createIdp, createIdpParts, PurgeError } from './app.ts';
 export type { Idp, IdpParts, IdpOptions } from './app.ts';
 export { loadConfigFile, parseConfig, parseConfigText, ConfigError } from './config/load.ts';
 export { configSchema } from './config/schema.ts';

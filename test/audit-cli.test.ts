@@ -498,7 +498,7 @@ test('audit purge needs --yes and deletes only events older than audit.retention
   t.deepEqual(await types(), ['kept.one', 'kept.two', 'admin.audit.purged']);
   t.like((await purgeStore.audit.list({ type: 'admin.audit.purged' }))[0], { outcome: 'success', details: { by: 'cli', deleted: 2, retentionDays: 30 } });
 
-  // What the server's purge job calls.
+  // The helper behind `audit purge` (the server's own purge job is tested in purge.test.ts).
   t.is(await purgeAudit(purgeStore, 10, NOW), 1);
   t.deepEqual(await types(), ['kept.two', 'admin.audit.purged']);
   t.is(await purgeAudit(purgeStore, 10, NOW), 0);

@@ -77,6 +77,29 @@ const corpus: Record<string, { expect: Expected[]; env?: NodeJS.ProcessEnv }> = 
   'sspr-questions-too-few-custom.yaml': { expect: [['sspr.securityQuestions.custom', 'must hold at least numberToRegister (3) questions when predefined is false; it has 2']] },
   'sspr-questions-duplicate-custom.yaml': { expect: [['sspr.securityQuestions.custom.2', 'duplicates sspr.securityQuestions.custom.0 (same text)']] },
 
+  // sspr, lockout, throttle and audit sections: wrong types, out of range, unknown keys, conflicts.
+  'sspr-enabled-yes.yaml': { expect: [['sspr.enabled', 'expected one of "none"|"selected"|"all"']] },
+  'sspr-methodsrequired-three.yaml': { expect: [['sspr.methodsRequired', 'expected one of 1|2']] },
+  'sspr-unknown-key.yaml': { expect: [['sspr.methodRequired', 'unknown key']] },
+  'sspr-limits-phoneperhour-string.yaml': { expect: [['sspr.limits.phonePerHour', 'expected number, received string']] },
+  'sspr-limits-resetsperday-zero.yaml': { expect: [['sspr.limits.resetsPerDay', '>=1']] },
+  'sspr-limits-blockhours-too-high.yaml': { expect: [['sspr.limits.blockHours', '<=168']] },
+  'sspr-limits-unknown-key.yaml': { expect: [['sspr.limits.emailsPerTenMinutes', 'unknown key']] },
+  'sspr-questions-reset-more-than-register.yaml': { expect: [['sspr.securityQuestions.numberToReset', 'must not be greater than numberToRegister (3)']] },
+  'lockout-threshold-string.yaml': { expect: [['lockout.threshold', 'expected number, received string']] },
+  'lockout-threshold-too-high.yaml': { expect: [['lockout.threshold', '<=100']] },
+  'lockout-growth-below-one.yaml': { expect: [['lockout.growth', '>=1']] },
+  'lockout-max-less-than-duration.yaml': { expect: [['lockout.maxDurationSeconds', 'must not be less than durationSeconds']] },
+  'lockout-unknown-key.yaml': { expect: [['lockout.duration', 'unknown key']] },
+  'throttle-signinperip-negative.yaml': { expect: [['throttle.signinPerIp', '>=1']] },
+  'throttle-resetperip-boolean.yaml': { expect: [['throttle.resetPerIp', 'expected number, received boolean']] },
+  'throttle-window-too-long.yaml': { expect: [['throttle.resetWindowSeconds', '<=86400']] },
+  'throttle-unknown-key.yaml': { expect: [['throttle.signInPerIp', 'unknown key']] },
+  'audit-retention-zero.yaml': { expect: [['audit.retentionDays', '>=1']] },
+  'audit-retention-string.yaml': { expect: [['audit.retentionDays', 'expected number, received string']] },
+  'audit-unknown-key.yaml': { expect: [['audit.retention', 'unknown key']] },
+  'audit-empty-section.yaml': { expect: [['audit', 'expected object, received null']] },
+
   // ${ENV} references.
   'env-var-unset.yaml': {
     expect: [['database.url', 'refers to environment variable OIDC_DB_PASSWORD, which is not set']],

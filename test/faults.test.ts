@@ -5,8 +5,8 @@ import { freshDatabase, pgUrl, type DatabaseInput, type TestDatabase } from './h
 import { startCluster, type Cluster } from './helpers/cluster.ts';
 import { startTcpProxy } from './helpers/tcp-proxy.ts';
 import { defaultClients, testArgon2 } from './helpers/idp.ts';
-import { Browser } from './helpers/browser.ts';
-import { discover, authorizationRequest, login, oidc } from './helpers/rp.ts';
+import { Browser, formWith, type FormInfo } from './helpers/browser.ts';
+import { discover, authorizationRequest, login, newBrowser, oidc } from './helpers/rp.ts';
 import { createIdpParts, type IdpParts } from '../src/app.ts';
 import { openDatabase, migrateLatest } from '../src/store/db.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -130,7 +130,8 @@ test('the database goes away under traffic: 503 pages with Retry-After, no stack
   let running = true;
   let traffic: Promise<void> = Promise.resolve();
   try {
-    cluster = await startCluster(1, () => baseConfig(outage.database));
+    // SSPR on (without CAPTCHA, without the registration interrupt) so the reset form is posted for real.
+    cluster = await startCluster(1, () => ({ ...baseConfig(outage.database), sspr: { enabled: 'all', captcha: { enabled: false }, registration: { requireOnSignIn: false } } }));
     const url = cluster.url(0);
     parts = await testParts(db);
     await parts.users.create({ username: 'olga', password: 'olga password 123' });
@@ -196,12 +197,52 @@ test('the database goes away under traffic: 503 pages with Retry-After, no stack
     await until('traffic flows', () => kinds.every((k) => answered(k, 200, ['before'])));
     if (db.kind === 'postgres') t.true(outage.openConnections()! > 0, 'the pool holds connections through the proxy, idle ones among them');
 
+    // Forms to post during the outage, their pages fetched while the database was there: the
+    // sign-in form and the reset start. (Two only: on SQLite each waits out the busy timeout in turn.)
+    await parts.users.create({ username: 'pia', password: 'pia password 123' });
+    const quin = await parts.users.create({ username: 'quin', password: 'quin password 123' });
+    await parts.store.sspr.putMethod(quin.id, 'email', 'quin@example.net', Date.now());
+    await parts.store.sspr.recordConfirmation(quin.id, Date.now());
+    const signInForm = async () => {
+      const browser = newBrowser();
+      return { browser, form: formWith(await browser.navigate((await authorizationRequest(rp)).url.href), '/login') };
+    };
+    const resetForm = async () => {
+      const browser = newBrowser();
+      return { browser, form: formWith(await browser.navigate(`${url}/reset`), '/reset') };
+    };
+    interface Post { label: string; browser: Browser; form: FormInfo; fields: Record<string, string> }
+    const posts: Post[] = [
+      { label: 'sign-in', ...(await signInForm()), fields: { username: 'pia', password: 'pia password 123' } },
+      { label: 'reset start', ...(await resetForm()), fields: { username: 'quin' } },
+    ];
+    const post = (p: Post) => p.browser.request(p.form.action, { form: { ...p.form.fields, ...p.fields } });
+    /** What a form post could write: users, counters, audit, reset flows, sessions and grants. */
+    const written = async () => {
+      const db = parts!.store.db;
+      return {
+        users: await db('users').whereIn('username_key', ['pia', 'quin']).orderBy('username_key').select(),
+        throttle: await db('throttle_counters').orderBy('key').select(),
+        audit: await db('audit_events').where('type', 'like', 'signin.%').orWhere('type', 'like', 'sspr.%').orderBy('id').select(),
+        resets: await db('reset_flows').orderBy('id_hash').select('id_hash', 'state', 'version'),
+        sessions: await db('oidc_payloads').whereIn('model', ['Session', 'Grant']).count({ n: '*' }).first().then((r) => Number(r?.n)),
+      };
+    };
+    const beforeOutage = await written();
+
     // The database goes away …
     await outage.down();
     phase = 'down';
-    // Down for a few seconds at least, and until every kind of request has met the outage.
+    // Down for a few seconds at least, until every kind of request has met the outage and every form post was answered.
     const downSince = Date.now();
+    const posted = Promise.all(
+      posts.map(async (p) => {
+        const page = await post(p);
+        return { label: p.label, status: page.status, retryAfter: page.headers.get('retry-after'), body: page.html, ended: phase };
+      }),
+    );
     await until(`503s during the outage (${outage.kind})`, () => Date.now() - downSince >= 3000 && kinds.every((k) => answered(k, 503, ['down'])), 900, 100, summary);
+    const duringOutage = await posted;
     t.true(cluster.alive(0), 'the server process is still running during the outage');
 
     // … and comes back: the same requests succeed again without anybody touching the server.
@@ -210,6 +251,32 @@ test('the database goes away under traffic: 503 pages with Retry-After, no stack
     await until('recovery after the outage', () => kinds.every((k) => answered(k, 200, ['back'])), 600, 100, summary);
     running = false;
     await traffic;
+
+    // The form posts during the outage: a clean 503 page each, and nothing written by any of them.
+    for (const p of duringOutage) {
+      t.is(p.ended, 'down', `${p.label}: answered during the outage`);
+      t.is(p.status, 503, `${p.label}: 503 (${p.body.slice(0, 300)})`);
+      t.is(p.retryAfter, '5', `${p.label}: Retry-After`);
+      t.regex(p.body, /temporarily unavailable/, `${p.label}: the IdP's own error page`);
+      t.regex(p.body, /service_unavailable/);
+      t.notRegex(p.body, STACK, `${p.label}: no internals on the page`);
+    }
+    t.deepEqual(await written(), beforeOutage, 'nothing half-written: no counter, lockout count, audit event, flow or session from the refused posts');
+    // After the outage the same forms (same flows, same tokens) work.
+    const recovered = await Promise.all(posts.map(post));
+    t.deepEqual(
+      recovered.map((page) => [page.status, page.headers.get('location')?.replace(/\/auth\/[\w-]+$/, '/auth/…') ?? null]),
+      [
+        [303, `${cluster.issuer}/auth/…`],
+        [303, '/reset/flow'],
+      ],
+      'signed in, and a reset flow started, once the database is back',
+    );
+    t.regex((await posts[1]!.browser.navigate(`${url}/reset/flow`)).html, /value="email"/, 'the registered user can verify by email');
+    t.is((await posts[0]!.browser.navigate(recovered[0]!.headers.get('location')!)).status, 0, 'the sign-in after the outage goes back to the client');
+    const events = (await parts.store.audit.list({ limit: 10_000 })).filter((e) => /^(signin|sspr\.reset)\./.test(e.type)).slice(-2).map((e) => e.type).sort();
+    t.deepEqual(events, ['signin.success', 'sspr.reset.started']);
+    t.log(`form posts during the outage: ${duringOutage.map((p) => `${p.label} ${p.status}`).join(', ')}; after it: ${recovered.map((p) => p.status).join(', ')}`);
 
     // Everything the traffic saw was either a normal answer or a clean 503.
     for (const o of seen) {
@@ -245,6 +312,7 @@ test('the database goes away under traffic: 503 pages with Retry-After, no stack
     const leaked = [refreshToken, before.tokens.refresh_token!, ...states].filter((value) => output.includes(value));
     t.deepEqual(leaked, [], 'no token or request parameter in the log');
     t.notRegex(output, /values \(NULL|'Interaction'|'AccessToken'/, 'no query values in the log');
+    t.false(output.includes('pia password 123'), 'no posted password in the log');
     t.log(`${outage.kind}: ${seen.length} requests, ${seen.filter((o) => o.status === 503).length} answered 503`);
   } finally {
     running = false;

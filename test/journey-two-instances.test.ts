@@ -154,11 +154,39 @@ async function resetByEmail(browser: HoppingBrowser, username: string): Promise<
   return browser.submit(choices, '/reset/flow/method', { method: 'email' });
 }
 
-function assertAlternates(t: { deepEqual(a: unknown, b: unknown, m?: string): void }, served: number[]): void {
+/** How many requests each instance served, e.g. "A=13, B=12". */
+function perInstance(served: number[]): string {
+  return [A, B].map((i) => `${name(i)}=${served.filter((s) => s === i).length}`).join(', ');
+}
+
+/** Endpoints the relying party calls itself (not through the browser). */
+const RP_PATHS = new Set(['/token', '/me', '/jwks', '/.well-known/openid-configuration', '/healthz']);
+
+/** Requests instance i logged (its request log lines) in its output after `from` characters, the relying party's own left out. */
+function loggedRequests(i: number, from: number): number {
+  return the()
+    .cluster.output(i)
+    .slice(from)
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg?: string; path?: string })
+    .filter((entry) => entry.msg === 'request' && !RP_PATHS.has(entry.path ?? '')).length;
+}
+
+function assertAlternates(t: import('ava').ExecutionContext, label: string, served: number[]): void {
+  t.log(`${label}: ${served.length} requests to the IdP, ${perInstance(served)}`);
   t.deepEqual(
     served.map(name).join(''),
     served.map((_s, i) => name((served[0]! + i) % 2)).join(''),
     'every request went to the other instance than the one before',
+  );
+  const switches = served.filter((s, i) => i > 0 && s !== served[i - 1]).length;
+  t.is(switches, served.length - 1, 'an instance switch between every two requests');
+  const first = served[0]!;
+  t.deepEqual(
+    { [name(first)]: served.filter((s) => s === first).length, [name(1 - first)]: served.filter((s) => s !== first).length },
+    { [name(first)]: Math.ceil(served.length / 2), [name(1 - first)]: Math.floor(served.length / 2) },
+    'each instance served every other request',
   );
 }
 
@@ -167,6 +195,7 @@ test.serial('the whole journey with every request on the other instance: registr
   const userId = await newUser('jasper');
   const address = 'jasper.private@example.net';
   const browser = new HoppingBrowser(cluster);
+  const logStart = [A, B].map((i) => cluster.output(i).length);
 
   // Authorize → sign-in page → password → the registration interrupt.
   const { auth, page: interrupt } = await startSignIn(browser, 'jasper', 'jasper first password');
@@ -214,9 +243,18 @@ test.serial('the whole journey with every request on the other instance: registr
   const info = await oidc.fetchUserInfo(rpOn(fresh.last), tokens2.access_token, userId);
   t.is(info.sub, userId);
 
-  assertAlternates(t, browser.served);
-  assertAlternates(t, fresh.served);
+  assertAlternates(t, 'journey', browser.served);
+  assertAlternates(t, 'sign-in with the new password', fresh.served);
   t.true(browser.served.length >= 12, `a real journey (${browser.served.length} requests)`);
+  // The instances' own request logs agree with the browser's count (their lines may arrive a moment later).
+  const expected = [A, B].map((i) => [...browser.served, ...fresh.served].filter((s) => s === i).length);
+  let logged = [A, B].map((i) => loggedRequests(i, logStart[i]!));
+  for (let wait = 0; wait < 40 && logged.some((n, i) => n !== expected[i]); wait += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    logged = [A, B].map((i) => loggedRequests(i, logStart[i]!));
+  }
+  t.log(`request log lines: A=${logged[A]}, B=${logged[B]}`);
+  t.deepEqual(logged, expected, 'each instance logged exactly the browser requests sent to it');
   // Both processes really served requests of this journey (their request log lines).
   for (const i of [A, B]) {
     t.regex(cluster.output(i), /"path":"\/interaction\/[^"]+\/methods\/email/, `instance ${name(i)} served registration pages`);
@@ -258,6 +296,7 @@ test.serial('SIGKILL in the middle of a registration: the code sent by A verifie
     const tokens = await redeem(rpOn(B), auth, back.url);
     t.is(tokens.claims()!.sub, userId);
     t.notRegex(cluster.output(B), /"level":50/, 'B logged no errors');
+    t.log(`registration across a SIGKILL: ${browser.served.length} requests, ${perInstance(browser.served)}`);
   } finally {
     if (!cluster.alive(A)) await cluster.restart(A);
   }
@@ -300,6 +339,7 @@ test.serial('SIGKILL in the middle of a reset: step 1 proven on one instance, th
     t.is(signedIn.page.status, 0);
     t.is((await redeem(rpOn(survivor), signedIn.auth, signedIn.page.url)).claims()!.sub, userId);
     t.notRegex(cluster.output(survivor), /"level":50/, `${name(survivor)} logged no errors`);
+    t.log(`reset across a SIGKILL of ${name(victim)}: ${browser.served.length} requests, ${perInstance(browser.served)}`);
   } finally {
     if (!cluster.alive(victim)) await cluster.restart(victim);
   }

@@ -26,7 +26,7 @@ const DAY = 24 * HOUR;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** Deletes the audit events older than the retention period; returns how many were deleted. For the CLI and the server's purge job. */
+/** Deletes the audit events older than the retention period; returns how many were deleted (`audit purge`; the server's purge job in app.ts does the same). */
 export async function purgeAudit(store: Store, retentionDays: number, now: number): Promise<number> {
   return store.audit.purgeOlderThan(now - retentionDays * DAY);
 }

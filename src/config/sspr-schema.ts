@@ -203,7 +203,7 @@ export const ssprSchema = z
   .strictObject({
     enabled: z.enum(['none', 'selected', 'all']).default('none').describe('Who may use self-service password reset: nobody, members of `groups`, or everyone.'),
     groups: groupList.describe('With enabled: selected, members of these groups (case-insensitive).'),
-    methodsRequired: z.union([z.literal(1), z.literal(2)]).default(1).describe('Methods a user must register, and prove at reset.'),
+    methodsRequired: z.literal([1, 2]).default(1).describe('Methods a user must register, and prove at reset.'),
     methods,
     securityQuestions,
     registration,

@@ -28,7 +28,11 @@ export interface FormInfo {
   fields: Record<string, string>;
 }
 
-/** Every <form> of a page with its action and its inputs' current values. */
+/**
+ * Every <form> of a page with its action and the values a browser would send as it stands: text
+ * and hidden inputs, checked radios and checkboxes, each <select>'s selected option (else its first)
+ * and textareas.
+ */
 export function forms(page: Page): FormInfo[] {
   const found: FormInfo[] = [];
   for (const m of page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
@@ -36,10 +40,26 @@ export function forms(page: Page): FormInfo[] {
     const action = decode(/action="([^"]*)"/i.exec(attrs)?.[1] ?? page.url);
     const method = (/method="([^"]*)"/i.exec(attrs)?.[1] ?? 'get').toLowerCase();
     const fields: Record<string, string> = {};
-    for (const input of (m[2] ?? '').matchAll(/<input\b([^>]*)>/gi)) {
-      const name = /name="([^"]*)"/i.exec(input[1] ?? '')?.[1];
+    const body = m[2] ?? '';
+    for (const input of body.matchAll(/<input\b([^>]*)>/gi)) {
+      const a = input[1] ?? '';
+      const name = /name="([^"]*)"/i.exec(a)?.[1];
       if (!name) continue;
-      fields[decode(name)] = decode(/value="([^"]*)"/i.exec(input[1] ?? '')?.[1] ?? '');
+      const type = (/type="([^"]*)"/i.exec(a)?.[1] ?? 'text').toLowerCase();
+      if ((type === 'radio' || type === 'checkbox') && !/\schecked\b/i.test(a)) continue;
+      if (type === 'submit' || type === 'button' || type === 'reset' || type === 'image' || type === 'file') continue;
+      fields[decode(name)] = decode(/value="([^"]*)"/i.exec(a)?.[1] ?? (type === 'checkbox' || type === 'radio' ? 'on' : ''));
+    }
+    for (const select of body.matchAll(/<select\b([^>]*)>([\s\S]*?)<\/select>/gi)) {
+      const name = /name="([^"]*)"/i.exec(select[1] ?? '')?.[1];
+      if (!name) continue;
+      const options = [...(select[2] ?? '').matchAll(/<option\b([^>]*)>([\s\S]*?)(?=<option\b|$)/gi)];
+      const chosen = options.find((o) => /\sselected\b/i.test(o[1] ?? '')) ?? options[0];
+      if (chosen) fields[decode(name)] = decode(/value="([^"]*)"/i.exec(chosen[1] ?? '')?.[1] ?? (chosen[2] ?? '').replace(/<\/option>[\s\S]*$/i, '').trim());
+    }
+    for (const area of body.matchAll(/<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/gi)) {
+      const name = /name="([^"]*)"/i.exec(area[1] ?? '')?.[1];
+      if (name) fields[decode(name)] = decode(area[2] ?? '');
     }
     found.push({ action: new URL(action, page.url).href, method, fields });
   }

@@ -291,7 +291,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       }),
     middleware(provider) {
       const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb, clock);
-      const reauth = new ReauthService({ users, audit: store.audit, clock });
+      const reauth = new ReauthService({ signIn: passwordSignIn, audit: store.audit, clock });
       const register = registerRoutes({ kit, registration, reauth, users, render, site });
       const routes = loginRoutes({ kit, login, render, promptPages: register.promptPages });
       const setup = setupRoutes({

@@ -340,6 +340,9 @@ test.serial('after SSO, changing or removing a method in the reconfirmation prom
     t.regex(wrong.html, /password isn(&#39;|')t right/);
     t.is((await idp.idp.parts.users.find('lotte'))!.failedSignins, failedBefore + 1);
     t.deepEqual(await methods(), registered);
+    // It is the same password check as every sign-in (per-IP throttle, lockout, signin.* events).
+    const failures = await idp.idp.parts.store.audit.list({ userId: user.id, type: 'signin.failure' });
+    t.true(failures.some((e) => (e.details as { via?: string }).via === 'registration-prompt'), 'signin.failure via the registration prompt');
 
     // The right one leads on to the method page, and the change goes through.
     const methodPage = await browser.submit(wrong, '/confirm-password', { password: 'lotte password 1' });

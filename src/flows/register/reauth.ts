@@ -1,23 +1,24 @@
 /**
  * The password check inside the sign-in prompts. A browser signed in by SSO may be one nobody is
  * watching, so changing recovery methods there needs an authentication as recent as on the
- * security-info page (FRESH_MINUTES); the check is a normal sign-in, counted by the lockout.
+ * security-info page (FRESH_MINUTES); the check is a normal sign-in (PasswordSignIn: the per-IP
+ * throttle, the lockout and the signin.* audit events), plus an event of its own.
  * No HTTP here: the routes read and record the authentication time on the oidc-provider session.
  */
 import type { Clock } from '../../clock.ts';
 import type { AuditStore } from '../../store/audit.ts';
 import type { User } from '../../store/users.ts';
-import type { UserService } from '../../users/service.ts';
+import type { PasswordSignIn } from '../sign-in.ts';
 import { FRESH_MINUTES } from '../setup/service.ts';
 import type { RequestInfo } from './service.ts';
 
 export class ReauthService {
-  readonly #users: UserService;
+  readonly #signIn: PasswordSignIn;
   readonly #audit: AuditStore;
   readonly #clock: Clock;
 
-  constructor(deps: { users: UserService; audit: AuditStore; clock: Clock }) {
-    this.#users = deps.users;
+  constructor(deps: { signIn: PasswordSignIn; audit: AuditStore; clock: Clock }) {
+    this.#signIn = deps.signIn;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
   }
@@ -29,7 +30,7 @@ export class ReauthService {
 
   /** Checks the signed-in user's password; returns the time of the check on success. */
   async confirmPassword(user: User, password: string, info: RequestInfo): Promise<number | undefined> {
-    const result = await this.#users.signIn(user.username, password.slice(0, 1024));
+    const result = await this.#signIn.check(user.username, password, { ip: info.ip ?? '', clientId: info.clientId, via: 'registration-prompt' });
     const ok = result.ok && result.user.id === user.id;
     const now = this.#clock.now();
     await this.#audit.record(
@@ -40,7 +41,7 @@ export class ReauthService {
         clientId: info.clientId,
         ip: info.ip,
         flowId: info.flowId,
-        details: result.ok ? {} : { reason: result.reason },
+        details: {},
       },
       now,
     );

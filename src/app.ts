@@ -25,6 +25,7 @@ import { providerConfiguration } from './oidc/provider.ts';
 import { createPasswordHasher, type Argon2Functions } from './security/password.ts';
 import { createCsrf, type Csrf } from './security/csrf.ts';
 import { loadCommonPasswords } from './security/password-policy.ts';
+import { createCookieSigner, type CookieSigner } from './security/cookie-signer.ts';
 import { securityHeaders } from './security/headers.ts';
 import { UserService } from './users/service.ts';
 import { LoginService } from './flows/login/service.ts';
@@ -85,6 +86,8 @@ export interface IdpParts {
   log: Logger;
   clock: Clock;
   keys: LoadedKeys;
+  /** Signs and verifies cookies with `keys.cookieKeys` (Keygrip's format): give it to the host app as `app.keys`. */
+  cookieSigner: CookieSigner;
   csrf: Csrf;
   render: Renderer;
   /** External path prefix of the IdP, from the issuer URL ('' at the root). */
@@ -157,6 +160,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   // A logger passed in is the caller's to set; ours follows logging.level on reloads.
   if (!options.logger) followLevel(live, log);
   const keys = await ensureKeys(store.keys, config.oidc.signingAlgorithm, clock);
+  const cookieSigner = createCookieSigner(keys.cookieKeys);
   const secret = csrfSecret(keys.cookieKeys[0]!);
   const csrf = createCsrf(() => secret);
   const hasher = createPasswordHasher(() => live.current.passwords.argon2, options.argon2);
@@ -274,6 +278,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     log,
     clock,
     keys,
+    cookieSigner,
     csrf,
     render,
     basePath,
@@ -282,6 +287,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       providerConfiguration({
         config,
         keys,
+        cookieSigner,
         adapter,
         findAccount: createFindAccount(store),
         policy: createInteractionPolicy(registration),
@@ -377,7 +383,7 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   const app = new Koa();
   app.proxy = config.server.trustProxy;
   // Mounted, oidc-provider signs its cookies with the host app's keys.
-  app.keys = parts.keys.cookieKeys;
+  app.keys = parts.cookieSigner;
   app.silent = true;
   app.use(requestLog(parts.log));
   app.use(health(parts.store));

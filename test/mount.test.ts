@@ -26,7 +26,7 @@ test.before(async () => {
 
   const provider = new Provider(`${origin}/idp`, { ...parts.providerConfiguration() });
   const host = new Koa();
-  host.keys = parts.keys.cookieKeys;
+  host.keys = parts.cookieSigner;
   host.use(async (ctx, next) => {
     if (ctx.path === '/') {
       ctx.body = 'host home';

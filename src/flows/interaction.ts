@@ -22,7 +22,12 @@ export interface InteractionKit {
   /** Reads the posted form and checks its CSRF token for this flow and purpose. */
   form(ctx: Context, interaction: Interaction, purpose: string): Promise<Form>;
   requirePrompt(interaction: Interaction, ...names: string[]): void;
-  finish(ctx: Context, result: InteractionResult, merge: boolean): Promise<void>;
+  /**
+   * Ends the prompt with `result` and redirects back to the authorization endpoint. Saves the
+   * interaction this request already loaded with details(), as provider.interactionResult would
+   * after loading it a second time (its cookie, its row and the session's row again).
+   */
+  finish(ctx: Context, interaction: Interaction, result: InteractionResult, merge: boolean): Promise<void>;
   clientName(interaction: Interaction): Promise<string>;
   uiLocales(interaction: Interaction): string | undefined;
   /** Now, from the injected clock (epoch ms). */
@@ -67,10 +72,12 @@ export function interactionKit(provider: Provider, csrf: Csrf, basePath: string,
     requirePrompt(interaction, ...names) {
       if (!names.includes(interaction.prompt.name)) throw badRequest('wrong_step', 'error.wrong_step', `expected prompt ${names.join('|')}`);
     },
-    async finish(ctx, result, merge) {
-      const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    async finish(ctx, interaction, result, merge) {
+      interaction.result = merge && !('error' in result) ? { ...interaction.lastSubmission, ...result } : result;
+      // oidc-provider's own clock (not the injected one) set `exp`: the remaining lifetime is by it too.
+      await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
       ctx.status = 303;
-      ctx.redirect(returnTo);
+      ctx.redirect(interaction.returnTo);
     },
     async clientName(interaction) {
       const client = await provider.Client.find(String(interaction.params.client_id));

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { Config } from '../config/schema.ts';
 import type { Renderer } from '../web/render.ts';
 import type { LoadedKeys } from './keys.ts';
+import type { CookieSigner } from '../security/cookie-signer.ts';
 import type { AdapterClass } from './adapter.ts';
 import { scopeClaims } from './account.ts';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../web/errors.ts';
@@ -11,6 +12,7 @@ import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../web/errors.ts';
 export interface ProviderParts {
   config: Config;
   keys: LoadedKeys;
+  cookieSigner: CookieSigner;
   adapter: AdapterClass;
   findAccount: NonNullable<Configuration['findAccount']>;
   policy: interactionPolicy.DefaultPolicy;
@@ -30,7 +32,7 @@ export function providerConfiguration(parts: ProviderParts): Configuration {
     findAccount: parts.findAccount,
     jwks: { keys: keys.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
-      keys: keys.cookieKeys,
+      keys: parts.cookieSigner,
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },

@@ -6,6 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory from 'knex';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.ts';
+import type { Database as SqliteConnection } from 'sqlite3';
+import { keepStatements } from './sqlite-statements.ts';
 
 // Run from the sources (src/store/db.ts) the migrations are the .ts files in migrations/; in the
 // built package (dist/store/db.js) they are compiled to dist/migrations/ (see src/build.ts).
@@ -39,13 +41,16 @@ export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: 
       pool: {
         min: 1,
         max: 1,
-        afterCreate(conn: { run(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+        afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
           // WAL lets several processes share the file; busy_timeout makes them wait instead of failing.
           conn.run('PRAGMA journal_mode = WAL', (e1) => {
             if (e1) return done(e1, conn);
             conn.run('PRAGMA busy_timeout = 5000', (e2) => {
               if (e2) return done(e2, conn);
-              conn.run('PRAGMA foreign_keys = ON', (e3) => done(e3, conn));
+              conn.run('PRAGMA foreign_keys = ON', (e3) => {
+                if (!e3) keepStatements(conn);
+                done(e3, conn);
+              });
             });
           });
         },

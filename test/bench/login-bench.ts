@@ -15,6 +15,11 @@
  * other load on the machine disturbs both alike; throughput counts only the completions after the
  * first quarter of each round (steady state). Foreign CPU use is measured from /proc/stat and shown.
  *
+ * The relying party (openid-client, undici, the test browser) runs in this process, on the same
+ * CPUs as the server: a separate process would not give it CPUs of its own. Its CPU per login is
+ * measured instead, and the ratio is also shown with that share taken out (what the server alone
+ * would reach if it were CPU-bound), next to the plain CPU figures: verify CPU ÷ server CPU per login.
+ *
  *   npm run bench -- [--levels 1,2,4,8] [--seconds 5] [--rounds 2] [--users 50]
  *                    [--memory 19456] [--time 2] [--parallelism 1]
  *                    [--node-env production] [--cpu-prof DIR] [--server-node-option OPT]...
@@ -22,7 +27,7 @@
  * Only 127.0.0.1 is contacted. The server is stopped and the temp dir removed on every exit path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -167,6 +172,35 @@ function procCpuMs(pid: number): number {
   }
 }
 const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/**
+ * A process's CPU time split by thread: the main thread (the event loop: HTTP, oidc-provider, the
+ * IdP's code, knex), libuv's pool (argon2 and SQLite statements) and the rest (V8's GC and compiler
+ * helpers), ms. Threads that ended are missing, so the sum can be below procCpuMs.
+ */
+function threadCpuMs(pid: number): { main: number; pool: number; other: number } {
+  const split = { main: 0, pool: 0, other: 0 };
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { main: NaN, pool: NaN, other: NaN };
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+      if (tid === String(pid)) split.main += ms;
+      else if (name === 'libuv-worker') split.pool += ms;
+      else split.other += ms;
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return split;
+}
 
 /** CPU ms the whole machine spent busy (all CPUs; idle and iowait excluded) and stolen by the hypervisor. */
 function machineCpuMs(): { busy: number; steal: number } {
@@ -395,6 +429,10 @@ interface LevelResult {
   errors: string[];
   /** CPU per login, ms: the server process (all threads) and this process (the relying party). */
   serverCpuMsPerLogin: number | null;
+  /** The server's CPU per login by thread: main (event loop), libuv pool (argon2, SQLite), V8 helpers. */
+  serverMainCpuMsPerLogin: number | null;
+  serverPoolCpuMsPerLogin: number | null;
+  serverOtherCpuMsPerLogin: number | null;
   rpCpuMsPerLogin: number | null;
   /** Highest sampled VmRSS of the server during this level, MiB. */
   serverRssMiB: number | null;
@@ -464,6 +502,7 @@ async function main(): Promise<number> {
       const loginRounds: LoopResult[] = [];
       const verifyRounds: LoopResult[] = [];
       let serverCpu = 0;
+      const serverThreads = { main: 0, pool: 0, other: 0 };
       let rpCpu = 0;
       let verifyCpu = 0;
       let loginForeign = { cpuMs: 0, stealMs: 0, ms: 0 };
@@ -471,9 +510,12 @@ async function main(): Promise<number> {
       const slice = opts.seconds / opts.rounds;
       for (let round = 0; round < opts.rounds; round += 1) {
         const serverCpu0 = procCpuMs(server.pid);
+        const threads0 = threadCpuMs(server.pid);
         const rpCpu0 = selfCpuMs();
         const loginPhase = await measured([server.pid], () => closedLoop(level, slice, oneLogin));
         serverCpu += procCpuMs(server.pid) - serverCpu0;
+        const threads = threadCpuMs(server.pid);
+        for (const k of ['main', 'pool', 'other'] as const) serverThreads[k] += threads[k] - threads0[k];
         rpCpu += selfCpuMs() - rpCpu0;
         loginRounds.push(loginPhase.value);
         loginForeign = accumulate(loginForeign, loginPhase);
@@ -501,6 +543,9 @@ async function main(): Promise<number> {
         failures: logins.failures + verifies.failures,
         errors: [...logins.errors, ...verifies.errors],
         serverCpuMsPerLogin: round(serverCpu / logins.completed),
+        serverMainCpuMsPerLogin: round(serverThreads.main / logins.completed),
+        serverPoolCpuMsPerLogin: round(serverThreads.pool / logins.completed),
+        serverOtherCpuMsPerLogin: round(serverThreads.other / logins.completed),
         rpCpuMsPerLogin: round(rpCpu / logins.completed),
         serverRssMiB: round(levelPeakKb / 1024),
         verifies: verifies.completed,
@@ -536,13 +581,17 @@ async function main(): Promise<number> {
     };
     const cpu = {
       serverMsPerLogin: mid(levels.map((l) => l.serverCpuMsPerLogin)),
+      serverMainMsPerLogin: mid(levels.map((l) => l.serverMainCpuMsPerLogin)),
+      serverPoolMsPerLogin: mid(levels.map((l) => l.serverPoolCpuMsPerLogin)),
+      serverOtherMsPerLogin: mid(levels.map((l) => l.serverOtherCpuMsPerLogin)),
       rpMsPerLogin: mid(levels.map((l) => l.rpCpuMsPerLogin)),
       msPerVerify: mid(levels.map((l) => l.verifyCpuMsPerVerify)),
     };
     const cpuBoundRatio = cpu.msPerVerify / (cpu.serverMsPerLogin + cpu.rpMsPerLogin);
     const serverOnlyRatio = cpu.msPerVerify / cpu.serverMsPerLogin;
+    const rpExcludedRatio = (ratio * (cpu.serverMsPerLogin + cpu.rpMsPerLogin)) / cpu.serverMsPerLogin;
 
-    const header = ['level', 'logins/s', 'p50 ms', 'p99 ms', 'failures', 'srv cpu ms/login', 'rp cpu ms/login', 'srv RSS MiB', 'verifies/s', 'verify p50 ms', 'other load'];
+    const header = ['level', 'logins/s', 'p50 ms', 'p99 ms', 'failures', 'srv cpu ms/login', 'main', 'pool', 'v8', 'rp cpu ms/login', 'srv RSS MiB', 'verifies/s', 'verify p50 ms', 'other load'];
     const rows = levels.map((l) => [
       l.level,
       l.loginsPerSecond.toFixed(2),
@@ -550,6 +599,9 @@ async function main(): Promise<number> {
       l.p99Ms,
       l.failures,
       l.serverCpuMsPerLogin,
+      l.serverMainCpuMsPerLogin,
+      l.serverPoolCpuMsPerLogin,
+      l.serverOtherCpuMsPerLogin,
       l.rpCpuMsPerLogin,
       l.serverRssMiB,
       l.verifiesPerSecond.toFixed(2),
@@ -566,7 +618,14 @@ async function main(): Promise<number> {
     out.push(
       `CPU per login:      server ${cpu.serverMsPerLogin} ms + relying party ${cpu.rpMsPerLogin} ms; one verify ${cpu.msPerVerify} ms (medians over levels)`,
     );
+    out.push(
+      `server by thread:   main ${cpu.serverMainMsPerLogin} ms, libuv pool ${cpu.serverPoolMsPerLogin} ms (argon2 + SQLite), V8 helpers ${cpu.serverOtherMsPerLogin} ms per login; ` +
+        `beyond the hash ${round(cpu.serverMsPerLogin - cpu.msPerVerify)} ms`,
+    );
     out.push(`CPU-bound ceiling:  ${cpuBoundRatio.toFixed(3)} with the RP on these CPUs; ${serverOnlyRatio.toFixed(3)} for the server alone (verify CPU ÷ CPU per login)`);
+    out.push(
+      `ratio without RP:   ${rpExcludedRatio.toFixed(3)} (estimate: the ratio with the RP's ${cpu.rpMsPerLogin} ms per login given back to the server; holds only when logins are CPU-bound)`,
+    );
     out.push(`failures:           ${failures}`);
     const busiest = Math.max(...levels.map((l) => (l.foreignCpu ?? 0) + (l.stealCpu ?? 0)));
     if (busiest > 0.1) {
@@ -593,6 +652,7 @@ async function main(): Promise<number> {
       bestVerifiesPerSecond: bestVerifies,
       ratio: round(ratio, 3),
       cpu: { ...cpu, cpuBoundRatio: round(cpuBoundRatio, 3), serverOnlyRatio: round(serverOnlyRatio, 3) },
+      ratioWithoutRp: round(rpExcludedRatio, 3),
       failures,
       totalSeconds: round((performance.now() - totalStarted) / 1000),
     };

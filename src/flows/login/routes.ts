@@ -42,7 +42,7 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
   async function showConsent(ctx: Context, interaction: Interaction): Promise<void> {
     const clientId = String(interaction.params.client_id);
     if (login.isFirstParty(clientId)) {
-      return kit.finish(ctx, { consent: { grantId: await login.grantConsent(provider as Provider, interaction) } }, true);
+      return kit.finish(ctx, interaction, { consent: { grantId: await login.grantConsent(provider as Provider, interaction) } }, true);
     }
     const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
     return render(
@@ -89,20 +89,20 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
     });
     if (!outcome.ok) return showLogin(ctx, interaction, username.slice(0, 256), true);
     // The login time from the injected clock: the prompts that follow judge its age by that clock.
-    return kit.finish(ctx, { login: { accountId: outcome.accountId, ts: Math.floor(kit.now() / 1000) } }, false);
+    return kit.finish(ctx, interaction, { login: { accountId: outcome.accountId, ts: Math.floor(kit.now() / 1000) } }, false);
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {
     const interaction = await kit.details(ctx);
     await kit.form(ctx, interaction, 'confirm');
     kit.requirePrompt(interaction, 'consent');
-    return kit.finish(ctx, { consent: { grantId: await login.grantConsent(provider as Provider, interaction) } }, true);
+    return kit.finish(ctx, interaction, { consent: { grantId: await login.grantConsent(provider as Provider, interaction) } }, true);
   });
 
   router.post('/interaction/:uid/abort', async (ctx) => {
     const interaction = await kit.details(ctx);
     await kit.form(ctx, interaction, 'abort');
-    return kit.finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
+    return kit.finish(ctx, interaction, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
   });
 
   return router;

@@ -161,7 +161,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
       if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
       throw error;
     }
-    return kit.finish(ctx, { [REGISTER_PROMPT]: { completed: true } }, true);
+    return kit.finish(ctx, interaction, { [REGISTER_PROMPT]: { completed: true } }, true);
   });
 
   router.post('/interaction/:uid/reconfirm', async (ctx) => {
@@ -173,7 +173,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
       if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
       throw error;
     }
-    return kit.finish(ctx, { [RECONFIRM_PROMPT]: { confirmed: true } }, true);
+    return kit.finish(ctx, interaction, { [RECONFIRM_PROMPT]: { confirmed: true } }, true);
   });
 
   router.post('/interaction/:uid/skip', async (ctx) => {
@@ -184,7 +184,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
       if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
       throw error;
     }
-    return kit.finish(ctx, { [interaction.prompt.name]: { skipped: true } }, true);
+    return kit.finish(ctx, interaction, { [interaction.prompt.name]: { skipped: true } }, true);
   });
 
   return {

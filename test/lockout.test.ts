@@ -51,8 +51,10 @@ function gatedHasher() {
   return { hasher, counts, release: () => open() };
 }
 
+/** Waits for a state the test brings about; the 60 s bound only catches a hang (a loaded CI machine is slow). */
 async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 100_000 && !condition(); i += 1) await tick();
+  const deadline = Date.now() + 60_000;
+  while (!condition() && Date.now() < deadline) await tick();
   if (!condition()) throw new Error(`gave up waiting until ${what}`);
 }
 

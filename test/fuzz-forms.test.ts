@@ -295,7 +295,7 @@ test.serial('password confirmation before a change (registration and security-in
   const failed = (action: string) => (page: Page) => page.status === 400 && hasForm(page, action) && /That password isn(&#39;|')t right/.test(page.html);
   await run(t, [
     // A wrong password is a failed check of the account's password: counted (lockout, address) and audited.
-    { name: 'register confirm-password', open: () => later(interrupt, (f) => `${f.page.url.replace(/\/$/, '')}/methods/email`), action: '/confirm-password', handled: failed('/confirm-password'), mayChange: ['lockout'], audit: /^(sspr\.registration\.reauth:failure|signin\.locked:info)$/ },
+    { name: 'register confirm-password', open: () => later(interrupt, (f) => `${f.page.url.replace(/\/$/, '')}/methods/email`), action: '/confirm-password', handled: failed('/confirm-password'), mayChange: ['lockout', 'throttle'], audit: /^(sspr\.registration\.reauth:failure|signin\.failure:failure|signin\.locked:info)$/ },
     { name: 'setup confirm-password', open: () => later(() => setupSession(), () => `${issuer()}/security-info/methods/email`), action: '/security-info/confirm-password', handled: failed('/security-info/confirm-password'), mayChange: ['lockout', 'throttle'], audit: /^(signin\.failure:failure|signin\.locked:info)$/ },
   ]);
 });

@@ -4,13 +4,13 @@
  * audit events at known times.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { Knex } from 'knex';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import { runCli } from './helpers/process.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { openDatabase, migrateLatest } from '../src/store/db.ts';
 import { createStore, type Store, type AuditEvent } from '../src/store/index.ts';
@@ -18,10 +18,6 @@ import { UserService } from '../src/users/service.ts';
 import { createPasswordHasher } from '../src/security/password.ts';
 import { systemClock } from '../src/clock.ts';
 import { parseSince, purgeAudit } from '../src/cli/audit-commands.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '..');
-const NODE = path.join(ROOT, 'node_modules/.bin/node');
-const CLI = path.join(ROOT, 'src/cli.ts');
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -37,19 +33,7 @@ interface Result {
   stderr: string;
 }
 
-function cli(args: string[]): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.IDP_CONFIG;
-  const child = spawn(NODE, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<Result> => runCli(args);
 
 let dir: string;
 let db: TestDatabase;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
+import { runCli, type CliResult } from './helpers/process.ts';
 import { startIdp, testArgon2, type RunningIdp } from './helpers/idp.ts';
 import { discover, login, oidc } from './helpers/rp.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -18,28 +19,10 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const CLI = path.join(ROOT, 'src/cli.ts');
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** Runs the CLI; stdin gets `input` (then EOF), or nothing at all. */
-function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
-  if (!options.env?.IDP_CONFIG) delete env.IDP_CONFIG;
-  const child = spawn(NODE, [CLI, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.on('error', () => {}); // the CLI may exit without reading stdin
-  child.stdin.end(options.input ?? '');
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 let dir: string;
 let db: TestDatabase;

@@ -3,7 +3,6 @@
  * real SMTP server, a writeback that refuses), then the CLI, as a child process, reads the database.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import { stringify } from 'yaml';
 import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
 import { Browser, type Page } from './helpers/browser.ts';
 import { codeIn } from './helpers/register.ts';
-import { ROOT, NODE } from './helpers/process.ts';
+import { runCli } from './helpers/process.ts';
 
 let bed: SsprTestbed;
 let dir: string;
@@ -65,17 +64,7 @@ async function emailed(browser: Browser, page: Page, username: string): Promise<
   return { codePage, code: codeIn(mail.text) };
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(NODE, [path.join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 const errorCode = (page: Page) => /Error code: ([A-Z_]+)/.exec(page.html)?.[1];
 

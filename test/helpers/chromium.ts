@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ROOT } from './process.ts';
+import { LOCALE_COOKIE } from '../../src/web/render.ts';
 
 /** Where Chromium is: CHROMIUM_PATH, else Debian's package. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -171,7 +172,7 @@ export class Person {
       return { status: response?.status() ?? 0, lang };
     } finally {
       await tab.close();
-      await this.context.addCookies([{ name: 'oidc_sspr_lang', value: this.options.locale, url: new URL('/', href).href }]);
+      await this.context.addCookies([{ name: LOCALE_COOKIE, value: this.options.locale, url: new URL('/', href).href }]);
       if (this.#lastNavigationMethod === 'GET') await this.page.reload();
     }
   }

@@ -71,7 +71,7 @@ test('with PostgreSQL it installs from the lockfile and runs the suite on both d
   const run = await ciRun([], 'up');
   t.is(run.code, 0, run.stderr);
   t.is(run.calls[0], 'npm ci --no-audit --no-fund db=');
-  t.true(run.calls.includes('node test/support/ensure-chromium.ts'));
+  t.true(run.calls.includes('node test/support/ensure-debian.ts'));
   t.deepEqual(suites(run), ['npm test db=sqlite', 'npm test db=postgres']);
   t.true(run.calls.some((c) => /^psql .*CREATE DATABASE oidc_sspr_ci_/.test(c)));
   t.true(run.calls.some((c) => /^psql .*DROP DATABASE IF EXISTS oidc_sspr_ci_/.test(c)), 'the database is dropped afterwards');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { freePort, ROOT } from './helpers/process.ts';
 import { codeIn } from './helpers/register.ts';
 import { startDemoRp, type DemoRp } from '../src/demo/rp.ts';
-import { translator, type Locale, type Translate } from '../src/i18n/index.ts';
+import { translator, type Locale, type Translate, type MessageId } from '../src/i18n/index.ts';
 import { totpCodeAt, totpStep } from '../src/security/totp.ts';
 
 // The whole journey as a person does it in a real browser (Debian's Chromium): a relying party's
@@ -149,7 +149,7 @@ async function textCode(j: Journey, e164: string, send: () => Promise<void>): Pr
 }
 
 // "Set it up now", with the method's name for screen readers (visually hidden, so read after a pause).
-const setUpLink = (t: Translate, method: string) => new RegExp(`^${escapeRegExp(t('register.setup'))}\\s*:\\s*${escapeRegExp(t(`method.${method}.name`))}$`);
+const setUpLink = (t: Translate, method: string) => new RegExp(`^${escapeRegExp(t('register.setup'))}\\s*:\\s*${escapeRegExp(t(`method.${method}.name` as MessageId))}$`);
 
 async function registerEverything(j: Journey, locale: Locale): Promise<void> {
   const { person, t } = j;
@@ -229,10 +229,10 @@ async function cantAccess(j: Journey, username: string, step: string): Promise<v
 async function refusal(j: Journey, username: string, reason: string, code: string): Promise<void> {
   const { person, t } = j;
   await cantAccess(j, username, reason);
-  await person.look(`refused: ${reason}`, t(`recover.refused.${reason}.title`));
+  await person.look(`refused: ${reason}`, t(`recover.refused.${reason}.title` as MessageId));
   await person.page.getByText(t('error.code', { code }), { exact: true }).waitFor();
   await person.press(t('recover.contact.button'));
-  await person.look(`refused: ${reason}, administrator told`, t(`recover.refused.${reason}.title`));
+  await person.look(`refused: ${reason}, administrator told`, t(`recover.refused.${reason}.title` as MessageId));
   await person.page.getByRole('status').filter({ hasText: t('recover.contact.sent') }).waitFor();
   await person.press(t('recover.back_to_sign_in'), 'link');
   await person.look('sign in', t('login.title'));

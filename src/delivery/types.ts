@@ -42,7 +42,7 @@ export class DeliveryError extends AppError {
   readonly channel: 'email' | 'sms' | 'voice';
 
   constructor(channel: 'email' | 'sms' | 'voice', detail?: string) {
-    super('delivery_failed', 502, 'error.delivery_failed', detail);
+    super('delivery_failed', detail);
     this.name = 'DeliveryError';
     this.channel = channel;
   }

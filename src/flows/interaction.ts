@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { AppError, badRequest } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import { readForm, type Form } from '../security/form.ts';
 import type { Csrf } from '../security/csrf.ts';
 import type { Clock } from '../clock.ts';
@@ -38,7 +38,7 @@ export interface InteractionKit {
   reauthenticated(interaction: Interaction, at: number): Promise<void>;
 }
 
-export const sessionExpired = () => new AppError('session_expired', 400, 'error.session_expired');
+export const sessionExpired = () => new AppError('session_expired');
 
 export function interactionKit(provider: Provider, csrf: Csrf, basePath: string, bodyLimitKb: () => number, clock: Clock): InteractionKit {
   /** The flow's oidc-provider session (found by its uid, which survives id rotation), if still the same account's. */
@@ -66,11 +66,11 @@ export function interactionKit(provider: Provider, csrf: Csrf, basePath: string,
     },
     async form(ctx, interaction, purpose) {
       const body = await readForm(ctx, bodyLimitKb());
-      if (!csrf.verify(interaction.uid, purpose, body.csrf)) throw new AppError('csrf_invalid', 403, 'error.csrf');
+      if (!csrf.verify(interaction.uid, purpose, body.csrf)) throw new AppError('csrf_invalid');
       return body;
     },
     requirePrompt(interaction, ...names) {
-      if (!names.includes(interaction.prompt.name)) throw badRequest('wrong_step', 'error.wrong_step', `expected prompt ${names.join('|')}`);
+      if (!names.includes(interaction.prompt.name)) throw new AppError('wrong_step', `expected prompt ${names.join('|')}`);
     },
     async finish(ctx, interaction, result, merge) {
       interaction.result = merge && !('error' in result) ? { ...interaction.lastSubmission, ...result } : result;

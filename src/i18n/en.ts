@@ -44,6 +44,7 @@ export const en = {
   'error.invalid_email': 'That is not a valid email address.',
   'error.invalid_display_name': 'That name cannot be used.',
   'error.invalid_group': 'That group name cannot be used.',
+  'error.invalid_phone': 'That is not a valid phone number.',
   'error.user_not_found': 'No such user.',
   'error.wrong_step': "This step doesn't belong here. Go back to where you were and continue from there.",
   'error.delivery_failed': "We couldn't send the code. Try again in a moment, or choose another method.",

@@ -7,7 +7,7 @@ export const locales: readonly Locale[] = ['en', 'nl'];
 const catalogues: Record<Locale, Record<MessageId, string>> = { en, nl };
 
 export type { MessageId };
-export type Translate = (id: string, vars?: Record<string, string | number>) => string;
+export type Translate = (id: MessageId, vars?: Record<string, string | number>) => string;
 
 export function isLocale(value: unknown): value is Locale {
   return typeof value === 'string' && (locales as readonly string[]).includes(value);

@@ -46,6 +46,7 @@ export const nl: Record<MessageId, string> = {
   'error.invalid_email': 'Dat is geen geldig e-mailadres.',
   'error.invalid_display_name': 'Die naam kan niet gebruikt worden.',
   'error.invalid_group': 'Die groepsnaam kan niet gebruikt worden.',
+  'error.invalid_phone': 'Dat is geen geldig telefoonnummer.',
   'error.user_not_found': 'Deze gebruiker bestaat niet.',
   'error.wrong_step': 'Deze stap hoort hier niet. Ga terug naar waar je was en ga daar verder.',
   'error.delivery_failed': 'We konden de code niet versturen. Probeer het zo opnieuw, of kies een andere methode.',

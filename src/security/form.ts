@@ -1,7 +1,7 @@
 /** Reads an application/x-www-form-urlencoded body with a size limit and strict field rules. */
 import coBody from 'co-body';
 import type { Context } from 'koa';
-import { AppError, badRequest } from '../errors.ts';
+import { AppError } from '../errors.ts';
 
 export type Form = Record<string, string>;
 
@@ -11,26 +11,26 @@ export type Form = Record<string, string>;
  */
 export async function readForm(ctx: Context, limitKb: number): Promise<Form> {
   if (!ctx.request.is('application/x-www-form-urlencoded')) {
-    throw new AppError('unsupported_media_type', 415, 'error.bad_request', 'expected a form post');
+    throw new AppError('unsupported_media_type', 'expected a form post');
   }
   let text: string;
   try {
     text = await coBody.text(ctx.req, { limit: `${limitKb}kb`, encoding: 'utf8' });
   } catch (error) {
     const e = error as { status?: number; type?: string };
-    if (e.status === 413 || e.type === 'entity.too.large') throw new AppError('body_too_large', 413, 'error.too_large');
-    throw badRequest('malformed_body', 'error.bad_request', 'unreadable body');
+    if (e.status === 413 || e.type === 'entity.too.large') throw new AppError('body_too_large');
+    throw new AppError('malformed_body', 'unreadable body');
   }
   const form: Form = {};
   let params: URLSearchParams;
   try {
     params = new URLSearchParams(text);
   } catch {
-    throw badRequest('malformed_body');
+    throw new AppError('malformed_body');
   }
   for (const [key, value] of params) {
-    if (Object.hasOwn(form, key)) throw badRequest('repeated_field', 'error.bad_request', `field ${key} sent twice`);
-    if (value.includes('\u0000') || value.includes('\uFFFD')) throw badRequest('invalid_characters', 'error.bad_request', `field ${key} has invalid characters`);
+    if (Object.hasOwn(form, key)) throw new AppError('repeated_field', `field ${key} sent twice`);
+    if (value.includes('\u0000') || value.includes('\uFFFD')) throw new AppError('invalid_characters', `field ${key} has invalid characters`);
     form[key] = value;
   }
   return form;

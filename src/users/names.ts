@@ -6,9 +6,11 @@ const USERNAME = /^[\p{L}\p{M}\p{N}._@+'-]{1,128}$/u;
 const EMAIL = /^[^\s@\p{C}]{1,64}@[^\s@\p{C}]{1,255}\.[^\s@\p{C}]{2,63}$/u;
 const CONTROL = /\p{Cc}|\p{Cf}|\p{Cs}|\p{Co}|\p{Cn}/u;
 
+type InvalidField = 'username' | 'password' | 'email' | 'display_name' | 'group' | 'phone';
+
 export class InvalidInputError extends AppError {
-  constructor(field: string, problem: string) {
-    super(`invalid_${field}`, 400, `error.invalid_${field}`, `${field} ${problem}`);
+  constructor(field: InvalidField, problem: string) {
+    super(`invalid_${field}`, `${field} ${problem}`);
   }
 }
 

@@ -33,7 +33,7 @@ export interface LockoutPolicy {
   maxDurationSeconds: number;
 }
 
-export const userNotFound = (username: string) => new AppError('user_not_found', 404, 'error.user_not_found', `no user ${username}`);
+export const userNotFound = (username: string) => new AppError('user_not_found', `no user ${username}`);
 
 export class UserService {
   readonly #store: Store;

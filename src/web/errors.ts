@@ -5,6 +5,7 @@
 import type { Middleware, Context } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
+import type { MessageId } from '../i18n/index.ts';
 import type { Renderer } from './render.ts';
 
 /** Seconds a client is asked to wait (Retry-After) when the database is unavailable. */
@@ -21,7 +22,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
-export function classify(error: unknown): { status: number; code: string; messageId: string; expose: boolean } {
+export function classify(error: unknown): { status: number; code: string; messageId: MessageId; expose: boolean } {
   if (error instanceof AppError) return { status: error.status, code: error.code, messageId: error.messageId, expose: true };
   if (isDatabaseUnavailable(error)) return { status: 503, code: 'service_unavailable', messageId: 'error.unavailable', expose: false };
   const e = error as { status?: number; statusCode?: number; expose?: boolean };
@@ -34,7 +35,7 @@ export function classify(error: unknown): { status: number; code: string; messag
   return { status: 500, code: 'server_error', messageId: 'error.server', expose: false };
 }
 
-export async function renderFailure(ctx: Context, render: Renderer, status: number, code: string, messageId: string): Promise<void> {
+export async function renderFailure(ctx: Context, render: Renderer, status: number, code: string, messageId: MessageId): Promise<void> {
   if (ctx.accepts('html', 'json') === 'json') {
     ctx.status = status;
     ctx.body = { error: code };

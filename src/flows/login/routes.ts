@@ -2,7 +2,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { badRequest } from '../../errors.ts';
+import { AppError } from '../../errors.ts';
 import type { Renderer } from '../../web/render.ts';
 import type { LoginService } from './service.ts';
 import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
@@ -74,7 +74,7 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
   router.get('/interaction/:uid', async (ctx) => {
     const interaction = await kit.details(ctx);
     const page = pages[interaction.prompt.name];
-    if (!page) throw badRequest('unknown_prompt', 'error.bad_request', `prompt ${interaction.prompt.name}`);
+    if (!page) throw new AppError('unknown_prompt', `prompt ${interaction.prompt.name}`);
     return page(ctx, interaction);
   });
 

@@ -49,7 +49,7 @@ export function recoverRoutes(deps: RecoverRouteDeps): Router {
 
   async function form(ctx: Context, flowId: string, purpose: string): Promise<Form> {
     const body = await readForm(ctx, deps.config().server.bodyLimitKb);
-    if (!csrf.verify(flowId, purpose, body.csrf)) throw new AppError('csrf_invalid', 403, 'error.csrf');
+    if (!csrf.verify(flowId, purpose, body.csrf)) throw new AppError('csrf_invalid');
     return body;
   }
 

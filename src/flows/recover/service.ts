@@ -48,9 +48,9 @@ const hash = (id: string) => createHash('sha256').update(id).digest('hex');
 /** How a flow appears in the audit trail: not its id (the cookie value), a prefix of its hash. */
 const ref = (id: string) => hash(id).slice(0, 16);
 
-export const flowExpired = () => new AppError('reset_expired', 410, 'recover.expired');
-const conflict = () => new AppError('reset_step_conflict', 409, 'recover.step_conflict');
-const wrongStep = () => new AppError('reset_wrong_step', 409, 'recover.wrong_step');
+export const flowExpired = () => new AppError('reset_expired');
+const conflict = () => new AppError('reset_step_conflict');
+const wrongStep = () => new AppError('reset_wrong_step');
 
 export class RecoveryService {
   readonly #store: Store;
@@ -237,7 +237,7 @@ export class RecoveryService {
     if (open.state !== 'verify') return { flow: open, page: undefined };
     const choices = await this.methodChoices(flow, info.t, facts);
     const challenge = this.#challenges.get(method as MethodId);
-    if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable', 400, 'recover.method_unavailable');
+    if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable');
     const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) });
     if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info), page: undefined };
     if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
@@ -295,7 +295,7 @@ export class RecoveryService {
     const open = await this.#ensureOpen(flow, info);
     if (open.state !== 'choose') return open;
     if (choice === 'reset') return this.#move(flow, 'password', flow.data);
-    if (choice !== 'unlock') throw new AppError('reset_bad_choice', 400, 'error.bad_request');
+    if (choice !== 'unlock') throw new AppError('reset_bad_choice');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
     await this.#finish(flow, user, null, data);
     await this.#audit('sspr.unlocked', user.id, { ...info, flowId: ref(flow.id) }, 'success', {});
@@ -320,11 +320,11 @@ export class RecoveryService {
     const at = { ...info, flowId: ref(flow.id) };
     const onPremises = user.passwordSource === 'onpremises';
     if (onPremises) {
-      if (!config.sspr.onPremises.passwordWriteback) throw new AppError('SSPR_ONPREM_MANAGED', 409, 'recover.refused.onprem_managed');
+      if (!config.sspr.onPremises.passwordWriteback) throw new AppError('SSPR_ONPREM_MANAGED');
       if (!this.#writeback) {
         // Only when writeback was switched on while this flow ran: start() refuses such accounts.
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback_unavailable' });
-        throw new AppError('writeback_unavailable', 503, 'recover.writeback_failed');
+        throw new AppError('writeback_unavailable');
       }
     }
     const passwordHash = await this.#hasher.hash(password);
@@ -341,7 +341,7 @@ export class RecoveryService {
         this.#log.error({ event: 'writeback.failed', userId: user.id, flowId: at.flowId, err: { message: (error as Error).message } }, 'password writeback failed');
         await this.#move(claimed, 'password', flow.data);
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback' });
-        throw new AppError('writeback_failed', 502, 'recover.writeback_failed');
+        throw new AppError('writeback_failed');
       }
       done = await this.#finishAfterWriteback(claimed, user, passwordHash, data, at);
     } else {
@@ -373,7 +373,7 @@ export class RecoveryService {
       } catch (again) {
         this.#log.error({ event: 'reset.incomplete.unrecorded', userId: user.id, flowId: at.flowId, err: { message: (again as Error).message } }, 'could not reopen the flow or audit the incomplete reset');
       }
-      throw new AppError('reset_incomplete', 503, 'recover.incomplete');
+      throw new AppError('reset_incomplete');
     }
   }
 

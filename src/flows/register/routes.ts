@@ -10,7 +10,7 @@ import type { Context } from 'koa';
 import type { Renderer } from '../../web/render.ts';
 import { renderMethodPage } from '../../web/method-page.ts';
 import { localeOf, type SiteInfo } from '../../web/render.ts';
-import { translator } from '../../i18n/index.ts';
+import { translator, type MessageId } from '../../i18n/index.ts';
 import { AppError } from '../../errors.ts';
 import type { UserService } from '../../users/service.ts';
 import type { MethodPage } from '../../methods/types.ts';
@@ -44,11 +44,11 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
   async function userOf(interaction: Interaction) {
     const accountId = interaction.session?.accountId;
     const user = accountId ? await deps.users.byId(accountId) : undefined;
-    if (!user || user.status !== 'enabled') throw new AppError('session_expired', 400, 'error.session_expired');
+    if (!user || user.status !== 'enabled') throw new AppError('session_expired');
     return user;
   }
 
-  async function showOverview(ctx: Context, interaction: Interaction, error?: string, status = 200): Promise<void> {
+  async function showOverview(ctx: Context, interaction: Interaction, error?: MessageId, status = 200): Promise<void> {
     const user = await userOf(interaction);
     const translate = t(ctx, interaction);
     const overview = await registration.overview(user, translate);
@@ -71,6 +71,18 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
       },
       { uiLocales: kit.uiLocales(interaction), status },
     );
+  }
+
+  /** Runs a change; when it is refused (409: too few methods, no skips left) the overview says why. */
+  async function orOverview(ctx: Context, interaction: Interaction, change: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await change();
+      return true;
+    } catch (error) {
+      if (!(error instanceof AppError && error.status === 409)) throw error;
+      await showOverview(ctx, interaction, error.messageId, 409);
+      return false;
+    }
   }
 
   function showMethod(ctx: Context, interaction: Interaction, methodId: string, page: MethodPage): Promise<void> {
@@ -121,12 +133,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
   router.post('/interaction/:uid/methods/:method/remove', async (ctx) => {
     const { interaction, user } = await flow(ctx, true);
     if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, '', false);
-    try {
-      await registration.remove(user, ctx.params.method!, t(ctx, interaction), info(ctx, interaction));
-    } catch (error) {
-      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
-      throw error;
-    }
+    if (!(await orOverview(ctx, interaction, () => registration.remove(user, ctx.params.method!, t(ctx, interaction), info(ctx, interaction))))) return;
     ctx.status = 303;
     ctx.redirect(kit.url(interaction.uid));
   });
@@ -155,35 +162,20 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
   router.post('/interaction/:uid/finish', async (ctx) => {
     const { interaction, user } = await flow(ctx, true);
     kit.requirePrompt(interaction, REGISTER_PROMPT);
-    try {
-      await registration.complete(user, info(ctx, interaction));
-    } catch (error) {
-      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
-      throw error;
-    }
+    if (!(await orOverview(ctx, interaction, () => registration.complete(user, info(ctx, interaction))))) return;
     return kit.finish(ctx, interaction, { [REGISTER_PROMPT]: { completed: true } }, true);
   });
 
   router.post('/interaction/:uid/reconfirm', async (ctx) => {
     const { interaction, user } = await flow(ctx, true);
     kit.requirePrompt(interaction, RECONFIRM_PROMPT);
-    try {
-      await registration.reconfirm(user, info(ctx, interaction));
-    } catch (error) {
-      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
-      throw error;
-    }
+    if (!(await orOverview(ctx, interaction, () => registration.reconfirm(user, info(ctx, interaction))))) return;
     return kit.finish(ctx, interaction, { [RECONFIRM_PROMPT]: { confirmed: true } }, true);
   });
 
   router.post('/interaction/:uid/skip', async (ctx) => {
     const { interaction, user } = await flow(ctx, true);
-    try {
-      await registration.skip(user, info(ctx, interaction));
-    } catch (error) {
-      if (error instanceof AppError && error.status === 409) return showOverview(ctx, interaction, error.messageId, 409);
-      throw error;
-    }
+    if (!(await orOverview(ctx, interaction, () => registration.skip(user, info(ctx, interaction))))) return;
     return kit.finish(ctx, interaction, { [interaction.prompt.name]: { skipped: true } }, true);
   });
 

@@ -96,7 +96,7 @@ export class RegistrationService {
     const facts = await this.facts(user.id);
     const s = this.evaluate(facts);
     const method = this.#methods.get(id as MethodId);
-    if (!method || !s.available.includes(method.id)) throw new AppError('method_unavailable', 404, 'register.method_unavailable');
+    if (!method || !s.available.includes(method.id)) throw new AppError('method_unavailable');
     return { method, standing: s, facts };
   }
 
@@ -107,7 +107,7 @@ export class RegistrationService {
 
   async step(user: User, id: string, step: string, form: Form, ctx: Omit<MethodContext, 'user' | 'isAdmin'>, info: RequestInfo): Promise<StepOutcome> {
     const { method, standing: s } = await this.#method(user, id);
-    if (!method.userManaged) throw new AppError('method_admin_only', 403, 'office_phone.admin_only');
+    if (!method.userManaged) throw new AppError('method_admin_only');
     const outcome = await method.step({ ...ctx, user, isAdmin: s.isAdmin }, step, form);
     if (outcome.kind === 'registered') {
       await this.#audit('sspr.method.' + outcome.change, user, info, { method: method.id });
@@ -119,10 +119,10 @@ export class RegistrationService {
   /** Removes a method unless that would leave fewer than the user needs. */
   async remove(user: User, id: string, t: Translate, info: RequestInfo): Promise<void> {
     const { method, standing: s, facts } = await this.#method(user, id);
-    if (!method.userManaged) throw new AppError('method_admin_only', 403, 'office_phone.admin_only');
+    if (!method.userManaged) throw new AppError('method_admin_only');
     const remaining = s.registered.filter((m) => m !== method.id);
     if (s.inScope && s.registered.includes(method.id) && (remaining.length < s.required || !remaining.some((m) => m !== 'authenticatorApp'))) {
-      throw new AppError('below_requirement', 409, 'register.remove_refused');
+      throw new AppError('below_requirement');
     }
     const previous = facts.methods.find((m) => m.kind === 'email')?.value;
     if (await method.remove(user)) {
@@ -140,7 +140,7 @@ export class RegistrationService {
   /** "Finish": only when enough methods are registered. */
   async complete(user: User, info: RequestInfo): Promise<void> {
     const s = await this.standing(user.id);
-    if (!s.enough) throw new AppError('not_enough_methods', 409, 'register.not_enough');
+    if (!s.enough) throw new AppError('not_enough_methods');
     await this.#store.sspr.recordConfirmation(user.id, this.#clock.now());
     await this.#audit('sspr.registration.completed', user, info, { methods: s.registered.join(' ') });
   }
@@ -148,7 +148,7 @@ export class RegistrationService {
   /** "Looks good": the registered methods are confirmed as they are. */
   async reconfirm(user: User, info: RequestInfo): Promise<void> {
     const s = await this.standing(user.id);
-    if (!s.enough) throw new AppError('not_enough_methods', 409, 'register.not_enough');
+    if (!s.enough) throw new AppError('not_enough_methods');
     await this.#store.sspr.recordConfirmation(user.id, this.#clock.now());
     await this.#audit('sspr.registration.confirmed', user, info, { methods: s.registered.join(' ') });
   }
@@ -157,7 +157,7 @@ export class RegistrationService {
   async skip(user: User, info: RequestInfo): Promise<void> {
     // The store checks and counts in one statement (standing().canSkip would be a race).
     const skips = await this.#store.sspr.addSkip(user.id, this.#clock.now(), this.#config().sspr.registration.maxSkips);
-    if (skips === undefined) throw new AppError('skip_not_allowed', 409, 'register.skip_refused');
+    if (skips === undefined) throw new AppError('skip_not_allowed');
     await this.#audit('sspr.registration.skipped', user, info, { skips });
   }
 

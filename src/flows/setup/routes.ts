@@ -41,7 +41,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
 
   async function form(ctx: Context, flowId: string, purpose: string): Promise<Form> {
     const body = await readForm(ctx, deps.bodyLimitKb());
-    if (!csrf.verify(flowId, purpose, body.csrf)) throw new AppError('csrf_invalid', 403, 'error.csrf');
+    if (!csrf.verify(flowId, purpose, body.csrf)) throw new AppError('csrf_invalid');
     return body;
   }
 

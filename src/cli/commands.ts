@@ -9,7 +9,7 @@ import { UsageError } from './errors.ts';
 import { readNewPassword } from './password.ts';
 import { auditCommands } from './audit-commands.ts';
 import type { Config } from '../config/schema.ts';
-import type { MethodId } from '../methods/ids.ts';
+import { methodFacts, methodOfKind, type MethodId } from '../methods/ids.ts';
 import type { MethodChange } from '../sspr/notify.ts';
 
 // The database, argon2 and configuration modules are loaded only by the commands that need them,
@@ -27,7 +27,7 @@ export type { Command, CommandContext, OptionName, OptionValues } from './contex
 async function ssprRecord(store: Store, userId: string) {
   const [methods, answers, state] = await Promise.all([store.sspr.methods(userId), store.sspr.answers(userId), store.sspr.state(userId)]);
   return {
-    methods: methods.map((m) => ({ method: m.kind, value: m.kind === 'authenticator_app' ? null : m.value, verifiedAt: iso(m.verifiedAt) })),
+    methods: methods.map((m) => ({ method: m.kind, value: methodFacts(methodOfKind(m.kind)).secretValue ? null : m.value, verifiedAt: iso(m.verifiedAt) })),
     securityQuestions: answers.length,
     confirmedAt: iso(state.confirmedAt),
     skips: state.skips,
@@ -335,7 +335,7 @@ const allCommands: Command[] = [
     summary: "set a user's office phone (+country number, or a national number in sspr.defaultCountry); 'none' clears it",
     async run(ctx) {
       const number = ctx.args[1]!;
-      const { parsePhone } = await import('../methods/mobile-phone.ts');
+      const { parsePhone } = await import('../methods/mobile-phone/register.ts');
       await withUsers(ctx, async (users, store, config) => {
         const user = await users.require(username(ctx));
         if (number === 'none') {

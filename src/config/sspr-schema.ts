@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { customQuestionId, predefinedQuestions } from '../methods/security-questions/questions.ts';
 import { restartOnly } from './restart.ts';
+import { methodList } from '../methods/ids.ts';
 
 const groupList = z.array(z.string().min(1).max(256)).default([]);
 
@@ -19,6 +20,9 @@ const mobilePhone = z
   .default(true)
   .transform((value) => (typeof value === 'boolean' ? { enabled: value, sms: value, voice: value } : { enabled: value.sms || value.voice, ...value }))
   .describe('Authentication mobile phone: true, false, or { sms, voice } to choose the channels.');
+
+const andList = (items: readonly string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items.at(-1)}` : (items[0] ?? ''));
+const orList = (items: readonly string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : (items[0] ?? ''));
 
 const methods = z
   .strictObject({
@@ -238,22 +242,25 @@ export const ssprSchema = z
       ctx.addIssue({ code: 'custom', path: ['groups'], message: 'must name at least one group when enabled is selected' });
     }
     const m = s.methods;
-    const offered = [m.email, m.mobilePhone.enabled, m.officePhone, m.authenticatorApp, m.securityQuestions].filter(Boolean).length;
-    const standalone = [m.email, m.mobilePhone.enabled, m.officePhone, m.securityQuestions].filter(Boolean).length;
-    if (s.enabled !== 'none' && (offered < s.methodsRequired || standalone < 1)) {
+    const offered = methodList.filter((method) => method.offered(m));
+    const standalone = offered.filter((method) => method.countsAlone).length;
+    if (s.enabled !== 'none' && (offered.length < s.methodsRequired || standalone < 1)) {
+      const notAlone = methodList.filter((method) => !method.countsAlone).map((method) => method.noun);
       ctx.addIssue({
         code: 'custom',
         path: ['methods'],
-        message: `must offer at least ${s.methodsRequired} method(s), at least one of them other than the authenticator app`,
+        message: `must offer at least ${s.methodsRequired} method(s), at least one of them other than ${orList(notAlone)}`,
       });
     }
-    // Administrators always need two methods, and security questions never count for them.
-    const forAdmins = [m.email, m.mobilePhone.enabled, m.officePhone, m.authenticatorApp].filter(Boolean).length;
+    // Administrators always need two methods, and some (security questions) never count for them.
+    const forAdmins = offered.filter((method) => method.allowedForAdmins).length;
     if (s.enabled !== 'none' && s.administrators.groups.length > 0 && forAdmins < 2) {
+      const allowed = methodList.filter((method) => method.allowedForAdmins).map((method) => method.id);
+      const barred = methodList.filter((method) => !method.allowedForAdmins).map((method) => method.noun);
       ctx.addIssue({
         code: 'custom',
         path: ['administrators', 'groups'],
-        message: `administrators need two methods, but sspr.methods offers them only ${forAdmins} (security questions don't count for administrators): offer two of email, mobilePhone, officePhone and authenticatorApp, or leave the groups empty`,
+        message: `administrators need two methods, but sspr.methods offers them only ${forAdmins} (${orList(barred)} don't count for administrators): offer two of ${andList(allowed)}, or leave the groups empty`,
       });
     }
     const q = s.securityQuestions;

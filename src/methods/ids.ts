@@ -1,21 +1,33 @@
-/** The recovery methods, their stored kinds and their rules. */
+/**
+ * The one list of recovery methods, in the order pages show them: their ids and facts. The
+ * configuration schema, the policy, the CLI and the reports derive from it; registry.ts adds each
+ * method's code. Adding a method: a folder under src/methods/, its line here and in registry.ts,
+ * its catalogue entries and views.
+ */
 import type { StoredMethodKind } from '../store/sspr.ts';
+import type { MethodFacts } from './types.ts';
+import { emailFacts } from './email/facts.ts';
+import { mobilePhoneFacts } from './mobile-phone/facts.ts';
+import { officePhoneFacts } from './office-phone/facts.ts';
+import { authenticatorAppFacts } from './authenticator-app/facts.ts';
+import { securityQuestionsFacts } from './security-questions/facts.ts';
 
-export const methodIds = ['email', 'mobilePhone', 'officePhone', 'authenticatorApp', 'securityQuestions'] as const;
-export type MethodId = (typeof methodIds)[number];
+export const methodList = [emailFacts, mobilePhoneFacts, officePhoneFacts, authenticatorAppFacts, securityQuestionsFacts] as const;
+
+export type MethodId = (typeof methodList)[number]['id'];
+export const methodIds: readonly MethodId[] = methodList.map((m) => m.id);
+
+const byId = new Map<string, MethodFacts>(methodList.map((m) => [m.id, m]));
 
 export function isMethodId(value: unknown): value is MethodId {
-  return typeof value === 'string' && (methodIds as readonly string[]).includes(value);
+  return typeof value === 'string' && byId.has(value);
 }
 
-/** How each method is stored in sspr_methods (security questions live in their own table). */
-export const storedKind: Record<Exclude<MethodId, 'securityQuestions'>, StoredMethodKind> = {
-  email: 'email',
-  mobilePhone: 'mobile_phone',
-  officePhone: 'office_phone',
-  authenticatorApp: 'authenticator_app',
-};
+export function methodFacts(id: MethodId): MethodFacts {
+  return byId.get(id)!;
+}
 
+/** The method whose rows in sspr_methods have this kind. */
 export function methodOfKind(kind: StoredMethodKind): MethodId {
-  return (Object.entries(storedKind).find(([, k]) => k === kind)?.[0] ?? 'email') as MethodId;
+  return (methodList.find((m) => 'storedKind' in m && m.storedKind === kind)?.id ?? 'email') as MethodId;
 }

@@ -5,7 +5,7 @@
  */
 import type { SsprConfig } from '../config/sspr-schema.ts';
 import type { StoredMethod, StoredAnswer, RegistrationState } from '../store/sspr.ts';
-import { methodOfKind, type MethodId } from '../methods/ids.ts';
+import { methodList, type MethodId } from '../methods/ids.ts';
 
 export type Interrupt = 'none' | 'register' | 'reconfirm';
 
@@ -25,7 +25,7 @@ export interface Standing {
   available: MethodId[];
   /** Available methods the user has registered. */
   registered: MethodId[];
-  /** Enough methods, and not only the authenticator app. */
+  /** Enough methods, and at least one that counts alone (not only the authenticator app). */
   enough: boolean;
   reconfirmDue: boolean;
   canSkip: boolean;
@@ -34,6 +34,11 @@ export interface Standing {
 
 const DAY = 86_400_000;
 
+// sspr.methods has one key per method and nothing else: a method added to ids.ts without its
+// setting (or the reverse) fails the type-check here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const methodSettingsMatchIds: Same<keyof SsprConfig['methods'], MethodId> = true;
+
 const lower = (values: readonly string[]) => new Set(values.map((v) => v.normalize('NFKC').toLowerCase()));
 
 function intersects(a: readonly string[], b: readonly string[]): boolean {
@@ -41,15 +46,14 @@ function intersects(a: readonly string[], b: readonly string[]): boolean {
   return a.some((v) => set.has(v.normalize('NFKC').toLowerCase()));
 }
 
+/** The methods `sspr.methods` offers this user, in display order (admins: only those allowed for them). */
 export function availableMethods(config: SsprConfig, isAdmin: boolean): MethodId[] {
-  const m = config.methods;
-  const list: MethodId[] = [];
-  if (m.email) list.push('email');
-  if (m.mobilePhone.enabled) list.push('mobilePhone');
-  if (m.officePhone) list.push('officePhone');
-  if (m.authenticatorApp) list.push('authenticatorApp');
-  if (m.securityQuestions && !isAdmin) list.push('securityQuestions');
-  return list;
+  return methodList.filter((m) => m.offered(config.methods) && (!isAdmin || m.allowedForAdmins)).map((m) => m.id);
+}
+
+function isRegistered(method: (typeof methodList)[number], facts: UserFacts, config: SsprConfig): boolean {
+  if ('registered' in method) return method.registered(facts, config);
+  return facts.methods.some((m) => m.kind === method.storedKind && m.verifiedAt !== null);
 }
 
 export function standing(config: SsprConfig, facts: UserFacts, now: number): Standing {
@@ -57,10 +61,9 @@ export function standing(config: SsprConfig, facts: UserFacts, now: number): Sta
   const isAdmin = intersects(facts.groups, config.administrators.groups);
   const required = isAdmin ? 2 : config.methodsRequired;
   const available = availableMethods(config, isAdmin);
-  const present = new Set<MethodId>(facts.methods.filter((m) => m.verifiedAt !== null).map((m) => methodOfKind(m.kind)));
-  if (facts.answers.length >= config.securityQuestions.numberToRegister) present.add('securityQuestions');
-  const registered = available.filter((id) => present.has(id));
-  const enough = registered.length >= required && registered.some((id) => id !== 'authenticatorApp');
+  const registeredMethods = methodList.filter((m) => available.includes(m.id) && isRegistered(m, facts, config));
+  const registered = registeredMethods.map((m) => m.id);
+  const enough = registered.length >= required && registeredMethods.some((m) => m.countsAlone);
   const days = config.registration.reconfirmAfterDays;
   const reconfirmDue = days > 0 && (facts.state.confirmedAt === null || facts.state.confirmedAt + days * DAY <= now);
   const maxSkips = config.registration.maxSkips;

@@ -11,7 +11,7 @@ import type { Captcha } from '../../security/captcha.ts';
 import { localeOf, type Renderer, type SiteInfo } from '../../web/render.ts';
 import { translator } from '../../i18n/index.ts';
 import type { Config } from '../../config/schema.ts';
-import type { ChallengePage } from '../../methods/challenges.ts';
+import type { ChallengePage } from '../../methods/types.ts';
 import { refusalCodes } from './state.ts';
 import { preSession } from '../../web/pre-session.ts';
 import type { RecoveryService, Flow, RequestInfo } from './service.ts';

@@ -12,7 +12,7 @@ import type { Locale, Translate } from '../../i18n/index.ts';
 import type { Form } from '../../security/form.ts';
 import type { PasswordHasher } from '../../security/password.ts';
 import type { MailDelivery } from '../../delivery/index.ts';
-import type { ResetChallenge, ChallengePage } from '../../methods/challenges.ts';
+import type { ResetChallenge, ChallengePage } from '../../methods/types.ts';
 import type { MethodId } from '../../methods/ids.ts';
 import type { UserFacts } from '../../sspr/policy.ts';
 import type { RegistrationService } from '../register/service.ts';

@@ -10,7 +10,7 @@ import type { Translate } from '../../i18n/index.ts';
 import type { Form } from '../../security/form.ts';
 import type { MethodRegistry } from '../../methods/registry.ts';
 import type { MethodContext, StepOutcome } from '../../methods/types.ts';
-import type { MethodId } from '../../methods/ids.ts';
+import { methodFacts, type MethodId } from '../../methods/ids.ts';
 import type { ChangeNotifier } from '../../sspr/notify.ts';
 import { standing, type Standing, type UserFacts, type Interrupt } from '../../sspr/policy.ts';
 import { AppError } from '../../errors.ts';
@@ -84,9 +84,9 @@ export class RegistrationService {
     const s = this.evaluate(facts);
     const methods = s.available.map((id) => {
       const method = this.#methods.get(id)!;
-      return { id, userManaged: method.userManaged, registered: s.registered.includes(id), summary: method.summary(facts, t) };
+      return { id, userManaged: methodFacts(id).userManaged, registered: s.registered.includes(id), summary: method.summary(facts, t) };
     });
-    const nonApp = s.registered.some((id) => id !== 'authenticatorApp');
+    const nonApp = s.registered.some((id) => methodFacts(id).countsAlone);
     const missing = Math.max(s.required - s.registered.length, nonApp ? 0 : 1);
     return { standing: s, methods, missing };
   }
@@ -107,7 +107,7 @@ export class RegistrationService {
 
   async step(user: User, id: string, step: string, form: Form, ctx: Omit<MethodContext, 'user' | 'isAdmin'>, info: RequestInfo): Promise<StepOutcome> {
     const { method, standing: s } = await this.#method(user, id);
-    if (!method.userManaged) throw new AppError('method_admin_only');
+    if (!methodFacts(method.id).userManaged) throw new AppError('method_admin_only');
     const outcome = await method.step({ ...ctx, user, isAdmin: s.isAdmin }, step, form);
     if (outcome.kind === 'registered') {
       await this.#audit('sspr.method.' + outcome.change, user, info, { method: method.id });
@@ -119,9 +119,9 @@ export class RegistrationService {
   /** Removes a method unless that would leave fewer than the user needs. */
   async remove(user: User, id: string, t: Translate, info: RequestInfo): Promise<void> {
     const { method, standing: s, facts } = await this.#method(user, id);
-    if (!method.userManaged) throw new AppError('method_admin_only');
+    if (!methodFacts(method.id).userManaged) throw new AppError('method_admin_only');
     const remaining = s.registered.filter((m) => m !== method.id);
-    if (s.inScope && s.registered.includes(method.id) && (remaining.length < s.required || !remaining.some((m) => m !== 'authenticatorApp'))) {
+    if (s.inScope && s.registered.includes(method.id) && (remaining.length < s.required || !remaining.some((m) => methodFacts(m).countsAlone))) {
       throw new AppError('below_requirement');
     }
     const previous = facts.methods.find((m) => m.kind === 'email')?.value;

@@ -3,7 +3,6 @@
  * deployment offers (predefined and/or its own). Answers are stored by question id, so ids never change.
  */
 import { createHash } from 'node:crypto';
-import type { SsprConfig } from '../../config/sspr-schema.ts';
 import type { Locale } from '../../i18n/index.ts';
 
 export interface Question {
@@ -56,7 +55,13 @@ export function customQuestionId(en: string): string {
  * ones. A text becomes a question with a derived id; Dutch falls back to English. The configuration
  * refuses a question given twice (sspr-schema.ts); should two still share an id, the first one wins.
  */
-export function questionCatalogue(config: SsprConfig['securityQuestions']): Question[] {
+/** `sspr.securityQuestions` as far as the catalogue needs it. */
+export interface QuestionSettings {
+  predefined: boolean;
+  custom: readonly (string | { id?: string; en: string; nl?: string })[];
+}
+
+export function questionCatalogue(config: QuestionSettings): Question[] {
   const all: Question[] = config.predefined ? predefinedQuestions.map((q) => ({ ...q })) : [];
   for (const custom of config.custom) {
     if (typeof custom === 'string') {

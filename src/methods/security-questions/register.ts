@@ -1,7 +1,7 @@
 /** Security questions: answers normalised and stored as argon2id hashes; nobody can read them back. */
-import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage } from './types.ts';
-import { questionCatalogue, questionText } from './security-questions/questions.ts';
-import { validateAnswers, hashAnswers } from './security-questions/answers.ts';
+import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage } from '../types.ts';
+import { questionCatalogue, questionText } from './questions.ts';
+import { validateAnswers, hashAnswers } from './answers.ts';
 
 export function securityQuestionsMethod(deps: MethodDeps): RecoveryMethod {
   function page(ctx: MethodContext, chosen: string[], problems: { index: number; code: string }[] = [], error?: string): MethodPage {
@@ -21,7 +21,6 @@ export function securityQuestionsMethod(deps: MethodDeps): RecoveryMethod {
 
   return {
     id: 'securityQuestions',
-    userManaged: true,
     async begin(ctx) {
       return page(ctx, []);
     },

@@ -1,8 +1,8 @@
 /** Authentication mobile phone: a number (E.164) proven by a code sent by text or read out by a call. */
 import { parsePhoneNumberWithError, getCountries, getCountryCallingCode, type CountryCode } from 'libphonenumber-js/max';
-import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage, StepOutcome } from './types.ts';
-import { maskPhone } from '../delivery/mask.ts';
-import { sendCode, checkCode, spaced } from './code-steps.ts';
+import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage, StepOutcome } from '../types.ts';
+import { maskPhone } from '../../delivery/mask.ts';
+import { sendCode, checkCode, spaced } from '../code-steps.ts';
 
 const PURPOSE = 'register:mobile_phone';
 const COUNTRIES = getCountries();
@@ -70,7 +70,6 @@ export function mobilePhoneMethod(deps: MethodDeps, defaultCountry: () => string
 
   return {
     id: 'mobilePhone',
-    userManaged: true,
     async begin(ctx) {
       return page(ctx, 'number', {});
     },

@@ -1,11 +1,10 @@
 /** Office phone: set by an administrator (CLI), shown read-only, called at reset. */
-import type { RecoveryMethod, MethodDeps } from './types.ts';
-import { maskPhone } from '../delivery/mask.ts';
+import type { RecoveryMethod, MethodDeps } from '../types.ts';
+import { maskPhone } from '../../delivery/mask.ts';
 
 export function officePhoneMethod(deps: MethodDeps): RecoveryMethod {
   return {
     id: 'officePhone',
-    userManaged: false,
     async begin(ctx) {
       const stored = (await deps.store.sspr.methods(ctx.user.id)).find((m) => m.kind === 'office_phone');
       return { view: 'methods/office-phone', locals: { masked: stored ? maskPhone(stored.value) : '' } };

@@ -1,6 +1,6 @@
 /** Authenticator app: a TOTP secret shown as a QR code and as text; the first code confirms it. */
-import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage } from './types.ts';
-import { newTotpSecret, otpauthUri, qrSvg, verifyTotp, formatSecretForDisplay } from '../security/totp.ts';
+import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage } from '../types.ts';
+import { newTotpSecret, otpauthUri, qrSvg, verifyTotp, formatSecretForDisplay } from '../../security/totp.ts';
 
 const PURPOSE = 'register:authenticator_app';
 
@@ -20,7 +20,6 @@ export function authenticatorAppMethod(deps: MethodDeps): RecoveryMethod {
 
   return {
     id: 'authenticatorApp',
-    userManaged: true,
     async begin(ctx) {
       // Reloading the page keeps the secret the user may already have scanned.
       const pending = await deps.codes.pending(ctx.user.id, PURPOSE);

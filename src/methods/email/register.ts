@@ -1,8 +1,8 @@
 /** Authentication email: an address proven by a mailed code. */
-import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage } from './types.ts';
-import { normaliseEmail } from '../users/names.ts';
-import { maskEmail } from '../delivery/mask.ts';
-import { sendCode, checkCode } from './code-steps.ts';
+import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage } from '../types.ts';
+import { normaliseEmail } from '../../users/names.ts';
+import { maskEmail } from '../../delivery/mask.ts';
+import { sendCode, checkCode } from '../code-steps.ts';
 
 const PURPOSE = 'register:email';
 
@@ -37,7 +37,6 @@ export function emailMethod(deps: MethodDeps): RecoveryMethod {
 
   return {
     id: 'email',
-    userManaged: true,
     async begin() {
       return page('address', {});
     },

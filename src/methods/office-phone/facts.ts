@@ -1,0 +1,14 @@
+/** Office phone: set by an administrator, called at reset. */
+import type { MethodFacts } from '../types.ts';
+
+export const officePhoneFacts = {
+  id: 'officePhone',
+  storedKind: 'office_phone',
+  noun: 'the office phone',
+  countsAlone: true,
+  allowedForAdmins: true,
+  secretValue: false,
+  severalPerUser: false,
+  userManaged: false,
+  offered: (methods) => methods.officePhone,
+} as const satisfies MethodFacts;

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { openDatabase, migrateLatest, migrateRollbackAll } from '../src/store/db.ts';
+import { openDatabase, migrateLatest, migrateRollbackAll, DirectoryMigrationSource } from '../src/store/db.ts';
+import { SsprStore } from '../src/store/sspr.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase } from './helpers/db.ts';
 
@@ -40,6 +41,57 @@ test('migrations run concurrently from several connections apply once', async (t
   } finally {
     await a.destroy();
     await b.destroy();
+    await db.cleanup();
+  }
+});
+
+test('several credentials of one kind: the migration keeps every existing method row, and going down keeps the first of each kind', async (t) => {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const knex = openDatabase(config.database);
+  const schema = config.database.schema;
+  const step = { migrationSource: new DirectoryMigrationSource(), schemaName: schema, name: '20261207000000_method_credentials.ts' };
+  try {
+    await migrateLatest(knex, schema);
+    await knex.migrate.down(step);
+    const now = 1_800_000_000_000;
+    await knex('users').insert([
+      { id: 'u1', username: 'ann', username_key: 'ann', display_name: 'Ann', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
+      { id: 'u2', username: 'ben', username_key: 'ben', display_name: 'Ben', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
+    ]);
+    const old = [
+      { user_id: 'u1', kind: 'email', value: 'ann@example.net', verified_at: now, created_at: now, updated_at: now, last_used_step: null },
+      { user_id: 'u1', kind: 'authenticator_app', value: 'sealed', verified_at: now, created_at: now, updated_at: now + 1, last_used_step: 42 },
+      { user_id: 'u2', kind: 'mobile_phone', value: '+31612345678', verified_at: null, created_at: now, updated_at: now, last_used_step: null },
+    ];
+    await knex('sspr_methods').insert(old);
+    await knex.migrate.up(step);
+
+    const rows = await knex('sspr_methods').orderBy(['user_id', 'kind']).select('user_id', 'kind', 'slot', 'label', 'value', 'verified_at', 'last_used_step');
+    t.deepEqual(
+      rows.map((r) => ({ ...r, verified_at: r.verified_at === null ? null : Number(r.verified_at), last_used_step: r.last_used_step === null ? null : Number(r.last_used_step) })),
+      [
+        { user_id: 'u1', kind: 'authenticator_app', slot: '', label: null, value: 'sealed', verified_at: now, last_used_step: 42 },
+        { user_id: 'u1', kind: 'email', slot: '', label: null, value: 'ann@example.net', verified_at: now, last_used_step: null },
+        { user_id: 'u2', kind: 'mobile_phone', slot: '', label: null, value: '+31612345678', verified_at: null, last_used_step: null },
+      ],
+    );
+
+    // Two credentials of one kind now fit, each in its own slot; the kind's single slot still upserts.
+    const store = new SsprStore(knex);
+    await store.putMethod('u2', 'mobile_phone', '+31687654321', now, { slot: 'second', label: 'work' });
+    t.is(await store.putMethod('u2', 'mobile_phone', '+31611111111', now), '+31612345678', 'slot "" is replaced, not duplicated');
+    const phones = (await store.methods('u2')).map((m) => [m.slot, m.value, m.label]);
+    t.deepEqual(phones, [['', '+31611111111', null], ['second', '+31687654321', 'work']]);
+    t.true(await store.deleteMethod('u2', 'mobile_phone', 'second'));
+    t.deepEqual((await store.methods('u2')).map((m) => m.slot), ['']);
+
+    await store.putMethod('u2', 'mobile_phone', '+31687654321', now, { slot: 'second' });
+    await knex.migrate.down(step);
+    const back = await knex('sspr_methods').where({ user_id: 'u2' }).select('value');
+    t.deepEqual(back.map((r) => r.value), ['+31611111111'], 'going down keeps the first credential of each kind');
+  } finally {
+    await knex.destroy();
     await db.cleanup();
   }
 });

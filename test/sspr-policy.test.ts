@@ -22,7 +22,7 @@ function sspr(overrides: Record<string, unknown>): SsprConfig {
   }).sspr;
 }
 
-const method = (kind: StoredMethodKind): StoredMethod => ({ kind, value: 'x', verifiedAt: NOW - DAY, createdAt: NOW - DAY, updatedAt: NOW - DAY });
+const method = (kind: StoredMethodKind): StoredMethod => ({ id: `${kind}:u`, kind, slot: '', label: null, value: 'x', verifiedAt: NOW - DAY, createdAt: NOW - DAY, updatedAt: NOW - DAY });
 
 function facts(kinds: StoredMethodKind[], opts: { groups?: string[]; answers?: number; confirmedDaysAgo?: number | null; skips?: number } = {}): UserFacts {
   return {

@@ -148,7 +148,7 @@ interface UserRegistration {
 function userFacts(f: RegistrationFacts): UserFacts {
   return {
     groups: f.groups,
-    methods: f.methods.map((m) => ({ kind: m.kind, value: '', verifiedAt: m.verifiedAt, createdAt: m.createdAt, updatedAt: m.createdAt })),
+    methods: f.methods.map((m) => ({ id: '', slot: '', label: null, kind: m.kind, value: '', verifiedAt: m.verifiedAt, createdAt: m.createdAt, updatedAt: m.createdAt })),
     answers: f.answers.map((a) => ({ questionId: a.questionId, answerHash: '', createdAt: a.createdAt })),
     state: { confirmedAt: f.confirmedAt, skips: f.skips },
   };

@@ -1,10 +1,15 @@
 /** SSPR data: registered methods, security answers, registration state, one-time challenges. */
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 
 export type StoredMethodKind = 'email' | 'mobile_phone' | 'office_phone' | 'authenticator_app';
 
 export interface StoredMethod {
+  id: string;
   kind: StoredMethodKind;
+  /** '' for a kind a user has once; a credential's own key where a user may have several. */
+  slot: string;
+  label: string | null;
   value: string;
   verifiedAt: number | null;
   createdAt: number;
@@ -65,9 +70,12 @@ export class SsprStore {
   }
 
   async methods(userId: string): Promise<StoredMethod[]> {
-    const rows = await this.#db<Row>('sspr_methods').where({ user_id: userId }).orderBy('kind');
+    const rows = await this.#db<Row>('sspr_methods').where({ user_id: userId }).orderBy([{ column: 'kind' }, { column: 'created_at' }, { column: 'slot' }]);
     return rows.map((r) => ({
+      id: String(r.id),
       kind: r.kind as StoredMethodKind,
+      slot: String(r.slot),
+      label: (r.label as string | null) ?? null,
       value: String(r.value),
       verifiedAt: nn(r.verified_at),
       createdAt: n(r.created_at),
@@ -75,19 +83,25 @@ export class SsprStore {
     }));
   }
 
-  /** Sets a method's value (verified now); returns the previous value, if any. */
-  async putMethod(userId: string, kind: StoredMethodKind, value: string, now: number, trx?: Knex.Transaction): Promise<string | undefined> {
-    const db = trx ?? this.#db;
-    const previous = await db<Row>('sspr_methods').where({ user_id: userId, kind }).first('value');
+  /**
+   * Sets a credential's value (verified now): the one of its kind (slot ''), or the one in `slot`
+   * where a user may have several. Returns the previous value, if any.
+   */
+  async putMethod(userId: string, kind: StoredMethodKind, value: string, now: number, options: { slot?: string; label?: string } = {}): Promise<string | undefined> {
+    const db = this.#db;
+    const slot = options.slot ?? '';
+    const label = options.label ?? null;
+    const previous = await db<Row>('sspr_methods').where({ user_id: userId, kind, slot }).first('value');
     await db('sspr_methods')
-      .insert({ user_id: userId, kind, value, verified_at: now, created_at: now, updated_at: now })
-      .onConflict(['user_id', 'kind'])
-      .merge({ value, verified_at: now, updated_at: now });
+      .insert({ id: randomUUID(), user_id: userId, kind, slot, label, value, verified_at: now, created_at: now, updated_at: now })
+      .onConflict(['user_id', 'kind', 'slot'])
+      .merge({ value, label, verified_at: now, updated_at: now });
     return previous ? String(previous.value) : undefined;
   }
 
-  async deleteMethod(userId: string, kind: StoredMethodKind): Promise<boolean> {
-    return (await this.#db('sspr_methods').where({ user_id: userId, kind }).delete()) > 0;
+  /** Removes the user's credentials of a kind: all of them, or the one in `slot`. */
+  async deleteMethod(userId: string, kind: StoredMethodKind, slot?: string): Promise<boolean> {
+    return (await this.#db('sspr_methods').where({ user_id: userId, kind, ...(slot === undefined ? {} : { slot }) }).delete()) > 0;
   }
 
   async answers(userId: string): Promise<StoredAnswer[]> {

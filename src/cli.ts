@@ -72,7 +72,14 @@ function findCommand(words: string[]): Command {
   throw new UsageError(`unknown command '${words[0]}'`);
 }
 
-export async function main(argv: string[], out: (text: string) => void, warn: (text: string) => void): Promise<number> {
+/** What the CLI reads besides its arguments: stdin (for passwords) and the environment. */
+export interface CliInput {
+  stdin?: NodeJS.ReadStream | NodeJS.ReadableStream;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function main(argv: string[], out: (text: string) => void, warn: (text: string) => void, input: CliInput = {}): Promise<number> {
+  const env = input.env ?? process.env;
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: optionSpec, allowPositionals: true, strict: true, tokens: true });
@@ -100,7 +107,7 @@ export async function main(argv: string[], out: (text: string) => void, warn: (t
   const cwd = process.cwd();
   // Loaded here, not at the top: help and usage errors need neither zod nor yaml.
   const { locateConfig, loadConfigFile } = await import('./config/load.ts');
-  const location = locateConfig(values.config, cwd);
+  const location = locateConfig(values.config, cwd, env);
   let config: Config | undefined;
   await command.run({
     args,
@@ -110,11 +117,16 @@ export async function main(argv: string[], out: (text: string) => void, warn: (t
     async loadConfig() {
       if (!config) {
         if (location.fromExample) warn(`note: config/idp.yaml not found, using ${location.file}`);
-        config = await loadConfigFile(location.file);
+        config = await loadConfigFile(location.file, env);
       }
       return config;
     },
     out,
+    env,
+    async readPassword() {
+      const { readNewPassword } = await import('./cli/password.ts');
+      return readNewPassword({ input: (input.stdin ?? process.stdin) as NodeJS.ReadStream, output: process.stderr });
+    },
   });
   return 0;
 }
@@ -137,19 +149,24 @@ export function describeFailure(error: unknown): { lines: string[]; code: number
   return { lines: [`unexpected error: ${message.replace(/\s+/g, ' ').trim()}`], code: 1 };
 }
 
+/**
+ * Runs one command as the `oidc-sspr` program does: results on `stdout`, errors as one line
+ * `oidc-sspr: …` on `stderr`; resolves to the exit status. Tests call it in-process.
+ */
+export async function run(argv: string[], stdout: (text: string) => void, stderr: (text: string) => void, input: CliInput = {}): Promise<number> {
+  const warn = (text: string) => stderr(`${PROGRAM}: ${printable(text)}\n`);
+  try {
+    return await main(argv, (text) => stdout(`${text}\n`), warn, input);
+  } catch (error) {
+    const { lines, code } = describeFailure(error);
+    const [first, ...rest] = lines;
+    warn(first!);
+    for (const line of rest) stderr(`${printable(line)}\n`);
+    return code;
+  }
+}
+
 if (import.meta.main) {
-  const out = (text: string) => process.stdout.write(`${text}\n`);
-  const warn = (text: string) => process.stderr.write(`${PROGRAM}: ${printable(text)}\n`);
-  main(process.argv.slice(2), out, warn).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      const { lines, code } = describeFailure(error);
-      const [first, ...rest] = lines;
-      warn(first!);
-      for (const line of rest) process.stderr.write(`${printable(line)}\n`);
-      process.exitCode = code;
-    },
-  );
+  const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+  process.exitCode = await run(process.argv.slice(2), write(process.stdout), write(process.stderr));
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
-import { runCli, type CliResult } from './helpers/process.ts';
+import { runCli, runCliProcess, type CliResult } from './helpers/process.ts';
 import { startIdp, testArgon2, type RunningIdp } from './helpers/idp.ts';
 import { discover, login, oidc } from './helpers/rp.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -21,7 +21,10 @@ const CLI = path.join(ROOT, 'src/cli.ts');
 
 type Result = CliResult;
 
-/** Runs the CLI; stdin gets `input` (then EOF), or nothing at all. */
+/**
+ * Runs the CLI in this process; stdin gets `input` (then EOF), or nothing at all. The tests run one
+ * at a time: in one process, SQLite's busy wait holds a thread of the pool the lock holder needs.
+ */
 const cli = runCli;
 
 let dir: string;
@@ -68,7 +71,7 @@ test.after.always(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('help, --help and no arguments list every command', async (t) => {
+test.serial('help, --help and no arguments list every command', async (t) => {
   const expected = [
     'config check',
     'migrate',
@@ -93,7 +96,15 @@ test('help, --help and no arguments list every command', async (t) => {
   }
 });
 
-test('usage errors exit 2 with one line on stderr', async (t) => {
+test.serial('as a process of its own: the exit status, stdout and the one stderr line are the same as in-process', async (t) => {
+  for (const args of [['users', 'frob', 'x'], ['--config', configFile, 'users', 'show', 'nobody-here'], ['--config', configFile, 'users', 'list']]) {
+    const [own, inProcess] = [await runCliProcess(args), await runCli(args)];
+    t.deepEqual(own, inProcess, args.join(' '));
+  }
+  t.is((await runCliProcess(['users', 'frob', 'x'])).code, 2);
+});
+
+test.serial('usage errors exit 2 with one line on stderr', async (t) => {
   const cases: [string[], RegExp][] = [
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['users', 'frob', 'x'], /unknown command 'users frob'/],
@@ -113,7 +124,7 @@ test('usage errors exit 2 with one line on stderr', async (t) => {
   }
 });
 
-test('a password on the command line is rejected as an unknown option', async (t) => {
+test.serial('a password on the command line is rejected as an unknown option', async (t) => {
   for (const args of [['--password', 'secret password 1'], ['--password=secret password 1']]) {
     const r = await run(['users', 'add', 'mallory', ...args], 'stdin password 1\n');
     t.is(r.code, 2);
@@ -123,7 +134,7 @@ test('a password on the command line is rejected as an unknown option', async (t
   t.is(await stored('mallory'), undefined, 'no user was created');
 });
 
-test('config check: ok for a valid file, key paths for an invalid one', async (t) => {
+test.serial('config check: ok for a valid file, key paths for an invalid one', async (t) => {
   const good = await cli(['config', 'check', configFile]);
   t.is(good.code, 0, good.stderr);
   t.is(good.stdout, `ok: ${configFile}\n`);
@@ -157,7 +168,7 @@ test('config check: ok for a valid file, key paths for an invalid one', async (t
   t.regex(broken.stderr, /YAML syntax error/);
 });
 
-test('migrate applies, reports up to date, and rolls back only with --yes', async (t) => {
+test.serial('migrate applies, reports up to date, and rolls back only with --yes', async (t) => {
   const own = await freshDatabase();
   extraDbs.push(own);
   const file = await writeConfig('migrate.yaml', own.config);
@@ -194,7 +205,7 @@ test('migrate applies, reports up to date, and rolls back only with --yes', asyn
   t.regex(reapplied.stdout, /^applied: /);
 });
 
-test('users add, show and list; lookups ignore case; the hash is never shown', async (t) => {
+test.serial('users add, show and list; lookups ignore case; the hash is never shown', async (t) => {
   const add = await run(['users', 'add', 'Alice', '--name', 'Alice Example', '--email', 'alice@Example.ORG'], 'alice password 1\n');
   t.is(add.code, 0, add.stderr);
   t.regex(add.stdout, /^created user Alice \([0-9a-f-]{36}\)\n$/);
@@ -244,7 +255,7 @@ test('users add, show and list; lookups ignore case; the hash is never shown', a
   t.is(unknown.stderr, 'oidc-sspr: no user nobody\n');
 });
 
-test('a relying party signs in a user created with the CLI', async (t) => {
+test.serial('a relying party signs in a user created with the CLI', async (t) => {
   const add = await run(['users', 'add', 'Dave', '--email', 'dave@example.org'], 'dave password 123\n');
   t.is(add.code, 0, add.stderr);
   const { id } = await showJson('dave');
@@ -260,7 +271,7 @@ test('a relying party signs in a user created with the CLI', async (t) => {
   await t.throwsAsync(login(rp, 'dave', 'dave password 124'), { message: /did not return to the client/ });
 });
 
-test('adding an existing username, in any case, fails with exit 1', async (t) => {
+test.serial('adding an existing username, in any case, fails with exit 1', async (t) => {
   t.is((await run(['users', 'add', 'Erin', '--no-password'])).code, 0);
   const before = await stored('erin');
   const dup = await run(['users', 'add', 'ERIN'], 'erin password 1\n');
@@ -271,7 +282,7 @@ test('adding an existing username, in any case, fails with exit 1', async (t) =>
   t.is(after!.passwordHash, null, 'the existing user was not changed');
 });
 
-test('bad usernames and emails are refused with a clear message', async (t) => {
+test.serial('bad usernames and emails are refused with a clear message', async (t) => {
   for (const name of ['two words', 'bell\u0007name', 'tab\tname', '']) {
     const r = await run(['users', 'add', name], 'some password 1\n');
     t.is(r.code, 1, JSON.stringify(name));
@@ -287,7 +298,7 @@ test('bad usernames and emails are refused with a clear message', async (t) => {
   t.false(all.some((u) => /two|bell|tab|oscar/.test(u.username)));
 });
 
-test('the password is the first line of stdin, exactly', async (t) => {
+test.serial('the password is the first line of stdin, exactly', async (t) => {
   t.is((await run(['users', 'add', 'frank'], '  spaced password  \nsecond line\n')).code, 0);
   t.true((await signIn('frank', '  spaced password  ')).ok);
   t.false((await signIn('frank', 'spaced password')).ok, 'spaces are kept');
@@ -300,7 +311,7 @@ test('the password is the first line of stdin, exactly', async (t) => {
   t.true((await signIn('gino', 'crlf password')).ok);
 });
 
-test('an empty or too short password is refused and nothing is created', async (t) => {
+test.serial('an empty or too short password is refused and nothing is created', async (t) => {
   for (const [input, message] of [['', /empty password/], ['\n', /empty password/], ['short\n', /password must be 8/]] as const) {
     const r = await run(['users', 'add', 'henry'], input);
     t.is(r.code, 1, JSON.stringify(input));
@@ -310,7 +321,7 @@ test('an empty or too short password is refused and nothing is created', async (
   t.is(await stored('henry'), undefined);
 });
 
-test('--no-password creates a user who can sign in once set-password was run', async (t) => {
+test.serial('--no-password creates a user who can sign in once set-password was run', async (t) => {
   const add = await run(['users', 'add', 'hank', '--no-password'], 'not read\n');
   t.is(add.code, 0, add.stderr);
   t.regex(add.stdout, /without a password/);
@@ -326,7 +337,7 @@ test('--no-password creates a user who can sign in once set-password was run', a
   t.regex(user.passwordChangedAt as string, /^\d{4}-/);
 });
 
-test('set-password replaces the password', async (t) => {
+test.serial('set-password replaces the password', async (t) => {
   t.is((await run(['users', 'add', 'ivy'], 'first password 1\n')).code, 0);
   const set = await run(['users', 'set-password', 'ivy'], 'second password 2\n');
   t.is(set.code, 0, set.stderr);
@@ -342,7 +353,7 @@ test('set-password replaces the password', async (t) => {
   t.regex(unknown.stderr, /no user nobody/);
 });
 
-test('disable blocks sign-in and revokes tokens; enable restores sign-in', async (t) => {
+test.serial('disable blocks sign-in and revokes tokens; enable restores sign-in', async (t) => {
   t.is((await run(['users', 'add', 'judy'], 'judy password 1\n')).code, 0);
   const rp = await discover({ issuer: idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
   const { tokens } = await login(rp, 'judy', 'judy password 1');
@@ -364,7 +375,7 @@ test('disable blocks sign-in and revokes tokens; enable restores sign-in', async
   t.is((await run(['users', 'enable', 'nobody'])).code, 1);
 });
 
-test('groups add and remove are reflected in show', async (t) => {
+test.serial('groups add and remove are reflected in show', async (t) => {
   t.is((await run(['users', 'add', 'kim', '--no-password'])).code, 0);
   const add = await run(['users', 'groups', 'add', 'kim', 'Staff']);
   t.is(add.code, 0, add.stderr);
@@ -387,7 +398,7 @@ test('groups add and remove are reflected in show', async (t) => {
   t.is((await run(['users', 'groups', 'add', 'nobody', 'Staff'])).code, 1);
 });
 
-test('set-source switches where the password is managed', async (t) => {
+test.serial('set-source switches where the password is managed', async (t) => {
   t.is((await run(['users', 'add', 'leo', '--source', 'onpremises', '--no-password'])).code, 0);
   t.is((await stored('leo'))!.passwordSource, 'onpremises');
   const set = await run(['users', 'set-source', 'leo', 'cloud']);
@@ -404,7 +415,7 @@ test('set-source switches where the password is managed', async (t) => {
   t.is((await run(['users', 'set-source', 'nobody', 'cloud'])).code, 1);
 });
 
-test('delete requires --yes', async (t) => {
+test.serial('delete requires --yes', async (t) => {
   t.is((await run(['users', 'add', 'mia', '--no-password'])).code, 0);
   const refused = await run(['users', 'delete', 'mia']);
   t.is(refused.code, 2);
@@ -420,7 +431,7 @@ test('delete requires --yes', async (t) => {
   t.regex(again.stderr, /no user mia/);
 });
 
-test('keys rotate: the IdP publishes the old and the new key and signs with the new one', async (t) => {
+test.serial('keys rotate: the IdP publishes the old and the new key and signs with the new one', async (t) => {
   const own = await freshDatabase();
   extraDbs.push(own);
   const file = await writeConfig('keys.yaml', own.config);
@@ -460,7 +471,7 @@ test('keys rotate: the IdP publishes the old and the new key and signs with the 
   }
 });
 
-test('an unexpected failure is one line on stderr and exit 1', async (t) => {
+test.serial('an unexpected failure is one line on stderr and exit 1', async (t) => {
   const file = await writeConfig('unreachable.yaml', { client: 'postgres', url: 'postgres://postgres@127.0.0.1:1/postgres' });
   const r = await cli(['--config', file, 'users', 'list', '--json']);
   t.is(r.code, 1);
@@ -527,7 +538,7 @@ const hasPty = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).s
   t.is(await stored('nora'), undefined);
 });
 
-test('users set-office-phone stores E.164, refuses bad numbers, clears with none; show lists recovery methods', async (t) => {
+test.serial('users set-office-phone stores E.164, refuses bad numbers, clears with none; show lists recovery methods', async (t) => {
   t.is((await run(['users', 'add', 'olga', '--no-password'])).code, 0);
   const set = await run(['users', 'set-office-phone', 'olga', '020 123 4567']);
   t.is(set.code, 0, set.stderr);
@@ -543,7 +554,7 @@ test('users set-office-phone stores E.164, refuses bad numbers, clears with none
   t.deepEqual(((await showJson('olga')) as unknown as { sspr: { methods: unknown[] } }).sspr.methods, []);
 });
 
-test('users set-office-phone tells the user by email when the number is added, changed or cleared', async (t) => {
+test.serial('users set-office-phone tells the user by email when the number is added, changed or cleared', async (t) => {
   t.is((await run(['users', 'add', 'oskar', '--no-password', '--email', 'oskar@corp.example'])).code, 0);
   const user = (await stored('oskar'))!;
   const mails = async () => (await idp.idp.parts.store.outbox.latest({ userId: user.id }, 100)).reverse();
@@ -580,7 +591,7 @@ test('users set-office-phone tells the user by email when the number is added, c
   t.regex(unnotified.stdout, /oona has no email address: not notified/);
 });
 
-test('outbox prints the messages kept for a user', async (t) => {
+test.serial('outbox prints the messages kept for a user', async (t) => {
   t.is((await run(['users', 'add', 'otis', '--no-password'])).code, 0);
   const user = await stored('otis');
   await idp.idp.parts.store.outbox.add({ channel: 'email', recipient: 'otis@example.net', subject: 'Your code', body: 'code 12345678', userId: user!.id, createdAt: Date.now() });
@@ -594,7 +605,7 @@ test('outbox prints the messages kept for a user', async (t) => {
   t.is((await run(['outbox', 'nobody-here'])).code, 1);
 });
 
-test('users unlock ends a lockout; administrator actions are in the audit trail', async (t) => {
+test.serial('users unlock ends a lockout; administrator actions are in the audit trail', async (t) => {
   t.is((await run(['users', 'add', 'ulla'], 'ulla password one\n')).code, 0);
   const user = (await stored('ulla'))!;
   await idp.idp.parts.store.db('users').where({ id: user.id }).update({ locked_until: Date.now() + 3_600_000, failed_signins: 0 });

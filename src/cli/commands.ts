@@ -6,7 +6,6 @@ import { DuplicateError } from '../store/users.ts';
 import { InvalidInputError, normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername } from '../users/names.ts';
 import { systemClock } from '../clock.ts';
 import { UsageError } from './errors.ts';
-import { readNewPassword } from './password.ts';
 import { auditCommands } from './audit-commands.ts';
 import type { Config } from '../config/schema.ts';
 import { methodFacts, methodOfKind, type MethodId } from '../methods/ids.ts';
@@ -124,7 +123,7 @@ const allCommands: Command[] = [
     async run(ctx) {
       const file = ctx.args[0] === undefined ? ctx.configFile : path.resolve(ctx.cwd, ctx.args[0]);
       const { loadConfigFile } = await import('../config/load.ts');
-      const config = await loadConfigFile(file);
+      const config = await loadConfigFile(file, ctx.env);
       if (config.ui.logoFile) {
         const { readLogo } = await import('../web/logo.ts');
         await readLogo(config.ui.logoFile, ctx.cwd);
@@ -169,7 +168,7 @@ const allCommands: Command[] = [
       await withUsers(ctx, async (users) => {
         const existing = await users.find(username(ctx));
         if (existing) throw new DuplicateError(`user ${existing.username}`);
-        const password = ctx.values['no-password'] ? undefined : await readNewPassword();
+        const password = ctx.values['no-password'] ? undefined : await ctx.readPassword();
         const user = await users.create({ username: username(ctx), displayName: name, email: email || undefined, password, passwordSource: source });
         ctx.out(`created user ${user.username} (${user.id})${password === undefined ? ' without a password' : ''}`);
       });
@@ -281,7 +280,7 @@ const allCommands: Command[] = [
     async run(ctx) {
       await withUsers(ctx, async (users) => {
         const user = await users.require(username(ctx));
-        await users.setPassword(user.username, await readNewPassword());
+        await users.setPassword(user.username, await ctx.readPassword());
         ctx.out(`password set for ${user.username}`);
       });
     },

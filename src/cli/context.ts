@@ -54,6 +54,10 @@ export interface CommandContext {
   loadConfig(): Promise<Config>;
   /** One line of output on stdout. */
   out(text: string): void;
+  /** The environment `${VAR}` references in the configuration read. */
+  env: NodeJS.ProcessEnv;
+  /** A new password: asked twice on a terminal, else the first line of stdin. */
+  readPassword(): Promise<string>;
 }
 
 export interface Command {

@@ -92,8 +92,8 @@ export interface ConfigLocation {
  * Finds the configuration file: `--config` / `IDP_CONFIG` first, else `config/idp.yaml`,
  * else `config/idp.example.yaml` (reported, so the admin knows).
  */
-export function locateConfig(explicit: string | undefined, cwd = process.cwd()): ConfigLocation {
-  const chosen = explicit ?? process.env.IDP_CONFIG;
+export function locateConfig(explicit: string | undefined, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): ConfigLocation {
+  const chosen = explicit ?? env.IDP_CONFIG;
   if (chosen) return { file: path.resolve(cwd, chosen), fromExample: false };
   const own = path.resolve(cwd, 'config/idp.yaml');
   if (existsSync(own)) return { file: own, fromExample: false };

@@ -94,13 +94,23 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  input?: string;
+  env?: Record<string, string>;
+}
+
+function cliEnv(options: CliOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
+  if (!options.env?.IDP_CONFIG) delete env.IDP_CONFIG;
+  return env;
+}
+
 /**
  * Runs the administrator CLI (src/cli.ts) as a child process; stdin gets `input` (then EOF).
  * IDP_CONFIG from the test's own environment is dropped unless `env` sets it.
  */
-export function runCli(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
-  if (!options.env?.IDP_CONFIG) delete env.IDP_CONFIG;
+export function runCliProcess(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const env = cliEnv(options);
   const child = spawn(NODE, [path.join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -112,4 +122,20 @@ export function runCli(args: string[], options: { input?: string; env?: Record<s
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Runs the administrator CLI in this process through the same entry the program uses (`run` in
+ * src/cli.ts): the same output, errors and exit status as runCliProcess, without starting Node.
+ */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const { run } = await import('../../src/cli.ts');
+  const { Readable } = await import('node:stream');
+  let stdout = '';
+  let stderr = '';
+  const code = await run(args, (text) => (stdout += text), (text) => (stderr += text), {
+    stdin: Readable.from(options.input ? [Buffer.from(options.input)] : []),
+    env: cliEnv(options),
+  });
+  return { code, stdout, stderr };
 }

@@ -46,6 +46,8 @@ import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
 import { OneTimeCodes } from './security/codes.ts';
 import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
 import { createMethodRegistry, createChallenges } from './methods/registry.ts';
+import { MfaService } from './mfa/service.ts';
+import { mfaRoutes } from './flows/mfa/routes.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
 import { formActionsOnGet } from './web/form-get.ts';
@@ -218,6 +220,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       'sspr.onPremises.passwordWriteback is on but no PasswordWriteback was passed to createIdp/createIdpParts: on-premises accounts are refused at "Can\'t access your account?" (SSPR_WRITEBACK_UNAVAILABLE)',
     );
   }
+  const mfa = new MfaService(methodDeps);
   const helpdesk = new HelpdeskRequests({ store, config: () => live.current, clock, mail, log });
   const recovery = new RecoveryService({
     store,
@@ -289,7 +292,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         cookieSigner,
         adapter,
         findAccount: createFindAccount(store),
-        policy: createInteractionPolicy(registration),
+        policy: createInteractionPolicy(registration, mfa),
         render,
         basePath,
         isFirstParty,
@@ -298,7 +301,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb, clock);
       const reauth = new ReauthService({ signIn: passwordSignIn, audit: store.audit, clock });
       const register = registerRoutes({ kit, registration, reauth, users, render, site });
-      const routes = loginRoutes({ kit, login, render, promptPages: register.promptPages });
+      const second = mfaRoutes({ kit, mfa, users, render, site, config: () => live.current });
+      const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages } });
       const setup = setupRoutes({
         setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),
         registration,
@@ -322,6 +326,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         formActionsOnGet(basePath),
         assets(path.join(viewsDir, 'assets'), { logoFile: () => live.current.ui.logoFile, cwd: options.cwd }),
         register.router.routes() as Middleware,
+        second.router.routes() as Middleware,
         setup.routes() as Middleware,
         recover.routes() as Middleware,
         routes.routes() as Middleware,

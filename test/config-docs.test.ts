@@ -74,6 +74,7 @@ test('one table per section, in schema order', (t) => {
     '### `audit`',
     '### `ui`',
     '### `sspr`',
+    '### `mfa`',
     '### `delivery`',
   ]);
   // Nested keys without a section of their own stay in their parent's table.

@@ -79,7 +79,7 @@ test('scopes gate claims', async (t) => {
   const { tokens } = await login(config, 'alice', 'correct horse battery', { scope: 'openid' });
   const info = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
   t.deepEqual(Object.keys(info), ['sub']);
-  t.deepEqual(Object.keys(tokens.claims()!).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'jti'].includes(k)), ['sub']);
+  t.deepEqual(Object.keys(tokens.claims()!).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'jti'].includes(k)), ['sub', 'acr', 'amr'], 'beyond the scope: only how the user authenticated');
 });
 
 test('SSPR data never appears in tokens, userinfo or introspection, whatever is asked for', async (t) => {

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ssprSchema, deliverySchema, passwordPolicySchema, lockoutSchema, throttleSchema, auditSchema } from './sspr-schema.ts';
 import { restartOnly, restartRegistry } from './restart.ts';
+import { mfaSchema } from './mfa-schema.ts';
 import { defOf, layers, peel, type Schema } from './nodes.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
@@ -201,6 +202,7 @@ export const configSchema = z
     audit: auditSchema,
     ui,
     sspr: ssprSchema,
+    mfa: mfaSchema,
     delivery: deliverySchema,
   })
   .superRefine((config, ctx) => {

@@ -246,6 +246,17 @@ export const en = {
   'recover.refused.blocked.title': 'Too many attempts',
   'recover.refused.blocked.text': 'There were too many attempts to reset the password of this account, so resetting it here is blocked for a while. Try again later, or contact your administrator.',
   'recover.too_many_from_network': 'There were too many attempts from your network. Wait a while and try again.',
+  'mfa.title': "Confirm it's you",
+  'mfa.intro': "Your password was right. To finish signing in to {client}, prove it's you in a second way.",
+  'mfa.send': 'Send code',
+  'mfa.call': 'Call me instead',
+  'mfa.other': 'Use another way',
+  'mfa.none.title': 'Set up a second way to sign in',
+  'mfa.none.text': "Signing in here needs a second way to prove it's you, and you haven't set one up yet. Choose one below; once it is set up, you'll be asked for it right away.",
+  'mfa.method_unavailable': "That way to confirm isn't available for your account. Choose another.",
+  'mfa.too_many_attempts': 'There were too many wrong codes. Wait {minutes} minute(s) and try again.',
+  'mail.mfa_code.subject': '{organisation}: your sign-in code',
+  'mail.mfa_code.body': "Someone, hopefully you, signed in as {username} with the right password.\n\nYour sign-in code is {code}\n\nIt is valid for {minutes} minutes. If this wasn't you, change your password now: someone knows it.\n\n{organisation}",
 } as const;
 
 export type MessageId = keyof typeof en;

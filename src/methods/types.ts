@@ -83,6 +83,11 @@ export interface MethodFacts {
   readonly severalPerUser: boolean;
   /** False where only an administrator sets it (the office phone). */
   readonly userManaged: boolean;
+  /**
+   * Where it can be a second factor at sign-in: its RFC 8176 `amr` value (a phone sends `tel` by a
+   * call instead) and its strength, the strongest being offered first. None for security questions.
+   */
+  readonly secondFactor?: { readonly amr: 'otp' | 'sms' | 'tel'; readonly strength: number };
   /** Whether `sspr.methods` offers it. */
   offered(methods: SsprConfig['methods']): boolean;
   /** Whether the user has it registered; by default a verified row of `storedKind`. */

@@ -7,6 +7,7 @@ import type { LoadedKeys } from './keys.ts';
 import type { CookieSigner } from '../security/cookie-signer.ts';
 import type { AdapterClass } from './adapter.ts';
 import { scopeClaims } from './account.ts';
+import { ACR_VALUES } from '../mfa/policy.ts';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../web/errors.ts';
 
 export interface ProviderParts {
@@ -41,13 +42,18 @@ export function providerConfiguration(parts: ProviderParts): Configuration {
       url: (_ctx, interaction) => `${basePath}/interaction/${interaction.uid}`,
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
-    claims: Object.fromEntries(Object.entries(scopeClaims).map(([scope, claims]) => [scope, [...claims]])),
+    // The levels a relying party can ask for with acr_values; the ID token says which was met (acr, amr).
+    acrValues: [...ACR_VALUES],
+    // Every ID token says how and when the user authenticated (acr, amr, auth_time), asked for or not.
+    claims: { ...Object.fromEntries(Object.entries(scopeClaims).map(([scope, claims]) => [scope, [...claims]])), openid: [...scopeClaims.openid, 'acr', 'amr', 'auth_time'] },
     responseTypes: ['code'],
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: config.oidc.signingAlgorithm,
+      // Every ID token says when the user authenticated, so a relying party can judge step-up.
+      require_auth_time: true,
     },
     features: {
       devInteractions: { enabled: false },

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors.ts';
+import { ACR_PASSWORD } from '../../mfa/policy.ts';
 import type { Renderer } from '../../web/render.ts';
 import type { LoginService } from './service.ts';
 import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
@@ -89,7 +90,7 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
     });
     if (!outcome.ok) return showLogin(ctx, interaction, username.slice(0, 256), true);
     // The login time from the injected clock: the prompts that follow judge its age by that clock.
-    return kit.finish(ctx, interaction, { login: { accountId: outcome.accountId, ts: Math.floor(kit.now() / 1000) } }, false);
+    return kit.finish(ctx, interaction, { login: { accountId: outcome.accountId, ts: Math.floor(kit.now() / 1000), acr: ACR_PASSWORD, amr: ['pwd'] } }, false);
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {

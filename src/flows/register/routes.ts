@@ -12,6 +12,7 @@ import { renderMethodPage } from '../../web/method-page.ts';
 import { localeOf, type SiteInfo } from '../../web/render.ts';
 import { translator, type MessageId } from '../../i18n/index.ts';
 import { AppError } from '../../errors.ts';
+import { MFA_PROMPT } from '../../oidc/policy.ts';
 import type { UserService } from '../../users/service.ts';
 import type { MethodPage } from '../../methods/types.ts';
 import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
@@ -21,7 +22,8 @@ import type { User } from '../../store/users.ts';
 
 export const REGISTER_PROMPT = 'sspr_register';
 export const RECONFIRM_PROMPT = 'sspr_reconfirm';
-const PROMPTS = [REGISTER_PROMPT, RECONFIRM_PROMPT];
+// The second-factor prompt sends a user who has none to these method pages to set one up.
+const PROMPTS = [REGISTER_PROMPT, RECONFIRM_PROMPT, MFA_PROMPT];
 /** One CSRF purpose for every registration form of a flow. */
 const PURPOSE = 'register';
 

@@ -10,5 +10,6 @@ export const authenticatorAppFacts = {
   secretValue: true,
   severalPerUser: false,
   userManaged: true,
+  secondFactor: { amr: 'otp', strength: 40 },
   offered: (methods) => methods.authenticatorApp,
 } as const satisfies MethodFacts;

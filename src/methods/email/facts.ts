@@ -10,5 +10,6 @@ export const emailFacts = {
   secretValue: false,
   severalPerUser: false,
   userManaged: true,
+  secondFactor: { amr: 'otp', strength: 10 },
   offered: (methods) => methods.email,
 } as const satisfies MethodFacts;

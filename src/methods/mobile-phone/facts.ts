@@ -10,5 +10,6 @@ export const mobilePhoneFacts = {
   secretValue: false,
   severalPerUser: false,
   userManaged: true,
+  secondFactor: { amr: 'sms', strength: 30 },
   offered: (methods) => methods.mobilePhone.enabled,
 } as const satisfies MethodFacts;

@@ -10,5 +10,6 @@ export const officePhoneFacts = {
   secretValue: false,
   severalPerUser: false,
   userManaged: false,
+  secondFactor: { amr: 'tel', strength: 20 },
   offered: (methods) => methods.officePhone,
 } as const satisfies MethodFacts;

@@ -1,0 +1,118 @@
+/** The second-factor prompt under /interaction/:uid: choose a way, get or read a code, prove it. */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Renderer, SiteInfo } from '../../web/render.ts';
+import { localeOf } from '../../web/render.ts';
+import { translator } from '../../i18n/index.ts';
+import { AppError } from '../../errors.ts';
+import type { UserService } from '../../users/service.ts';
+import type { Config } from '../../config/schema.ts';
+import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
+import type { MfaService, MfaRequest } from '../../mfa/service.ts';
+import { isMethodId, methodFacts, type MethodId } from '../../methods/ids.ts';
+import { availableMethods } from '../../sspr/policy.ts';
+import { ACR_MFA } from '../../mfa/policy.ts';
+import { MFA_PROMPT } from '../../oidc/policy.ts';
+
+export interface MfaRouteDeps {
+  kit: InteractionKit;
+  mfa: MfaService;
+  users: UserService;
+  render: Renderer;
+  site: () => SiteInfo;
+  config: () => Config;
+}
+
+const PURPOSE = 'mfa';
+
+interface Shown {
+  method?: string;
+  sent?: boolean;
+  channel?: 'sms' | 'voice';
+  error?: string;
+  errorVars?: Record<string, string | number>;
+  status?: number;
+}
+
+export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Record<string, PromptPage> } {
+  const { kit, mfa, render } = deps;
+  const router = new Router();
+  const locale = (ctx: Context, interaction: Interaction) => localeOf(ctx, deps.site(), kit.uiLocales(interaction));
+  const request = (ctx: Context, interaction: Interaction): MfaRequest => ({ flow: interaction.uid, ip: ctx.ip, clientId: String(interaction.params.client_id) });
+
+  async function userOf(interaction: Interaction) {
+    const accountId = interaction.session?.accountId;
+    const user = accountId ? await deps.users.byId(accountId) : undefined;
+    if (!user || user.status !== 'enabled') throw new AppError('session_expired');
+    return user;
+  }
+
+  /** The methods a user without a second factor may set up here (through the registration pages). */
+  function setupChoices(isAdmin: boolean): MethodId[] {
+    const config = deps.config();
+    return availableMethods(config.sspr, isAdmin).filter((id) => config.mfa.methods.includes(id) && methodFacts(id).userManaged);
+  }
+
+  async function show(ctx: Context, interaction: Interaction, shown: Shown = {}): Promise<void> {
+    const user = await userOf(interaction);
+    const factors = await mfa.factors(user);
+    const common = { clientName: await kit.clientName(interaction), abortAction: kit.url(interaction.uid, 'abort'), abortCsrf: kit.csrf.token(interaction.uid, 'abort') };
+    const options = { uiLocales: kit.uiLocales(interaction), status: shown.status };
+    if (factors.length === 0) {
+      const setup = setupChoices(false).map((id) => ({ id, url: kit.url(interaction.uid, 'methods', id) }));
+      return render(ctx, 'mfa/none', { title: 'mfa.none.title', ...common, setup }, options);
+    }
+    const current = factors.find((f) => f.id === shown.method) ?? factors[0]!;
+    await render(
+      ctx,
+      'mfa/verify',
+      {
+        title: 'mfa.title',
+        ...common,
+        current,
+        others: factors.filter((f) => f.id !== current.id).map((f) => ({ ...f, url: `${kit.url(interaction.uid)}?method=${f.id}` })),
+        voice: current.id === 'mobilePhone' && deps.config().sspr.methods.mobilePhone.voice,
+        sent: shown.sent ?? false,
+        channel: shown.channel ?? (current.id === 'officePhone' ? 'voice' : 'sms'),
+        sendAction: kit.url(interaction.uid, 'mfa', 'send'),
+        verifyAction: kit.url(interaction.uid, 'mfa', 'verify'),
+        csrf: kit.csrf.token(interaction.uid, PURPOSE),
+        error: shown.error,
+        errorVars: shown.errorVars,
+      },
+      options,
+    );
+  }
+
+  async function posted(ctx: Context) {
+    const interaction = await kit.details(ctx);
+    const form = await kit.form(ctx, interaction, PURPOSE);
+    // A second factor is only taken after the first: at this prompt, with the password behind it.
+    kit.requirePrompt(interaction, MFA_PROMPT);
+    const method = isMethodId(form.method) ? form.method : undefined;
+    return { interaction, form, method, user: await userOf(interaction) };
+  }
+
+  router.post('/interaction/:uid/mfa/send', async (ctx) => {
+    const { interaction, form, method, user } = await posted(ctx);
+    if (!method) return show(ctx, interaction, { error: 'mfa.method_unavailable', status: 400 });
+    const channel = form.channel === 'voice' ? 'voice' : 'sms';
+    const t = translator(locale(ctx, interaction));
+    const sent = await mfa.send(user, method, channel, request(ctx, interaction), t, locale(ctx, interaction));
+    if (!sent.ok) return show(ctx, interaction, { method, error: sent.error, errorVars: sent.vars, status: 400 });
+    return show(ctx, interaction, { method, sent: true, channel });
+  });
+
+  router.post('/interaction/:uid/mfa/verify', async (ctx) => {
+    const { interaction, form, method, user } = await posted(ctx);
+    if (!method) return show(ctx, interaction, { error: 'mfa.method_unavailable', status: 400 });
+    const outcome = await mfa.verify(user, method, form.code ?? '', request(ctx, interaction));
+    if (!outcome.ok) return show(ctx, interaction, { method, sent: true, error: outcome.error, errorVars: outcome.vars, status: 400 });
+    const before = (interaction.lastSubmission?.login as { amr?: string[] } | undefined)?.amr ?? ['pwd'];
+    const amr = [...new Set([...before, outcome.amr, 'mfa'])];
+    const login = { accountId: user.id, ts: Math.floor(kit.now() / 1000), acr: ACR_MFA, amr };
+    return kit.finish(ctx, interaction, { login, [MFA_PROMPT]: { method } }, true);
+  });
+
+  return { router, promptPages: { [MFA_PROMPT]: (ctx, interaction) => show(ctx, interaction, { method: typeof ctx.query.method === 'string' ? ctx.query.method : undefined }) } };
+}

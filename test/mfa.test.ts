@@ -153,3 +153,21 @@ test('refusals: an unsupported acr_values, a second factor posted at the passwor
   const none = await browser.navigate(silent.url.href);
   t.is(new URL(none.url).searchParams.get('error'), 'interaction_required', 'prompt=none cannot skip the second factor');
 });
+
+test('wrong second factors count per account: after 10, even the right code waits; parallel guesses cannot pass the limit', async (t) => {
+  const user = await newUser('gus', ['Finance'], { email: 'gus.private@example.net' });
+  const { page, browser } = await startSignIn('gus');
+  const before = bed.smtp.messages.length;
+  const codePage = await browser.submit(page, '/mfa/send', { method: 'email' });
+  const mail = await bed.smtp.waitFor((m) => bed.smtp.messages.indexOf(m) >= before && m.to.includes('gus.private@example.net'));
+  // 12 wrong guesses at once (the code itself allows only 5 wrong tries before it is void).
+  const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) => browser.submit(codePage, '/mfa/verify', { method: 'email', code: String(10_000_000 + i) })));
+  t.true(guesses.every((g) => g.status === 400));
+  const throttled = guesses.filter((g) => /too many wrong codes/.test(g.html)).length;
+  t.is(throttled, 2, 'exactly the tries over 10 are refused by the limit');
+  const right = await browser.submit(codePage, '/mfa/verify', { method: 'email', code: codeIn(mail.text) });
+  t.is(right.status, 400);
+  t.regex(right.html, /too many wrong codes/);
+  const failures = await events(user.id, 'mfa.failure');
+  t.is(failures.filter((e) => (e.details as { reason?: string }).reason === 'throttled').length, 3);
+});

@@ -67,11 +67,22 @@ test('SIGTERM: stops accepting, finishes the request in flight, closes the datab
     const socket = net.connect(port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
     const body = 'username=a&password=b';
-    socket.write(`POST /interaction/abc/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\nusername=`);
+    // Expect: 100-continue makes the server say when it holds the request: from then on it is in
+    // flight (a fixed pause could send the signal before the server saw the connection).
+    socket.write(
+      `POST /interaction/abc/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
     let response = '';
-    socket.on('data', (d) => (response += d.toString()));
+    let accepted!: () => void;
+    const inFlight = new Promise<void>((resolve) => (accepted = resolve));
+    socket.on('data', (d) => {
+      response += d.toString();
+      if (/^HTTP\/1\.1 100 /.test(response)) accepted();
+    });
     const closed = new Promise((resolve) => socket.once('close', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await inFlight;
+    response = '';
+    socket.write('username=');
     server.child.kill('SIGTERM');
     await server.waitFor(/shutting down/);
     // New connections are refused while the old one is being served.

@@ -9,7 +9,7 @@ import type { DeliveryConfig } from '../config/sspr-schema.ts';
 import type { OutboxStore } from '../store/outbox.ts';
 import type { Logger } from '../logging.ts';
 import type { Clock } from '../clock.ts';
-import { DeliveryError, type MailDelivery, type MailMessage } from './types.ts';
+import { DeliveryError, type DeliveryFailure, type MailDelivery, type MailMessage } from './types.ts';
 import { maskEmail } from './mask.ts';
 
 export type MailConfig = DeliveryConfig['mail'];
@@ -39,6 +39,23 @@ export function smtpTransportOptions(smtp: MailConfig['smtp']): SMTPTransportOpt
   };
 }
 
+/** Nodemailer's connection-level codes: the server could not be reached or dropped the connection. */
+const UNREACHABLE = new Set(['ECONNECTION', 'ESOCKET', 'EDNS', 'ETLS']);
+
+/**
+ * What went wrong, from what happened: our own cancellation or deadline first (on a stalled event
+ * loop the deadline may fire before the socket reports anything, surfacing as EABORT), then the
+ * server's answer, then the connection.
+ */
+export function mailFailure(e: NodemailerError, signals: { closed: boolean; deadline: boolean }): DeliveryFailure {
+  if (signals.closed) return 'closed';
+  if (signals.deadline || e.code === 'ETIMEDOUT') return 'timeout';
+  if (e.code === 'EAUTH') return 'auth';
+  if (typeof e.responseCode === 'number' && e.responseCode >= 400) return 'rejected';
+  if (e.code !== undefined && UNREACHABLE.has(e.code)) return 'unreachable';
+  return 'error';
+}
+
 export function createMailDelivery(deps: MailDeliveryDeps): MailDelivery {
   type SmtpTransporter = Transporter<SMTPSentMessageInfo, SMTPTransportOptions>;
   let cached: { key: string; transporter: SmtpTransporter } | undefined;
@@ -62,10 +79,10 @@ export function createMailDelivery(deps: MailDeliveryDeps): MailDelivery {
     async send(message: MailMessage): Promise<void> {
       const { kind, userId } = message;
       const to = maskEmail(message.to);
-      if (closing.signal.aborted) throw new DeliveryError('email', 'mail delivery is closed');
+      if (closing.signal.aborted) throw new DeliveryError('email', 'mail delivery is closed', 'closed');
       if (!PLAIN_ADDRESS.test(message.to)) {
         deps.log.warn({ event: 'mail.invalid_recipient', kind, to, userId });
-        throw new DeliveryError('email', 'invalid recipient address');
+        throw new DeliveryError('email', 'invalid recipient address', 'invalid');
       }
       const config = deps.config();
 
@@ -102,17 +119,19 @@ export function createMailDelivery(deps: MailDeliveryDeps): MailDelivery {
       } catch (err) {
         const e = (err ?? {}) as NodemailerError;
         const detail = String(e.message ?? err).split(message.to).join(to).slice(0, 300);
+        const reason = mailFailure(e, { closed: closing.signal.aborted, deadline: deadline.aborted });
         deps.log.warn({
           event: 'mail.failed',
           kind,
           to,
           userId,
+          reason,
           errorCode: e.code,
           responseCode: e.responseCode,
           command: e.command,
           error: detail,
         });
-        throw new DeliveryError('email', `smtp: ${e.code ?? 'error'}`);
+        throw new DeliveryError('email', `smtp: ${reason} (${e.code ?? 'error'})`, reason);
       }
     },
 

@@ -30,7 +30,7 @@ import type { DeliveryConfig } from '../config/sspr-schema.ts';
 import type { OutboxStore } from '../store/outbox.ts';
 import type { Logger } from '../logging.ts';
 import type { Clock } from '../clock.ts';
-import { DeliveryError, type PhoneDelivery, type PhoneMessage } from './types.ts';
+import { DeliveryError, type DeliveryFailure, type PhoneDelivery, type PhoneMessage } from './types.ts';
 import { maskPhone } from './mask.ts';
 
 export type PhoneConfig = DeliveryConfig['phone'];
@@ -76,6 +76,15 @@ function describeFetchError(err: unknown): string {
   return 'error';
 }
 
+/** Why the last attempt failed, from what happened (the gateway's status, our timeout, our close, the network). */
+function phoneFailure(outcome: { status?: number; error?: string }, closed: boolean): DeliveryFailure {
+  if (closed) return 'closed';
+  if (outcome.status === 401 || outcome.status === 403) return 'auth';
+  if (outcome.status !== undefined) return 'rejected';
+  if (outcome.error === 'timeout') return 'timeout';
+  return 'unreachable';
+}
+
 export function createPhoneDelivery(deps: PhoneDeliveryDeps): PhoneDelivery {
   const doFetch = deps.fetch ?? globalThis.fetch;
   const closing = new AbortController();
@@ -109,10 +118,10 @@ export function createPhoneDelivery(deps: PhoneDeliveryDeps): PhoneDelivery {
     async send(message: PhoneMessage): Promise<void> {
       const { kind, userId, channel } = message;
       const to = maskPhone(message.to);
-      if (closing.signal.aborted) throw new DeliveryError(channel, 'phone delivery is closed');
+      if (closing.signal.aborted) throw new DeliveryError(channel, 'phone delivery is closed', 'closed');
       if (!E164.test(message.to) || (channel !== 'sms' && channel !== 'voice')) {
         deps.log.warn({ event: 'phone.invalid_recipient', kind, channel, to, userId });
-        throw new DeliveryError(channel, 'invalid recipient number or channel');
+        throw new DeliveryError(channel, 'invalid recipient number or channel', 'invalid');
       }
       const config = deps.config();
 
@@ -144,8 +153,9 @@ export function createPhoneDelivery(deps: PhoneDeliveryDeps): PhoneDelivery {
         }
         const failure = { kind, channel, to, userId, attempts: n + 1, status: outcome.status, error: outcome.error };
         if (!outcome.retry || n >= retries || closing.signal.aborted) {
-          deps.log.warn({ event: 'phone.failed', ...failure });
-          throw new DeliveryError(channel, outcome.status ? `webhook status ${outcome.status}` : `webhook ${outcome.error ?? 'error'}`);
+          const reason = phoneFailure(outcome, closing.signal.aborted);
+          deps.log.warn({ event: 'phone.failed', ...failure, reason });
+          throw new DeliveryError(channel, outcome.status ? `webhook status ${outcome.status}` : `webhook ${outcome.error ?? 'error'}`, reason);
         }
         deps.log.warn({ event: 'phone.retry', ...failure });
         const backoff = Math.min(BASE_DELAY_MS * 2 ** n, MAX_BACKOFF_MS) + Math.floor(Math.random() * JITTER_MS);
@@ -153,8 +163,8 @@ export function createPhoneDelivery(deps: PhoneDeliveryDeps): PhoneDelivery {
         try {
           await sleep(delay, undefined, { signal: closing.signal });
         } catch {
-          deps.log.warn({ event: 'phone.failed', ...failure, error: 'closed' });
-          throw new DeliveryError(channel, 'phone delivery is closed');
+          deps.log.warn({ event: 'phone.failed', ...failure, error: 'closed', reason: 'closed' });
+          throw new DeliveryError(channel, 'phone delivery is closed', 'closed');
         }
       }
     },

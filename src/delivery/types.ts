@@ -37,13 +37,24 @@ export interface PhoneDelivery {
   close(): Promise<void>;
 }
 
+/**
+ * Why a delivery failed, decided from what happened rather than from one socket error code (a
+ * refused connection and a timed-out one look different on a loaded machine, both are `unreachable`
+ * or `timeout`): `invalid` recipient, `closed` delivery, `unreachable` server, `timeout` (the
+ * server's silence or the overall deadline), `auth` (login refused), `rejected` (the server or
+ * gateway answered with an error), `error` (anything else).
+ */
+export type DeliveryFailure = 'invalid' | 'closed' | 'unreachable' | 'timeout' | 'auth' | 'rejected' | 'error';
+
 /** Delivery failed; the user sees "couldn't send, try again or use another method". */
 export class DeliveryError extends AppError {
   readonly channel: 'email' | 'sms' | 'voice';
+  readonly reason: DeliveryFailure;
 
-  constructor(channel: 'email' | 'sms' | 'voice', detail?: string) {
+  constructor(channel: 'email' | 'sms' | 'voice', detail?: string, reason: DeliveryFailure = 'error') {
     super('delivery_failed', detail);
     this.name = 'DeliveryError';
     this.channel = channel;
+    this.reason = reason;
   }
 }

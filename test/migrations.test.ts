@@ -50,7 +50,7 @@ test('several credentials of one kind: the migration keeps every existing method
   const config = parseConfig({ database: db.config });
   const knex = openDatabase(config.database);
   const schema = config.database.schema;
-  const step = { migrationSource: new DirectoryMigrationSource(), schemaName: schema, name: '20261207000000_method_credentials.ts' };
+  const step = { migrationSource: new DirectoryMigrationSource(), schemaName: schema, name: '20261206230000_method_credentials.ts' };
   try {
     await migrateLatest(knex, schema);
     await knex.migrate.down(step);

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ssprSchema, deliverySchema, passwordPolicySchema, lockoutSchema, throttleSchema, auditSchema } from './sspr-schema.ts';
 import { restartOnly, restartRegistry } from './restart.ts';
+import { directorySchema } from './directory-schema.ts';
 import { defOf, layers, peel, type Schema } from './nodes.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
@@ -202,6 +203,7 @@ export const configSchema = z
     ui,
     sspr: ssprSchema,
     delivery: deliverySchema,
+    directory: directorySchema,
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();

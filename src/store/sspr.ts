@@ -75,14 +75,14 @@ export class SsprStore {
     }));
   }
 
-  /** Sets a method's value (verified now); returns the previous value, if any. */
+  /** Sets a method's value (verified now); returns the previous value, if any. It is then no longer one the directory set. */
   async putMethod(userId: string, kind: StoredMethodKind, value: string, now: number, trx?: Knex.Transaction): Promise<string | undefined> {
     const db = trx ?? this.#db;
     const previous = await db<Row>('sspr_methods').where({ user_id: userId, kind }).first('value');
     await db('sspr_methods')
       .insert({ user_id: userId, kind, value, verified_at: now, created_at: now, updated_at: now })
       .onConflict(['user_id', 'kind'])
-      .merge({ value, verified_at: now, updated_at: now });
+      .merge({ value, verified_at: now, updated_at: now, set_by: null });
     return previous ? String(previous.value) : undefined;
   }
 

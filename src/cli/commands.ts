@@ -8,6 +8,7 @@ import { systemClock } from '../clock.ts';
 import { UsageError } from './errors.ts';
 import { readNewPassword } from './password.ts';
 import { auditCommands } from './audit-commands.ts';
+import { directoryCommands } from './directory-commands.ts';
 import type { Config } from '../config/schema.ts';
 import type { MethodId } from '../methods/ids.ts';
 import type { MethodChange } from '../sspr/notify.ts';
@@ -375,6 +376,7 @@ const allCommands: Command[] = [
     },
   },
   ...auditCommands({ withStore }),
+  ...directoryCommands({ withUsers }),
   {
     name: 'keys rotate',
     args: [],

@@ -14,7 +14,8 @@ export class DirectoryError extends AppError {
   readonly reason: string;
   constructor(failure: DirectoryFailure, cause: string) {
     const [code, status] = { unreachable: ['DIRECTORY_UNREACHABLE', 503], service_refused: ['DIRECTORY_SERVICE_REFUSED', 502], misconfigured: ['DIRECTORY_MISCONFIGURED', 502] }[failure] as [string, number];
-    super(code, status, `directory.${failure}`, `directory ${failure}: ${cause}`);
+    const what = { unreachable: "can't reach the directory", service_refused: 'the directory refused the service account', misconfigured: "the directory doesn't match directory: in the configuration" }[failure];
+    super(code, status, `directory.${failure}`, `${what} (${code}: ${cause})`);
     this.name = 'DirectoryError';
     this.failure = failure;
     this.reason = cause;

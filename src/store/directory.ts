@@ -116,6 +116,19 @@ export class DirectoryStore {
     return row?.set_by === 'directory';
   }
 
+  /** Group name keys of each of these users. */
+  async groupKeysOf(userIds: string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    for (let i = 0; i < userIds.length; i += 500) {
+      const rows = await this.#db('user_groups')
+        .join('groups', 'groups.id', 'user_groups.group_id')
+        .whereIn('user_groups.user_id', userIds.slice(i, i + 500))
+        .select<{ user_id: string; name_key: string }[]>('user_groups.user_id', 'groups.name_key');
+      for (const r of rows) found.set(r.user_id, [...(found.get(r.user_id) ?? []), r.name_key]);
+    }
+    return found;
+  }
+
   /** The user's groups become exactly these (the directory owns the groups of its users). */
   async setGroups(userId: string, groups: { name: string; key: string }[], now: number): Promise<void> {
     await this.#db.transaction(async (trx) => {

@@ -56,6 +56,7 @@ import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { createDirectoryRuntime, directoryPasswordCheck, type DirectoryRuntime } from './directory/runtime.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
@@ -86,6 +87,8 @@ export interface IdpParts {
   log: Logger;
   clock: Clock;
   keys: LoadedKeys;
+  /** The on-premises directory when `directory:` is configured (createIdp starts its sync). */
+  directory: DirectoryRuntime | undefined;
   /** Signs and verifies cookies with `keys.cookieKeys` (Keygrip's format): give it to the host app as `app.keys`. */
   cookieSigner: CookieSigner;
   csrf: Csrf;
@@ -169,7 +172,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   live.onChange(() => {
     hasher.prepare().catch((error: unknown) => log.error({ err: error }, 'computing the dummy password hash failed'));
   });
-  const users = new UserService(store, hasher, clock, () => live.current.lockout);
+  const directory = await createDirectoryRuntime(config, { store, clock, log, cwd: options.cwd, country: () => live.current.sspr.defaultCountry });
+  const users = new UserService(store, hasher, clock, () => live.current.lockout, directory && directoryPasswordCheck(store, directory.client));
   const clients = createClientSource(() => live.current.clients, config.oidc.signingAlgorithm);
   const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;
   const adapter = createKnexAdapter(store.oidc, clock, clients);
@@ -278,6 +282,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     log,
     clock,
     keys,
+    directory,
     cookieSigner,
     csrf,
     render,
@@ -357,6 +362,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       for (const timer of purgeTimers) clearInterval(timer);
       purgeTimers.clear();
       await Promise.allSettled([...purging]);
+      directory?.stop();
+      await directory?.settled();
       // Closing the transports cancels background sends; their failures are logged before the database goes.
       await Promise.allSettled([mail.close(), phone.close()]);
       await helpdesk.settled();
@@ -386,11 +393,12 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   app.keys = parts.cookieSigner;
   app.silent = true;
   app.use(requestLog(parts.log));
-  app.use(health(parts.store));
+  app.use(health(parts.store, parts.directory));
   const idp = parts.middleware(provider);
   app.use(parts.basePath ? mount(parts.basePath, idp) : idp);
 
   const stopPurge = parts.startPurge();
+  parts.directory?.start(parts.users);
 
   return {
     app,
@@ -403,13 +411,16 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   };
 }
 
-/** `GET /healthz`: 200 when the database answers, 503 otherwise (for load balancers). */
-function health(store: Store): Middleware {
+/**
+ * `GET /healthz`: 200 when the database answers, 503 otherwise (for load balancers). The directory's
+ * state is reported on its own (`directory`): when only it is down, cloud users are still served.
+ */
+function health(store: Store, directory: DirectoryRuntime | undefined): Middleware {
   return async (ctx, next) => {
     if (ctx.path !== '/healthz' || ctx.method !== 'GET') return next();
     try {
       await store.ping();
-      ctx.body = { status: 'ok' };
+      ctx.body = { status: 'ok', ...(directory ? { directory: await directory.health() } : {}) };
     } catch {
       ctx.status = 503;
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));

@@ -57,6 +57,7 @@ import { isLocale } from './i18n/index.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createDirectoryRuntime, directoryPasswordCheck, type DirectoryRuntime } from './directory/runtime.ts';
+import { LdapPasswordWriteback } from './directory/writeback.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
@@ -217,7 +218,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const methods = createMethodRegistry(methodDeps);
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
   const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
-  if (config.sspr.onPremises.passwordWriteback && !options.writeback) {
+  const writeback = options.writeback ?? (directory && config.directory?.mode === 'writable' ? new LdapPasswordWriteback(store, directory.client) : undefined);
+  if (config.sspr.onPremises.passwordWriteback && !writeback) {
     log.warn(
       { key: 'sspr.onPremises.passwordWriteback' },
       'sspr.onPremises.passwordWriteback is on but no PasswordWriteback was passed to createIdp/createIdpParts: on-premises accounts are refused at "Can\'t access your account?" (SSPR_WRITEBACK_UNAVAILABLE)',
@@ -236,7 +238,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     log,
     throttle,
     helpdesk,
-    writeback: options.writeback,
+    writeback,
   });
   const purgeTimers = new Set<NodeJS.Timeout>();
   const purging = new Set<Promise<unknown>>();

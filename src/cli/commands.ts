@@ -12,10 +12,8 @@ import { directoryCommands } from './directory-commands.ts';
 import type { Config } from '../config/schema.ts';
 import type { MethodId } from '../methods/ids.ts';
 import type { MethodChange } from '../sspr/notify.ts';
-
 // The database, argon2 and configuration modules are loaded only by the commands that need them,
 // so `help` and usage errors answer at once.
-
 import { optionSpec, withDatabase, withStore, withUsers, passwordSource, iso, type Command, type CommandContext } from './context.ts';
 
 export { optionSpec };

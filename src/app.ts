@@ -57,6 +57,8 @@ import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { createDirectoryRuntime, directoryPasswordCheck, type DirectoryRuntime } from './directory/runtime.ts';
+import { LdapPasswordWriteback } from './directory/writeback.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
@@ -87,6 +89,8 @@ export interface IdpParts {
   log: Logger;
   clock: Clock;
   keys: LoadedKeys;
+  /** The on-premises directory when `directory:` is configured (createIdp starts its sync). */
+  directory: DirectoryRuntime | undefined;
   /** Signs and verifies cookies with `keys.cookieKeys` (Keygrip's format): give it to the host app as `app.keys`. */
   cookieSigner: CookieSigner;
   csrf: Csrf;
@@ -170,7 +174,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   live.onChange(() => {
     hasher.prepare().catch((error: unknown) => log.error({ err: error }, 'computing the dummy password hash failed'));
   });
-  const users = new UserService(store, hasher, clock, () => live.current.lockout);
+  const directory = await createDirectoryRuntime(config, { store, clock, log, cwd: options.cwd, country: () => live.current.sspr.defaultCountry });
+  const users = new UserService(store, hasher, clock, () => live.current.lockout, directory && directoryPasswordCheck(store, directory.client));
   const clients = createClientSource(() => live.current.clients, config.oidc.signingAlgorithm);
   const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;
   const adapter = createKnexAdapter(store.oidc, clock, clients);
@@ -214,7 +219,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const methods = createMethodRegistry(methodDeps);
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
   const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
-  if (config.sspr.onPremises.passwordWriteback && !options.writeback) {
+  const writeback = options.writeback ?? (directory && config.directory?.mode === 'writable' ? new LdapPasswordWriteback(store, directory.client) : undefined);
+  if (config.sspr.onPremises.passwordWriteback && !writeback) {
     log.warn(
       { key: 'sspr.onPremises.passwordWriteback' },
       'sspr.onPremises.passwordWriteback is on but no PasswordWriteback was passed to createIdp/createIdpParts: on-premises accounts are refused at "Can\'t access your account?" (SSPR_WRITEBACK_UNAVAILABLE)',
@@ -234,7 +240,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     log,
     throttle,
     helpdesk,
-    writeback: options.writeback,
+    writeback,
   });
   const purgeTimers = new Set<NodeJS.Timeout>();
   const purging = new Set<Promise<unknown>>();
@@ -280,6 +286,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     log,
     clock,
     keys,
+    directory,
     cookieSigner,
     csrf,
     render,
@@ -361,6 +368,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       for (const timer of purgeTimers) clearInterval(timer);
       purgeTimers.clear();
       await Promise.allSettled([...purging]);
+      directory?.stop();
+      await directory?.settled();
       // Closing the transports cancels background sends; their failures are logged before the database goes.
       await Promise.allSettled([mail.close(), phone.close()]);
       await helpdesk.settled();
@@ -390,11 +399,12 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   app.keys = parts.cookieSigner;
   app.silent = true;
   app.use(requestLog(parts.log));
-  app.use(health(parts.store));
+  app.use(health(parts.store, parts.directory));
   const idp = parts.middleware(provider);
   app.use(parts.basePath ? mount(parts.basePath, idp) : idp);
 
   const stopPurge = parts.startPurge();
+  parts.directory?.start(parts.users);
 
   return {
     app,
@@ -407,13 +417,16 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   };
 }
 
-/** `GET /healthz`: 200 when the database answers, 503 otherwise (for load balancers). */
-function health(store: Store): Middleware {
+/**
+ * `GET /healthz`: 200 when the database answers, 503 otherwise (for load balancers). The directory's
+ * state is reported on its own (`directory`): when only it is down, cloud users are still served.
+ */
+function health(store: Store, directory: DirectoryRuntime | undefined): Middleware {
   return async (ctx, next) => {
     if (ctx.path !== '/healthz' || ctx.method !== 'GET') return next();
     try {
       await store.ping();
-      ctx.body = { status: 'ok' };
+      ctx.body = { status: 'ok', ...(directory ? { directory: await directory.health() } : {}) };
     } catch {
       ctx.status = 503;
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));

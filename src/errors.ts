@@ -46,6 +46,10 @@ export const errorCatalogue = {
   writeback_unavailable: { status: 503, messageId: 'recover.writeback_failed' },
   writeback_failed: { status: 502, messageId: 'recover.writeback_failed' },
   reset_incomplete: { status: 503, messageId: 'recover.incomplete' },
+  // The on-premises directory (src/directory/)
+  DIRECTORY_UNREACHABLE: { status: 503, messageId: 'directory.unreachable' },
+  DIRECTORY_SERVICE_REFUSED: { status: 502, messageId: 'directory.service_refused' },
+  DIRECTORY_MISCONFIGURED: { status: 502, messageId: 'directory.misconfigured' },
   // Delivery of codes
   delivery_failed: { status: 502, messageId: 'error.delivery_failed' },
 } as const satisfies Record<string, ErrorEntry>;

@@ -7,13 +7,12 @@ import { InvalidInputError, normaliseDisplayName, normaliseEmail, normaliseGroup
 import { systemClock } from '../clock.ts';
 import { UsageError } from './errors.ts';
 import { auditCommands } from './audit-commands.ts';
+import { directoryCommands } from './directory-commands.ts';
 import type { Config } from '../config/schema.ts';
 import { methodFacts, methodOfKind, type MethodId } from '../methods/ids.ts';
 import type { MethodChange } from '../sspr/notify.ts';
-
 // The database, argon2 and configuration modules are loaded only by the commands that need them,
 // so `help` and usage errors answer at once.
-
 import { optionSpec, withDatabase, withStore, withUsers, passwordSource, iso, type Command, type CommandContext } from './context.ts';
 
 export { optionSpec };
@@ -374,6 +373,7 @@ const allCommands: Command[] = [
     },
   },
   ...auditCommands({ withStore }),
+  ...directoryCommands({ withUsers }),
   {
     name: 'keys rotate',
     args: [],

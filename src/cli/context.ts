@@ -22,6 +22,7 @@ export const optionSpec = {
   type: { type: 'string' },
   since: { type: 'string' },
   days: { type: 'string' },
+  'dry-run': { type: 'boolean' },
 } as const;
 
 export type OptionName = keyof typeof optionSpec;
@@ -38,6 +39,7 @@ export interface OptionValues {
   yes?: boolean;
   limit?: string;
   user?: string;
+  'dry-run'?: boolean;
   type?: string;
   since?: string;
   days?: string;

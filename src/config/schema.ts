@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ssprSchema, deliverySchema, passwordPolicySchema, lockoutSchema, throttleSchema, auditSchema } from './sspr-schema.ts';
 import { restartOnly, restartRegistry } from './restart.ts';
 import { mfaSchema } from './mfa-schema.ts';
+import { directorySchema } from './directory-schema.ts';
 import { defOf, layers, peel, type Schema } from './nodes.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
@@ -204,6 +205,7 @@ export const configSchema = z
     sspr: ssprSchema,
     mfa: mfaSchema,
     delivery: deliverySchema,
+    directory: directorySchema,
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();

@@ -9,6 +9,7 @@ import type { User } from '../store/users.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Throttle, Limit } from '../security/throttle.ts';
+import { DirectoryError } from '../directory/errors.ts';
 
 /** Where a password was typed: the login page of an app (with its client id) or /security-info. */
 export interface SignInContext {
@@ -59,7 +60,18 @@ export class PasswordSignIn {
       await this.#audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { ...details, reason: 'ip_throttled' } }, this.#clock.now());
       return { ok: false };
     }
-    const result = await this.#users.signIn(username, password);
+    let result;
+    try {
+      result = await this.#users.signIn(username, password);
+    } catch (error) {
+      // The directory couldn't answer: no failure to count, the audit says why, the page says what (DirectoryError).
+      await ipPoint.giveBack();
+      if (error instanceof DirectoryError) {
+        this.#log.warn({ event: 'signin.directory_error', errorCode: error.code, reason: error.reason, ...context }, 'sign-in not checked: directory error');
+        await this.#audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { ...details, reason: error.failure === 'unreachable' ? 'directory_unreachable' : 'directory_refused', directoryError: error.code } }, this.#clock.now());
+      }
+      throw error;
+    }
     const at = this.#clock.now();
     if (!result.ok) {
       this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');

@@ -26,7 +26,12 @@ export type PasswordProblem =
   | { code: 'banned_term' }
   | { code: 'contains_name' }
   | { code: 'control_characters' }
-  | { code: 'same_as_current' };
+  | { code: 'same_as_current' }
+  // The directory's own policy refused it at writeback (src/directory/).
+  | { code: 'directory_history' }
+  | { code: 'directory_quality' }
+  | { code: 'directory_too_young' }
+  | { code: 'directory_refused' };
 
 export type PasswordProblemCode = PasswordProblem['code'];
 

@@ -11,6 +11,7 @@ import { CaptchaStore } from './captcha.ts';
 import { ResetStore } from './reset.ts';
 import { ReportStore } from './reports.ts';
 import { ThrottleStore } from './throttle.ts';
+import { DirectoryStore } from './directory.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -25,6 +26,7 @@ export interface Store {
   readonly reset: ResetStore;
   readonly reports: ReportStore;
   readonly throttle: ThrottleStore;
+  readonly directory: DirectoryStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -43,6 +45,7 @@ export function createStore(db: Knex): Store {
     reset: new ResetStore(db),
     reports: new ReportStore(db),
     throttle: new ThrottleStore(db),
+    directory: new DirectoryStore(db),
     async ping() {
       if (db.client.config.client === 'sqlite3') {
         // `select 1` never touches a SQLite file, and in WAL mode reads go on while another

@@ -85,7 +85,8 @@ export class SsprStore {
 
   /**
    * Sets a credential's value (verified now): the one of its kind (slot ''), or the one in `slot`
-   * where a user may have several. Returns the previous value, if any.
+   * where a user may have several. Returns the previous value, if any. It is then no longer one the
+   * directory set.
    */
   async putMethod(userId: string, kind: StoredMethodKind, value: string, now: number, options: { slot?: string; label?: string } = {}): Promise<string | undefined> {
     const db = this.#db;
@@ -95,7 +96,7 @@ export class SsprStore {
     await db('sspr_methods')
       .insert({ id: randomUUID(), user_id: userId, kind, slot, label, value, verified_at: now, created_at: now, updated_at: now })
       .onConflict(['user_id', 'kind', 'slot'])
-      .merge({ value, label, verified_at: now, updated_at: now });
+      .merge({ value, label, verified_at: now, updated_at: now, set_by: null });
     return previous ? String(previous.value) : undefined;
   }
 

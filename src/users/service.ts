@@ -26,6 +26,9 @@ export type SignInResult =
   | { ok: true; user: User }
   | { ok: false; reason: 'unknown_user' | 'wrong_password' | 'disabled' | 'no_password' | 'locked'; userId?: string; lockedNow?: boolean };
 
+/** A password check outside the store: true/false for users it knows, undefined for the others; throws when it can't answer. */
+export type ExternalPasswordCheck = (user: User, password: string) => Promise<boolean | undefined>;
+
 export interface LockoutPolicy {
   threshold: number;
   durationSeconds: number;
@@ -40,13 +43,25 @@ export class UserService {
   readonly #hasher: PasswordHasher;
   readonly #clock: Clock;
   readonly #lockout: (() => LockoutPolicy) | undefined;
+  readonly #external: ExternalPasswordCheck | undefined;
 
-  /** Without `lockout`, failed sign-ins are not counted (the CLI checks no passwords). */
-  constructor(store: Store, hasher: PasswordHasher, clock: Clock, lockout?: () => LockoutPolicy) {
+  /**
+   * Without `lockout`, failed sign-ins are not counted (the CLI checks no passwords). `external`
+   * checks the passwords of users kept elsewhere (the directory: src/directory/runtime.ts).
+   */
+  constructor(store: Store, hasher: PasswordHasher, clock: Clock, lockout?: () => LockoutPolicy, external?: ExternalPasswordCheck) {
     this.#store = store;
     this.#hasher = hasher;
     this.#clock = clock;
     this.#lockout = lockout;
+    this.#external = external;
+  }
+
+  /** The external check when it knows the user, else the local hash. */
+  async #verify(user: User, password: string): Promise<{ valid: boolean; external: boolean }> {
+    const external = await this.#external?.(user, password);
+    if (external !== undefined) return { valid: external, external: true };
+    return { valid: await this.#hasher.verify(user.passwordHash, password), external: false };
   }
 
   async create(input: NewUserInput): Promise<User> {
@@ -179,10 +194,17 @@ export class UserService {
     } else if (user.lockedUntil !== null && user.lockedUntil > now) {
       return locked(false);
     }
-    const valid = await this.#hasher.verify(user.passwordHash, password);
-    if (!valid) {
+    let checked: { valid: boolean; external: boolean };
+    try {
+      checked = await this.#verify(user, password);
+    } catch (error) {
+      // No answer (the directory is down): not a failed attempt.
+      if (policy) await this.#store.users.releaseSignIn(user.id);
+      throw error;
+    }
+    if (!checked.valid) {
       const lockedUntil = policy ? await this.#store.users.lockIfOver(user.id, now, policy.threshold, lockFor) : null;
-      return { ok: false, reason: user.passwordHash ? 'wrong_password' : 'no_password', userId: user.id, lockedNow: lockedUntil !== null };
+      return { ok: false, reason: user.passwordHash || checked.external ? 'wrong_password' : 'no_password', userId: user.id, lockedNow: lockedUntil !== null };
     }
     if (user.status !== 'enabled') {
       if (policy) await this.#store.users.releaseSignIn(user.id);
@@ -190,7 +212,7 @@ export class UserService {
     }
     // A lock set while this password was being checked (by concurrent failures) holds.
     if (policy && !(await this.#store.users.recordSignIn(user.id, now))) return { ok: false, reason: 'locked', userId: user.id };
-    if (this.#hasher.needsRehash(user.passwordHash!)) {
+    if (!checked.external && this.#hasher.needsRehash(user.passwordHash!)) {
       await this.#store.users.setPasswordHash(user.id, await this.#hasher.hash(password), this.#clock.now(), false);
     }
     return { ok: true, user };

@@ -10,7 +10,9 @@ import { spawnSync } from 'node:child_process';
 
 interface Need {
   what: string;
+  /** The file that must be there (the first is the one the variable may point elsewhere). */
   file: string;
+  also?: string[];
   envVar: string;
   packages: string[];
 }
@@ -18,7 +20,13 @@ interface Need {
 export const needs: Need[] = [
   { what: 'Chromium', file: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', envVar: 'CHROMIUM_PATH', packages: ['chromium'] },
   { what: 'nginx', file: process.env.NGINX_PATH ?? '/usr/sbin/nginx', envVar: 'NGINX_PATH', packages: ['nginx-light'] },
-  { what: 'slapd', file: process.env.SLAPD_PATH ?? '/usr/sbin/slapd', envVar: 'SLAPD_PATH', packages: ['slapd', 'ldap-utils'] },
+  {
+    what: 'slapd',
+    file: process.env.SLAPD_PATH ?? '/usr/sbin/slapd',
+    also: ['/usr/sbin/slapadd', '/usr/sbin/slaptest', '/usr/bin/ldapmodify', '/usr/lib/ldap/ppolicy.so'],
+    envVar: 'SLAPD_PATH',
+    packages: ['slapd', 'ldap-utils'],
+  },
 ];
 
 const say = (line: string) => process.stderr.write(`ensure-debian: ${line}\n`);
@@ -38,9 +46,10 @@ function stopSystemDaemons(packages: string[]): void {
   }
 }
 
-const missing = needs.filter((n) => !existsSync(n.file));
+const present = (n: Need) => [n.file, ...(n.also ?? [])].every((f) => existsSync(f));
+const missing = needs.filter((n) => !present(n));
 if (missing.length === 0) process.exit(0);
-const pointed = missing.filter((n) => process.env[n.envVar]);
+const pointed = missing.filter((n) => process.env[n.envVar] && !existsSync(n.file));
 for (const n of pointed) say(`${n.envVar} is ${n.file}, and there is no such file`);
 if (pointed.length > 0) process.exit(1);
 
@@ -55,7 +64,7 @@ if (!root || !apt) {
 say(`missing ${missing.map((n) => n.what).join(', ')}: installing Debian's ${packages.join(' ')}`);
 const installed = aptInstall(packages);
 stopSystemDaemons(packages);
-const still = missing.filter((n) => !existsSync(n.file));
+const still = missing.filter((n) => !present(n));
 if (!installed || still.length > 0) {
   say(`could not install ${still.map((n) => n.packages.join(' ')).join(', ') || packages.join(' ')}`);
   process.exit(1);

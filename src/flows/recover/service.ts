@@ -23,10 +23,14 @@ import type { HelpdeskRequests } from './helpdesk.ts';
 import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
 import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
+import { writebackRefused } from '../../directory/refusal.ts';
 
 /** Lets an integrator set passwords in an on-premises directory (password writeback). */
 export interface PasswordWriteback {
+  /** Sets the new password there; a DirectoryPolicyRefusal (src/directory/errors.ts) is shown to the user, who can try again. */
   setPassword(user: { id: string; username: string }, newPassword: string): Promise<void>;
+  /** Ends a lockout there (optional: without it an unlock changes only the local lockout). */
+  unlock?(user: { id: string; username: string }): Promise<void>;
 }
 
 export interface Flow {
@@ -297,6 +301,8 @@ export class RecoveryService {
     if (choice === 'reset') return this.#move(flow, 'password', flow.data);
     if (choice !== 'unlock') throw new AppError('reset_bad_choice');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
+    // The directory first (a failure there changes nothing here).
+    if (user.passwordSource === 'onpremises') await this.#writeback?.unlock?.(user);
     await this.#finish(flow, user, null, data);
     await this.#audit('sspr.unlocked', user.id, { ...info, flowId: ref(flow.id) }, 'success', {});
     await this.#resetCounters(flow.data.typed);
@@ -338,6 +344,8 @@ export class RecoveryService {
       try {
         await this.#writeback!.setPassword({ id: user.id, username: user.username }, password);
       } catch (error) {
+        const refused = await writebackRefused(error, () => this.#move(claimed, 'password', flow.data), (reason) => this.#audit('sspr.reset.failed', user.id, at, 'failure', reason));
+        if (refused) return refused;
         this.#log.error({ event: 'writeback.failed', userId: user.id, flowId: at.flowId, err: { message: (error as Error).message } }, 'password writeback failed');
         await this.#move(claimed, 'password', flow.data);
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback' });

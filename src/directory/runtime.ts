@@ -1,0 +1,82 @@
+/**
+ * The directory inside a running IdP: the pass-through password check for directory users, the
+ * sync at start and every directory.syncIntervalMinutes, and the state /healthz reports.
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.ts';
+import type { User } from '../store/users.ts';
+import type { Config } from '../config/schema.ts';
+import type { Clock } from '../clock.ts';
+import type { UserService, ExternalPasswordCheck } from '../users/service.ts';
+import { createDirectoryClient } from './index.ts';
+import { DirectorySync } from './sync.ts';
+import { DirectoryError } from './errors.ts';
+import type { DirectoryClient } from './client.ts';
+
+export interface DirectoryRuntime {
+  client: DirectoryClient;
+  /** Starts the sync (now, then on the interval); failures are logged and audited, never thrown. */
+  start(users: UserService): void;
+  /** ok, or the error code of the last failure (DIRECTORY_UNREACHABLE, DIRECTORY_SERVICE_REFUSED, ...). */
+  health(): Promise<{ status: 'ok' | 'unavailable'; error?: string }>;
+  /** Resolves when a sync in progress is done. */
+  settled(): Promise<void>;
+  stop(): void;
+}
+
+/** Pass-through: a user the directory sync linked is checked by a bind as that user. */
+export function directoryPasswordCheck(store: Store, client: DirectoryClient): ExternalPasswordCheck {
+  return async (user: User, password: string) => {
+    if (user.passwordSource !== 'onpremises') return undefined;
+    const dn = await store.directory.dnOf(user.id);
+    return dn ? client.verifyPassword(dn, password) : undefined;
+  };
+}
+
+export async function createDirectoryRuntime(config: Config, deps: { store: Store; clock: Clock; log: Logger; cwd?: string; country: () => string }): Promise<DirectoryRuntime | undefined> {
+  if (!config.directory) return undefined;
+  const client = await createDirectoryClient(config.directory, deps.cwd);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  const log = deps.log.child({ component: 'directory' });
+  const once = (users: UserService) => {
+    if (running) return;
+    const sync = new DirectorySync({ client, store: deps.store, users, clock: deps.clock, log, defaultCountry: deps.country });
+    running = sync
+      .run()
+      .then((r) => log.info({ event: 'directory.sync', created: r.created.length, updated: r.updated.length, disabled: r.disabled.length, skipped: r.skipped.length }, 'directory synchronised'))
+      .catch(async (error: unknown) => {
+        const code = error instanceof DirectoryError ? error.code : 'error';
+        log.error({ event: 'directory.sync.failed', errorCode: code, err: { message: (error as Error).message } }, 'directory sync failed: nothing was disabled');
+        await deps.store.audit.record({ type: 'directory.sync', outcome: 'failure', details: { error: code } }, deps.clock.now()).catch(() => {});
+      })
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  return {
+    client,
+    start(users) {
+      once(users);
+      const minutes = config.directory!.syncIntervalMinutes;
+      if (minutes > 0) {
+        timer = setInterval(() => once(users), minutes * 60_000);
+        timer.unref();
+      }
+    },
+    async health() {
+      try {
+        await client.ping();
+        return { status: 'ok' };
+      } catch (error) {
+        return { status: 'unavailable', error: error instanceof DirectoryError ? error.code : 'error' };
+      }
+    },
+    settled: async () => {
+      await running;
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/** Sync from a real slapd into the store: create, update, groups, directory-set numbers, disable (revoking), dry run, faults. */
+import test from 'ava';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig } from '../src/config/load.ts';
+import { openDatabase, migrateLatest } from '../src/store/db.ts';
+import { createStore } from '../src/store/index.ts';
+import { UserService } from '../src/users/service.ts';
+import { createPasswordHasher } from '../src/security/password.ts';
+import { createLogger } from '../src/logging.ts';
+import { systemClock } from '../src/clock.ts';
+import { DirectoryClient } from '../src/directory/client.ts';
+import { DirectorySync } from '../src/directory/sync.ts';
+import { DirectoryError } from '../src/directory/errors.ts';
+import { freshDatabase } from './helpers/db.ts';
+import { runCli, writeYaml } from './helpers/process.ts';
+import { startSlapd, BASE_DN, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, userDn, userLdif, type TestSlapd } from './helpers/slapd.ts';
+import { testArgon2 } from './helpers/idp.ts';
+
+async function setup(t: { teardown(fn: () => Promise<void>): void }, slapdOptions: Parameters<typeof startSlapd>[0] = {}, directory: Record<string, unknown> = {}) {
+  const slapd = await startSlapd(slapdOptions);
+  t.teardown(() => slapd.stop());
+  const db = await freshDatabase();
+  t.teardown(() => db.cleanup());
+  const config = parseConfig({
+    database: db.config,
+    passwords: { argon2: testArgon2 },
+    directory: { url: slapd.url, bindDn: SERVICE_DN, bindPassword: SERVICE_PASSWORD, baseDn: BASE_DN, groupBaseDn: `ou=groups,${BASE_DN}`, timeouts: { connectSeconds: 2, operationSeconds: 5 }, ...directory },
+  });
+  const knex = openDatabase(config.database);
+  t.teardown(() => knex.destroy());
+  await migrateLatest(knex, config.database.schema);
+  const store = createStore(knex);
+  const users = new UserService(store, createPasswordHasher(() => config.passwords.argon2), systemClock);
+  const client = new DirectoryClient(config.directory!);
+  const sync = new DirectorySync({ client, store, users, clock: systemClock, log: createLogger('silent'), defaultCountry: () => 'NL' });
+  return { slapd, db, config, store, users, sync };
+}
+
+test('a sync creates directory users (onpremises, no password, groups, numbers set by the directory), a second changes nothing', async (t) => {
+  const { store, users, sync } = await setup(t);
+  const report = await sync.run();
+  t.deepEqual(report.created.map((c) => c.username).sort(), ['alice', 'bob', 'nomail', 'zoë']);
+  t.is(report.disabled.length, 0);
+  const alice = (await users.find('alice'))!;
+  t.is(alice.passwordSource, 'onpremises');
+  t.is(alice.passwordHash, null);
+  t.is(alice.email, 'alice@example.org');
+  t.deepEqual(await users.groupsOf(alice.id), ['Staff']);
+  t.deepEqual((await users.groupsOf((await users.find('bob'))!.id)).sort(), ['IT Admins', 'Staff']);
+  const methods = await store.sspr.methods(alice.id);
+  t.deepEqual(methods.map((m) => [m.kind, m.value]), [['mobile_phone', '+31611111111'], ['office_phone', '+31201234567']]);
+  t.true(await store.directory.isDirectoryMethod(alice.id, 'mobile_phone'));
+  t.is((await users.find('ZOË'))!.displayName, 'Zoë Ærøskøbing-Müller');
+  t.is((await users.find('nomail'))!.email, null);
+  const again = await sync.run();
+  t.is(again.created.length + again.updated.length + again.disabled.length, 0);
+  t.is(again.unchanged, 4);
+});
+
+test('a number the user registered stays; a user gone from the directory is disabled with its tokens revoked, not deleted', async (t) => {
+  const { slapd, store, users, sync } = await setup(t);
+  await sync.run();
+  const bob = (await users.find('bob'))!;
+  await store.sspr.putMethod(bob.id, 'mobile_phone', '+31699999999', Date.now());
+  await store.oidc.upsert('AccessToken', 'tok-bob', { accountId: bob.id, grantId: 'grant-bob' }, Date.now() + 3_600_000);
+  slapd.modify(`dn: ${userDn('bob')}\nchangetype: delete\n`);
+  slapd.modify(`dn: ${userDn('alice')}\nchangetype: modify\nreplace: cn\ncn: Alice Renamed\n`);
+  const dry = await sync.run({ dryRun: true });
+  t.deepEqual(dry.disabled, ['bob']);
+  t.deepEqual(dry.updated, [{ username: 'alice', changes: ['displayName'] }]);
+  t.is((await users.find('bob'))!.status, 'enabled', 'dry run changes nothing');
+  const report = await sync.run();
+  t.deepEqual(report.disabled, ['bob']);
+  const after = (await users.find('bob'))!;
+  t.is(after.status, 'disabled');
+  t.is(await store.oidc.find('AccessToken', 'tok-bob', Date.now()), undefined);
+  t.is((await store.sspr.methods(bob.id)).find((m) => m.kind === 'mobile_phone')?.value, '+31699999999');
+  t.is((await users.find('alice'))!.displayName, 'Alice Renamed');
+  const audit = await store.audit.list({ type: 'directory.user_disabled' });
+  t.deepEqual(audit.map((e) => e.userId), [bob.id]);
+});
+
+test('entries missing the username, duplicate usernames and a local cloud account of the same name are skipped and reported', async (t) => {
+  const extra = [
+    `dn: cn=nouid,${PEOPLE}\nobjectClass: inetOrgPerson\ncn: nouid\nsn: x`,
+    `dn: ou=more,${BASE_DN}\nobjectClass: organizationalUnit\nou: more`,
+    userLdif({ uid: 'alice', cn: 'Second Alice', password: 'x' }).replace(`uid=alice,${PEOPLE}`, `uid=alice,ou=more,${BASE_DN}`),
+  ].join('\n\n');
+  const { users, sync } = await setup(t, { extraLdif: extra });
+  await users.create({ username: 'nomail', password: 'local password 1' });
+  const report = await sync.run();
+  const reasons = report.skipped.map((s) => s.reason).join('\n');
+  t.regex(reasons, /no uid attribute/);
+  t.regex(reasons, /duplicate username alice/);
+  t.regex(reasons, /a local cloud account nomail exists/);
+  t.is((await users.find('nomail'))!.passwordSource, 'cloud', 'the local account is not taken over');
+});
+
+test('a base DN with no users disables nobody; slapd killed mid-sync disables nobody and says the directory is unreachable', async (t) => {
+  const many = Array.from({ length: 60 }, (_, i) => userLdif({ uid: `user${i}`, cn: `User ${i}`, password: 'x' })).join('\n\n');
+  const { slapd, config, store, users } = await setup(t, { extraLdif: many }, { pageSize: 10 });
+  const client = new DirectoryClient(config.directory!);
+  const sync = new DirectorySync({ client, store, users, clock: systemClock, log: createLogger('silent'), defaultCountry: () => 'NL' });
+  t.is((await sync.run()).created.length, 64);
+  const empty = new DirectorySync({ client: new DirectoryClient({ ...config.directory!, baseDn: `ou=empty,${BASE_DN}` }), store, users, clock: systemClock, log: createLogger('silent'), defaultCountry: () => 'NL' });
+  const none = await empty.run();
+  t.true(none.emptyDirectory);
+  t.is(none.disabled.length, 0);
+  let pages = 0;
+  const error = await t.throwsAsync(sync.run({ onPage: async () => { if (++pages === 2) await slapd.kill(); } }), { instanceOf: DirectoryError });
+  t.is(error.code, 'DIRECTORY_UNREACHABLE');
+  t.is((await users.list()).filter((u) => u.status === 'disabled').length, 0);
+});
+
+test('oidc-sspr directory sync --dry-run prints what it would do; a wrong service password is DIRECTORY_SERVICE_REFUSED', async (t) => {
+  const { slapd, db } = await setup(t);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dir-cli-'));
+  const file = path.join(dir, 'idp.yaml');
+  await writeYaml(file, { database: db.config, directory: { url: slapd.url, bindDn: SERVICE_DN, bindPassword: '${LDAP_PW}', baseDn: PEOPLE, groupBaseDn: `ou=groups,${BASE_DN}` } });
+  const dry = await runCli(['directory', 'sync', '--dry-run', '--config', file], { env: { LDAP_PW: SERVICE_PASSWORD } });
+  t.is(dry.code, 0, dry.stderr);
+  t.regex(dry.stdout, /would create alice/);
+  t.regex(dry.stdout, /dry run, nothing changed: 4 to create/);
+  const real = await runCli(['directory', 'sync', '--config', file], { env: { LDAP_PW: SERVICE_PASSWORD } });
+  t.regex(real.stdout, /4 created/);
+  const wrong = await runCli(['directory', 'sync', '--config', file], { env: { LDAP_PW: 'wrong' } });
+  t.not(wrong.code, 0);
+  t.regex(wrong.stderr + wrong.stdout, /DIRECTORY_SERVICE_REFUSED|service account/);
+});

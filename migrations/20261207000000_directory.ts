@@ -17,6 +17,14 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
+  if (knex.client.config.client === 'sqlite3') {
+    // knex rebuilds a SQLite table to drop a column, and dropping the old users table would cascade
+    // to every row that references it: SQLite's own DROP COLUMN changes the table in place.
+    await knex.raw('ALTER TABLE sspr_methods DROP COLUMN set_by');
+    await knex.schema.alterTable('users', (t) => t.dropIndex(['directory_dn']));
+    await knex.raw('ALTER TABLE users DROP COLUMN directory_dn');
+    return;
+  }
   await knex.schema.alterTable('sspr_methods', (t) => {
     t.dropColumn('set_by');
   });

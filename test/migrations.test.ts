@@ -50,10 +50,19 @@ test('several credentials of one kind: the migration keeps every existing method
   const config = parseConfig({ database: db.config });
   const knex = openDatabase(config.database);
   const schema = config.database.schema;
-  const step = { migrationSource: new DirectoryMigrationSource(), schemaName: schema, name: '20261206230000_method_credentials.ts' };
+  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+  const MINE = '20261206230000_method_credentials.ts';
+  // With our migration source, knex lists migrations by name (completed ones as { name }).
+  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
+  const pending = async () => (await listed())[1];
+  const completed = async () => (await listed())[0].map((m) => (typeof m === 'string' ? m : m.name));
   try {
-    await migrateLatest(knex, schema);
-    await knex.migrate.down(step);
+    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+    // Up to the migration before this one, one at a time.
+    while ((await pending())[0] !== MINE) {
+      if ((await pending()).length === 0) throw new Error(`${MINE} not found`);
+      await knex.migrate.up(source);
+    }
     const now = 1_800_000_000_000;
     await knex('users').insert([
       { id: 'u1', username: 'ann', username_key: 'ann', display_name: 'Ann', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
@@ -65,7 +74,8 @@ test('several credentials of one kind: the migration keeps every existing method
       { user_id: 'u2', kind: 'mobile_phone', value: '+31612345678', verified_at: null, created_at: now, updated_at: now, last_used_step: null },
     ];
     await knex('sspr_methods').insert(old);
-    await knex.migrate.up(step);
+    await knex.migrate.up(source);
+    await migrateLatest(knex, schema);
 
     const rows = await knex('sspr_methods').orderBy(['user_id', 'kind']).select('user_id', 'kind', 'slot', 'label', 'value', 'verified_at', 'last_used_step');
     t.deepEqual(
@@ -87,7 +97,7 @@ test('several credentials of one kind: the migration keeps every existing method
     t.deepEqual((await store.methods('u2')).map((m) => m.slot), ['']);
 
     await store.putMethod('u2', 'mobile_phone', '+31687654321', now, { slot: 'second' });
-    await knex.migrate.down(step);
+    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
     const back = await knex('sspr_methods').where({ user_id: 'u2' }).select('value');
     t.deepEqual(back.map((r) => r.value), ['+31611111111'], 'going down keeps the first credential of each kind');
   } finally {

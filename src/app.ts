@@ -53,6 +53,7 @@ import { formActionsOnGet } from './web/form-get.ts';
 import { logoAssetPath, readLogo } from './web/logo.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { assets } from './web/assets.ts';
+import { pinOrigin } from './web/pin-origin.ts';
 import { isLocale } from './i18n/index.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -317,6 +318,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       };
       const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current, throttle });
       return compose([
+        pinOrigin(config.server.issuer),
         securityHeaders(),
         errorPages(render, log),
         rememberLocale,
@@ -370,6 +372,8 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   const parts = await createIdpParts(config, options);
   const provider = new Provider(config.server.issuer, parts.providerConfiguration());
   provider.proxy = config.server.trustProxy;
+  // The client address is taken from the right of X-Forwarded-For: the left is the client's to write.
+  provider.maxIpsCount = config.server.proxyHops;
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
     parts.log.error({ err: error, path: ctx.path }, 'oidc-provider server error');
     // A database outage is temporary: 503 with Retry-After from the JSON endpoints (token, userinfo)
@@ -382,6 +386,7 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
 
   const app = new Koa();
   app.proxy = config.server.trustProxy;
+  app.maxIpsCount = config.server.proxyHops;
   // Mounted, oidc-provider signs its cookies with the host app's keys.
   app.keys = parts.cookieSigner;
   app.silent = true;

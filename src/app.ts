@@ -383,6 +383,8 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   const parts = await createIdpParts(config, options);
   const provider = new Provider(config.server.issuer, parts.providerConfiguration());
   provider.proxy = config.server.trustProxy;
+  // The client address is taken from the right of X-Forwarded-For: the left is the client's to write.
+  provider.maxIpsCount = config.server.proxyHops;
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
     parts.log.error({ err: error, path: ctx.path }, 'oidc-provider server error');
     // A database outage is temporary: 503 with Retry-After from the JSON endpoints (token, userinfo)
@@ -395,6 +397,7 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
 
   const app = new Koa();
   app.proxy = config.server.trustProxy;
+  app.maxIpsCount = config.server.proxyHops;
   // Mounted, oidc-provider signs its cookies with the host app's keys.
   app.keys = parts.cookieSigner;
   app.silent = true;

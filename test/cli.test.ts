@@ -330,7 +330,7 @@ test.serial('--no-password creates a user who can sign in once set-password was 
 
   const set = await run(['users', 'set-password', 'HANK'], 'hank password 1\n');
   t.is(set.code, 0, set.stderr);
-  t.is(set.stdout, 'password set for hank\n');
+  t.is(set.stdout, 'password set for hank; every session and token of the account ended\nhank has no email address: not notified\n');
   t.true((await signIn('hank', 'hank password 1')).ok);
   const user = await showJson('hank');
   t.true(user.hasPassword as boolean);

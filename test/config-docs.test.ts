@@ -120,7 +120,7 @@ test('"Needs a restart." is said exactly for the keys a reload reports as waitin
     if (needsRestart(key)) t.true(description!.endsWith('Needs a restart.'), key);
   }
   // What is read only at start: the listener, the database, the Provider's options, the secrets key, the directory.
-  t.deepEqual([...restartKeys], ['server.issuer', 'server.port', 'server.host', 'server.trustProxy', 'server.shutdownGraceSeconds', 'database', 'oidc', 'sspr.secretsKey', 'directory']);
+  t.deepEqual([...restartKeys], ['server.issuer', 'server.port', 'server.host', 'server.trustProxy', 'server.proxyHops', 'server.shutdownGraceSeconds', 'database', 'oidc', 'sspr.secretsKey', 'directory']);
   t.true(needsRestart('database.pool.max'));
   t.true(needsRestart('oidc.ttl.accessToken'));
   t.false(needsRestart('logging.level'), 'the log level follows reloads');

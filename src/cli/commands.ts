@@ -11,6 +11,8 @@ import { directoryCommands } from './directory-commands.ts';
 import type { Config } from '../config/schema.ts';
 import { methodFacts, methodOfKind, type MethodId } from '../methods/ids.ts';
 import type { MethodChange } from '../sspr/notify.ts';
+import { notifyMethodChange, notifyPasswordReset } from './notify.ts';
+
 // The database, argon2 and configuration modules are loaded only by the commands that need them,
 // so `help` and usage errors answer at once.
 import { optionSpec, withDatabase, withStore, withUsers, passwordSource, iso, type Command, type CommandContext } from './context.ts';
@@ -66,31 +68,6 @@ function table(rows: string[][]): string {
 }
 
 const username = (ctx: CommandContext) => ctx.args[0]!;
-
-/**
- * Tells a user by email that an administrator changed one of their recovery methods (as the
- * security-info page does for their own changes), and says on stdout whom it told.
- */
-async function notifyMethodChange(ctx: CommandContext, store: Store, config: Config, user: User, method: MethodId, change: MethodChange): Promise<void> {
-  if (!user.email) return ctx.out(`${user.username} has no email address: not notified`);
-  const [{ createMailDelivery, maskEmail }, { ChangeNotifier }, { translator }, { createLogger }] = await Promise.all([
-    import('../delivery/index.ts'),
-    import('../sspr/notify.ts'),
-    import('../i18n/index.ts'),
-    import('../logging.ts'),
-  ]);
-  // Logs go to stderr: stdout carries the command's own output.
-  const log = createLogger(config.logging.level, process.stderr);
-  const mail = createMailDelivery({ config: () => config.delivery.mail, outbox: store.outbox, log, clock: systemClock });
-  try {
-    const notifier = new ChangeNotifier(mail, log, () => config.ui.organisation);
-    const { notified, failed } = await notifier.methodChanged(user, method, change, translator(config.ui.defaultLocale));
-    for (const to of notified) ctx.out(`notified ${user.username} at ${maskEmail(to)}`);
-    for (const to of failed) ctx.out(`could not notify ${user.username} at ${maskEmail(to)}: the email was not delivered`);
-  } finally {
-    await mail.close();
-  }
-}
 
 /** Commands that change something are recorded in the audit trail as admin.<command>. */
 const AUDITED = /^(users (add|disable|enable|unlock|delete|set-password|set-source|set-office-phone|groups add|groups remove)|keys rotate)$/;
@@ -277,10 +254,10 @@ const allCommands: Command[] = [
     options: [],
     summary: "set a user's password (prompted for, or read from stdin)",
     async run(ctx) {
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.setPassword(user.username, await ctx.readPassword());
-        ctx.out(`password set for ${user.username}`);
+      await withUsers(ctx, async (users, store, config) => {
+        const user = await users.setPassword((await users.require(username(ctx))).username, await ctx.readPassword());
+        ctx.out(`password set for ${user.username}; every session and token of the account ended`);
+        await notifyPasswordReset(ctx, store, config, user);
       });
     },
   },

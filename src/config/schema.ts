@@ -37,6 +37,17 @@ const server = z
         .default(false)
         .describe('Trust X-Forwarded-* headers from a reverse proxy (needed for Secure cookies behind TLS termination).'),
     ),
+    proxyHops: restartOnly(
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(10)
+        .default(1)
+        .describe(
+          'With trustProxy: how many reverse proxies in front of the IdP append to X-Forwarded-For. The client address is the entry this many places from the right; entries further left are written by the client and ignored.',
+        ),
+    ),
     bodyLimitKb: z.number().int().min(1).max(1024).default(32).describe('Largest form body accepted, in KiB.'),
     shutdownGraceSeconds: restartOnly(seconds(10, 1, 300, 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.')),
   })

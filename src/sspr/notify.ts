@@ -24,8 +24,6 @@ export class ChangeNotifier {
    * the notice went to and those it could not be delivered to.
    */
   async methodChanged(user: User, method: MethodId, change: MethodChange, t: Translate, previousAddress?: string): Promise<{ notified: string[]; failed: string[] }> {
-    const notified: string[] = [];
-    const failed: string[] = [];
     const recipients = new Set<string>();
     if (user.email) recipients.add(user.email);
     if (method === 'email' && previousAddress) {
@@ -37,19 +35,30 @@ export class ChangeNotifier {
     }
     const organisation = this.#organisation();
     const methodName = t(`method.${method}.name`);
+    return this.#send(user, recipients, t('mail.changed.subject', { organisation }), t(`mail.changed.body.${change}`, { method: methodName, organisation, username: user.username }), `notify.method.${change}`);
+  }
+
+  /**
+   * An administrator reset the password (`users set-password`): the same notice as after a
+   * self-service reset, to the directory address and the registered authentication email.
+   */
+  async passwordReset(user: User, t: Translate, authenticationEmail?: string): Promise<{ notified: string[]; failed: string[] }> {
+    const recipients = new Set([user.email, authenticationEmail].filter((a): a is string => Boolean(a)));
+    const organisation = this.#organisation();
+    return this.#send(user, recipients, t('mail.reset_done.subject', { organisation }), t('mail.reset_done.body', { organisation, username: user.username }), 'notify.reset');
+  }
+
+  /** Best effort, each address on its own: a failure is logged and reported, never thrown. */
+  async #send(user: User, recipients: Set<string>, subject: string, text: string, kind: string): Promise<{ notified: string[]; failed: string[] }> {
+    const notified: string[] = [];
+    const failed: string[] = [];
     for (const to of recipients) {
       try {
-        await this.#mail.send({
-          to,
-          subject: t('mail.changed.subject', { organisation }),
-          text: t(`mail.changed.body.${change}`, { method: methodName, organisation, username: user.username }),
-          userId: user.id,
-          kind: `notify.method.${change}`,
-        });
+        await this.#mail.send({ to, subject, text, userId: user.id, kind });
         notified.push(to);
       } catch (error) {
         failed.push(to);
-        this.#log.warn({ event: 'notify.failed', userId: user.id, method, err: { message: (error as Error).message } }, 'change notification not delivered');
+        this.#log.warn({ event: 'notify.failed', userId: user.id, kind, err: { message: (error as Error).message } }, 'change notification not delivered');
       }
     }
     return { notified, failed };

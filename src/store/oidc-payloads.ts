@@ -85,12 +85,7 @@ export class OidcPayloadStore {
 
   /** Deletes every session, grant and token of an account, and everything issued from its grants. */
   async revokeAccount(accountId: string): Promise<number> {
-    return this.#db.transaction(async (trx) => {
-      const grants = trx('oidc_payloads').where({ model: 'Grant', account_id: accountId }).select('id');
-      const byGrant = await trx('oidc_payloads').whereIn('grant_id', grants).delete();
-      const direct = await trx('oidc_payloads').where({ account_id: accountId }).delete();
-      return byGrant + direct;
-    });
+    return this.#db.transaction((trx) => revokeAccountIn(trx, accountId));
   }
 
   /** Deletes expired rows in batches; returns how many went. */
@@ -103,4 +98,21 @@ export class OidcPayloadStore {
       if (deleted < batch) return total;
     }
   }
+}
+
+/** revokeAccount inside a transaction of the caller's. */
+export async function revokeAccountIn(trx: Knex.Transaction, accountId: string): Promise<number> {
+  const grants = trx('oidc_payloads').where({ model: 'Grant', account_id: accountId }).select('id');
+  const byGrant = await trx('oidc_payloads').whereIn('grant_id', grants).delete();
+  const direct = await trx('oidc_payloads').where({ account_id: accountId }).delete();
+  return byGrant + direct;
+}
+
+/**
+ * What a password reset ends, inside the caller's transaction: every oidc-provider session, grant
+ * and token of the account (revokeAccountIn) and every /security-info session.
+ */
+export async function signOutEverywhereIn(trx: Knex.Transaction, accountId: string): Promise<void> {
+  await revokeAccountIn(trx, accountId);
+  await trx('account_sessions').where({ user_id: accountId }).delete();
 }

@@ -1,5 +1,6 @@
 /** Password reset flows and the changes a finished reset makes, each in one transaction. */
 import type { Knex } from 'knex';
+import { signOutEverywhereIn } from './oidc-payloads.ts';
 
 export interface ResetFlowRow {
   userId: string | null;
@@ -66,12 +67,7 @@ export class ResetStore {
         user.password_changed_at = now;
       }
       await trx('users').where({ id: userId }).update(user);
-      if (passwordHash !== null) {
-        const grants = trx('oidc_payloads').where({ model: 'Grant', account_id: userId }).select('id');
-        await trx('oidc_payloads').whereIn('grant_id', grants).delete();
-        await trx('oidc_payloads').where({ account_id: userId }).delete();
-        await trx('account_sessions').where({ user_id: userId }).delete();
-      }
+      if (passwordHash !== null) await signOutEverywhereIn(trx, userId);
       return true;
     });
   }

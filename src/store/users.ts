@@ -1,6 +1,7 @@
 /** Users and groups: the only place their SQL lives. */
 import type { Knex } from 'knex';
 import { rowsOf } from './raw.ts';
+import { signOutEverywhereIn } from './oidc-payloads.ts';
 
 export type UserStatus = 'enabled' | 'disabled';
 export type PasswordSource = 'cloud' | 'onpremises';
@@ -155,6 +156,18 @@ export class UserStore {
     const row: Record<string, unknown> = { password_hash: hash, updated_at: now };
     if (changed) row.password_changed_at = now;
     return (await this.#db('users').where({ id }).update(row)) > 0;
+  }
+
+  /**
+   * An administrator's password reset: the new hash and, in the same transaction, the end of every
+   * session, grant and token of the account, as after a self-service reset. False for no such user.
+   */
+  async resetPassword(id: string, hash: string, now: number): Promise<boolean> {
+    return this.#db.transaction(async (trx) => {
+      if (!(await trx('users').where({ id }).update({ password_hash: hash, password_changed_at: now, updated_at: now }))) return false;
+      await signOutEverywhereIn(trx, id);
+      return true;
+    });
   }
 
   /**

@@ -107,10 +107,12 @@ export class UserService {
     return this.#store.users.groupsOf(userId);
   }
 
-  async setPassword(username: string, password: string): Promise<void> {
+  /** An administrator's reset: also ends every session, grant and token of the account. */
+  async setPassword(username: string, password: string): Promise<User> {
     const user = await this.require(username);
     checkPasswordShape(password);
-    await this.#store.users.setPasswordHash(user.id, await this.#hasher.hash(password), this.#clock.now(), true);
+    if (!(await this.#store.users.resetPassword(user.id, await this.#hasher.hash(password), this.#clock.now()))) throw userNotFound(username);
+    return user;
   }
 
   /** Disabling also ends every session and revokes every token of the account. */

@@ -129,7 +129,7 @@ export class RecoveryService {
   }
 
   /** Ends a flow that can no longer succeed: refused for `reason`, audited as a failed reset. */
-  async #end(flow: Flow, reason: 'blocked' | 'too_many_attempts' | 'not_registered', info: { ip?: string }): Promise<Flow> {
+  async #end(flow: Flow, reason: 'blocked' | 'too_many_attempts' | 'not_registered' | 'not_enabled', info: { ip?: string }): Promise<Flow> {
     const moved = await this.#move(flow, 'refused', { ...flow.data, reason, current: undefined });
     await this.#audit('sspr.reset.failed', flow.user?.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason });
     return moved;
@@ -139,13 +139,17 @@ export class RecoveryService {
    * What every step of an open flow checks first: a block on the account (exceeding a limit here or
    * in any other flow, since this one started) ends the flow; so does, while verifying, having fewer
    * usable methods left than proofs still needed (too many wrong answers: SSPR_TOO_MANY_ATTEMPTS).
+   * SSPR must still apply: an account disabled or taken out of scope since the flow started ends it.
    * Returns the flow as it now is.
    */
   async #ensureOpen(flow: Flow, info: { ip?: string }, known?: UserFacts): Promise<Flow> {
     if (flow.state !== 'verify' && flow.state !== 'choose' && flow.state !== 'password') return flow;
     if ((await this.#throttle.blockedFor(this.#key('block', flow.data.typed))) > 0) return this.#end(flow, 'blocked', info);
-    if (flow.state === 'verify' && flow.user) {
-      const facts = known ?? (await this.#registration.facts(flow.user.id));
+    if (!flow.user) return flow;
+    const facts = known ?? (await this.#registration.facts(flow.user.id));
+    if (flow.user.status !== 'enabled') return this.#end(flow, 'not_registered', info);
+    if (!this.#registration.evaluate(facts).inScope) return this.#end(flow, 'not_enabled', info);
+    if (flow.state === 'verify') {
       const usable = this.#usable(flow, facts);
       if (usable.length < flow.data.required - flow.data.proven.length) {
         // Worn out by wrong answers, or (rarely) methods removed since the flow started.

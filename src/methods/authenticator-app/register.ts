@@ -37,6 +37,8 @@ export function authenticatorAppMethod(deps: MethodDeps): RecoveryMethod {
       }
       if (!(await deps.codes.consume(pending.challengeId))) return { kind: 'page', page: await fresh(ctx, 'totp.expired') };
       const previous = await deps.store.sspr.putMethod(ctx.user.id, 'authenticator_app', pending.pendingValue, deps.clock.now());
+      // The step just accepted is used up here too: the same code can't then prove a reset.
+      if (result.step !== undefined) await deps.store.reset.useTotpStep(ctx.user.id, result.step);
       return { kind: 'registered', change: previous === undefined ? 'added' : 'changed' };
     },
     summary(facts, t) {

@@ -48,6 +48,7 @@ import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneD
 import { createMethodRegistry, createChallenges } from './methods/registry.ts';
 import { MfaService } from './mfa/service.ts';
 import { mfaRoutes } from './flows/mfa/routes.ts';
+import { pinOrigin } from './web/pin-origin.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
 import { formActionsOnGet } from './web/form-get.ts';
@@ -327,6 +328,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       };
       const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current, throttle });
       return compose([
+        pinOrigin(config.server.issuer),
         securityHeaders(),
         errorPages(render, log),
         rememberLocale,

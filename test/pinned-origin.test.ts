@@ -23,7 +23,7 @@ function get(path: string, headers: Record<string, string>): Promise<{ status: n
 }
 
 test('a forged Host or X-Forwarded-Host changes no URL in discovery; discovery may be cached', async (t) => {
-  for (const headers of [{ Host: 'evil.example' }, { 'X-Forwarded-Host': 'evil.example' }]) {
+  for (const headers of [{ Host: 'evil.example' }, { 'X-Forwarded-Host': 'evil.example' }] as Record<string, string>[]) {
     const res = await get('/.well-known/openid-configuration', headers);
     t.is(res.status, 200);
     const doc = JSON.parse(res.body) as Record<string, unknown>;

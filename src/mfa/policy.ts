@@ -3,7 +3,7 @@
  * reach the multi-factor level, and which of a user's registered methods can prove it. Pure.
  */
 import type { Config } from '../config/schema.ts';
-import type { UserFacts } from '../sspr/policy.ts';
+import { intersects, type UserFacts } from '../sspr/policy.ts';
 import { methodList, type MethodId } from '../methods/ids.ts';
 
 /** A password (or any single factor). */
@@ -12,12 +12,6 @@ export const ACR_PASSWORD = 'single-factor';
 export const ACR_MFA = 'multi-factor';
 /** Published in discovery as acr_values_supported, weakest first. */
 export const ACR_VALUES = [ACR_PASSWORD, ACR_MFA] as const;
-
-const lower = (values: readonly string[]) => new Set(values.map((v) => v.normalize('NFKC').toLowerCase()));
-const intersects = (a: readonly string[], b: readonly string[]) => {
-  const set = lower(b);
-  return a.some((v) => set.has(v.normalize('NFKC').toLowerCase()));
-};
 
 /** Whether the policy makes this user prove a second factor at every sign-in. */
 export function mfaRequired(config: Config, groups: readonly string[]): boolean {

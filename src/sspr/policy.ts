@@ -41,7 +41,8 @@ export const methodSettingsMatchIds: Same<keyof SsprConfig['methods'], MethodId>
 
 const lower = (values: readonly string[]) => new Set(values.map((v) => v.normalize('NFKC').toLowerCase()));
 
-function intersects(a: readonly string[], b: readonly string[]): boolean {
+/** Whether the user's groups meet a configured list (NFKC, case-insensitive). */
+export function intersects(a: readonly string[], b: readonly string[]): boolean {
   const set = lower(b);
   return a.some((v) => set.has(v.normalize('NFKC').toLowerCase()));
 }

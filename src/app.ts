@@ -47,6 +47,7 @@ import { OneTimeCodes } from './security/codes.ts';
 import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
 import { createMethodRegistry, createChallenges } from './methods/registry.ts';
 import { MfaService } from './mfa/service.ts';
+import { RememberedDevices } from './mfa/devices.ts';
 import { mfaRoutes } from './flows/mfa/routes.ts';
 import { pinOrigin } from './web/pin-origin.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
@@ -228,6 +229,12 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     );
   }
   const mfa = new MfaService(methodDeps);
+  const devices = new RememberedDevices({ store, clock, config: () => live.current });
+  const mfaGate = {
+    required: (accountId: string) => mfa.required(accountId),
+    remembered: async (accountId: string, token: string | undefined, request: { ip?: string; clientId?: string }) =>
+      (await devices.check(token, accountId, request)) === 'remembered',
+  };
   const helpdesk = new HelpdeskRequests({ store, config: () => live.current, clock, mail, log });
   const recovery = new RecoveryService({
     store,
@@ -258,6 +265,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       ['oidc_payloads', () => store.oidc.purgeExpired(now)],
       ['sspr_challenges', () => store.sspr.purgeChallenges(now)],
       ['account_sessions', () => store.accountSessions.purgeExpired(now)],
+      ['mfa_devices', () => store.mfaDevices.purgeExpired(now)],
       ['reset_flows', () => store.reset.purgeExpired(now)],
       ['captcha_solutions', () => store.captcha.purgeExpired(now)],
       ['throttle_counters', () => throttle.purgeExpired()],
@@ -300,7 +308,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         cookieSigner,
         adapter,
         findAccount: createFindAccount(store),
-        policy: createInteractionPolicy(registration, mfa),
+        policy: createInteractionPolicy(registration, mfaGate),
         render,
         basePath,
         isFirstParty,
@@ -309,7 +317,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb, clock);
       const reauth = new ReauthService({ signIn: passwordSignIn, audit: store.audit, clock });
       const register = registerRoutes({ kit, registration, reauth, users, render, site });
-      const second = mfaRoutes({ kit, mfa, users, render, site, config: () => live.current });
+      const second = mfaRoutes({ kit, mfa, devices, users, render, site, config: () => live.current });
       const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages } });
       const setup = setupRoutes({
         setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),

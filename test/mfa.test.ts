@@ -74,6 +74,7 @@ test('a member of an MFA group proves an emailed code after the password; the ID
   const before = bed.smtp.messages.length;
   const codePage = await browser.submit(page, '/mfa/send', { method: 'email' });
   t.regex(codePage.html, /We sent a code to f•+@example\.net/);
+  t.notRegex(codePage.html, /name="remember"/, 'mfa.rememberDeviceDays is 0 by default: no device is remembered');
   const mail = await bed.smtp.waitFor((m) => bed.smtp.messages.indexOf(m) >= before && m.to.includes('fiona.private@example.net'));
   t.regex(mail.subject, /sign-in code/);
 

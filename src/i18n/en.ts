@@ -255,6 +255,7 @@ export const en = {
   'recover.too_many_from_network': 'There were too many attempts from your network. Wait a while and try again.',
   'mfa.title': "Confirm it's you",
   'mfa.intro': "Your password was right. To finish signing in to {client}, prove it's you in a second way.",
+  'mfa.remember': "Don't ask again on this device for {days} day(s)",
   'mfa.send': 'Send code',
   'mfa.call': 'Call me instead',
   'mfa.other': 'Use another way',

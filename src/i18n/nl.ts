@@ -257,6 +257,7 @@ export const nl: Record<MessageId, string> = {
   'recover.too_many_from_network': 'Er waren te veel pogingen vanaf je netwerk. Wacht even en probeer het opnieuw.',
   'mfa.title': 'Bevestig dat jij het bent',
   'mfa.intro': 'Je wachtwoord klopt. Bevestig op een tweede manier dat jij het bent om je aanmelding bij {client} af te ronden.',
+  'mfa.remember': 'Op dit apparaat {days} dag(en) niet meer vragen',
   'mfa.send': 'Code sturen',
   'mfa.call': 'Bel me liever',
   'mfa.other': 'Een andere manier gebruiken',

@@ -18,7 +18,15 @@ export interface SsprInterrupts {
 /** Whether the multi-factor policy makes this account prove a second factor. */
 export interface MfaGate {
   required(accountId: string): Promise<boolean>;
+  /**
+   * Whether this device is remembered for the account (the token from the signed device cookie),
+   * which stands in for the second factor the policy requires.
+   */
+  remembered?(accountId: string, token: string | undefined, request: { ip?: string; clientId?: string }): Promise<boolean>;
 }
+
+/** The signed cookie of a remembered device (src/mfa/devices.ts). */
+export const DEVICE_COOKIE = 'oidc_sspr_mfa_device';
 
 export const MFA_PROMPT = 'mfa';
 
@@ -32,7 +40,8 @@ const knownAcr = new Check('acr_values_unsupported', 'acr_values names no suppor
 
 /**
  * The second factor: asked after the password (and the SSPR prompts) when the relying party asks
- * for the multi-factor level or the policy requires it, unless the session already has it.
+ * for the multi-factor level or the policy requires it, unless the session already has it or (for
+ * the policy only) the device is remembered for the account.
  */
 function mfaPrompt(gate: MfaGate) {
   return new Prompt(
@@ -43,8 +52,15 @@ function mfaPrompt(gate: MfaGate) {
       const session = ctx.oidc.session;
       const accountId = session?.accountId;
       if (!accountId || session?.acr === ACR_MFA) return Check.NO_NEED_TO_PROMPT;
+      // A relying party that asks for the multi-factor level gets a second factor proved now.
       if (requestedAcr(ctx.oidc.params?.acr_values).acr === ACR_MFA) return Check.REQUEST_PROMPT;
-      return (await gate.required(accountId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      if (!(await gate.required(accountId))) return Check.NO_NEED_TO_PROMPT;
+      if (gate.remembered) {
+        const token = ctx.cookies.get(DEVICE_COOKIE, { signed: true });
+        const clientId = typeof ctx.oidc.params?.client_id === 'string' ? ctx.oidc.params.client_id : undefined;
+        if (await gate.remembered(accountId, token, { ip: ctx.ip, clientId })) return Check.NO_NEED_TO_PROMPT;
+      }
+      return Check.REQUEST_PROMPT;
     }),
   );
 }

@@ -88,6 +88,11 @@ export class OidcPayloadStore {
     return this.#db.transaction((trx) => revokeAccountIn(trx, accountId));
   }
 
+  /** signOutEverywhereIn in a transaction of its own: what disabling an account ends. */
+  async signOutEverywhere(accountId: string): Promise<void> {
+    await this.#db.transaction((trx) => signOutEverywhereIn(trx, accountId));
+  }
+
   /** Deletes expired rows in batches; returns how many went. */
   async purgeExpired(now: number, batch = 1000): Promise<number> {
     let total = 0;
@@ -110,9 +115,11 @@ export async function revokeAccountIn(trx: Knex.Transaction, accountId: string):
 
 /**
  * What a password reset ends, inside the caller's transaction: every oidc-provider session, grant
- * and token of the account (revokeAccountIn) and every /security-info session.
+ * and token of the account (revokeAccountIn), every /security-info session and every device
+ * remembered for multi-factor sign-in.
  */
 export async function signOutEverywhereIn(trx: Knex.Transaction, accountId: string): Promise<void> {
   await revokeAccountIn(trx, accountId);
   await trx('account_sessions').where({ user_id: accountId }).delete();
+  await trx('mfa_devices').where({ user_id: accountId }).delete();
 }

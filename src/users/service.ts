@@ -115,11 +115,14 @@ export class UserService {
     return user;
   }
 
-  /** Disabling also ends every session and revokes every token of the account. */
+  /**
+   * Disabling also ends every session (sign-in and /security-info), revokes every token and forgets
+   * every remembered device of the account.
+   */
   async setStatus(username: string, status: 'enabled' | 'disabled'): Promise<void> {
     const user = await this.require(username);
     await this.#store.users.update(user.id, { status }, this.#clock.now());
-    if (status === 'disabled') await this.#store.oidc.revokeAccount(user.id);
+    if (status === 'disabled') await this.#store.oidc.signOutEverywhere(user.id);
   }
 
   /** Ends a sign-in lockout. */

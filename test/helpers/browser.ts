@@ -112,6 +112,11 @@ export class Browser {
       .join('; ');
   }
 
+  /** Sets a cookie as a Set-Cookie header from `url` would (e.g. one copied from another browser). */
+  setCookie(url: string, header: string): void {
+    this.#store(new URL(url), header);
+  }
+
   cookieNames(): string[] {
     return this.#cookies.map((c) => c.name);
   }

@@ -9,6 +9,7 @@ import type { UserService } from '../../users/service.ts';
 import type { Config } from '../../config/schema.ts';
 import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
 import type { MfaService, MfaRequest } from '../../mfa/service.ts';
+import { DEVICE_COOKIE, type RememberedDevices } from '../../mfa/devices.ts';
 import { isMethodId, methodFacts, type MethodId } from '../../methods/ids.ts';
 import { availableMethods } from '../../sspr/policy.ts';
 import { ACR_MFA } from '../../mfa/policy.ts';
@@ -17,6 +18,7 @@ import { MFA_PROMPT } from '../../oidc/policy.ts';
 export interface MfaRouteDeps {
   kit: InteractionKit;
   mfa: MfaService;
+  devices: RememberedDevices;
   users: UserService;
   render: Renderer;
   site: () => SiteInfo;
@@ -79,6 +81,7 @@ export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Re
         csrf: kit.csrf.token(interaction.uid, PURPOSE),
         error: shown.error,
         errorVars: shown.errorVars,
+        rememberDays: deps.devices.days,
       },
       options,
     );
@@ -111,6 +114,19 @@ export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Re
     const before = (interaction.lastSubmission?.login as { amr?: string[] } | undefined)?.amr ?? ['pwd'];
     const amr = [...new Set([...before, outcome.amr, 'mfa'])];
     const login = { accountId: user.id, ts: Math.floor(kit.now() / 1000), acr: ACR_MFA, amr };
+    if (form.remember === 'yes') {
+      const remembered = await deps.devices.remember(user.id, request(ctx, interaction));
+      if (remembered) {
+        ctx.cookies.set(DEVICE_COOKIE, remembered.token, {
+          signed: true,
+          httpOnly: true,
+          sameSite: 'lax',
+          secure: ctx.secure,
+          path: kit.basePath || '/',
+          maxAge: remembered.maxAgeMs,
+        });
+      }
+    }
     return kit.finish(ctx, interaction, { login, [MFA_PROMPT]: { method } }, true);
   });
 

@@ -1,0 +1,48 @@
+/** Remembered devices of multi-factor sign-in. Only a hash of the cookie's token is stored. */
+import type { Knex } from 'knex';
+
+export interface MfaDevice {
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+type Row = Record<string, unknown>;
+
+export class MfaDeviceStore {
+  readonly #db: Knex;
+  constructor(db: Knex) {
+    this.#db = db;
+  }
+
+  async create(idHash: string, userId: string, now: number, expiresAt: number): Promise<void> {
+    await this.#db('mfa_devices').insert({ id_hash: idHash, user_id: userId, created_at: now, expires_at: expiresAt });
+  }
+
+  /** The record, expired or not (the caller tells the two apart for the audit). */
+  async find(idHash: string): Promise<MfaDevice | undefined> {
+    const row = await this.#db<Row>('mfa_devices').where({ id_hash: idHash }).first();
+    return row ? { userId: String(row.user_id), createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) } : undefined;
+  }
+
+  async used(idHash: string, now: number): Promise<void> {
+    await this.#db('mfa_devices').where({ id_hash: idHash }).update({ last_used_at: now });
+  }
+
+  async delete(idHash: string): Promise<void> {
+    await this.#db('mfa_devices').where({ id_hash: idHash }).delete();
+  }
+
+  async countForUser(userId: string, now: number): Promise<number> {
+    const [row] = await this.#db('mfa_devices').where({ user_id: userId }).andWhere('expires_at', '>', now).count<{ n: string | number }[]>({ n: '*' });
+    return Number(row?.n ?? 0);
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    return this.#db('mfa_devices').where({ user_id: userId }).delete();
+  }
+
+  async purgeExpired(now: number): Promise<number> {
+    return this.#db('mfa_devices').where('expires_at', '<=', now).delete();
+  }
+}

@@ -12,7 +12,8 @@
  * best logins/s ÷ best verifies/s; optionally resets per second (start → email code → new password,
  * codes read from the outbox), peak RSS with M logins in flight at once, the time of
  * `report registration` and `report resets`, and on PostgreSQL the plans (EXPLAIN ANALYZE) of the
- * statements one login and one reset run. `--suite` runs the scenarios of the README's table in one
+ * statements one login and one reset run. `--mfa` makes every login prove an emailed code after
+ * the password (mfa.require: all). `--suite` runs the scenarios of the README's table in one
  * go and prints them side by side. Results also go to test/output/bench-<timestamp>.json.
  *
  * Users are seeded in bulk with one precomputed hash and kept between runs (test/output/bench-cache/
@@ -22,7 +23,7 @@
  *   npm run bench -- [--db sqlite|postgres] [--pg-url URL] [--instances 1] [--users 1000]
  *                    [--levels 1,2,4,8] [--seconds 5] [--rounds 2] [--preset default|keycloak]
  *                    [--memory KiB] [--time T] [--parallelism P] [--reset-seconds 0]
- *                    [--rss-concurrency 0] [--reports] [--explain] [--suite] [--suite-users 1000000]
+ *                    [--rss-concurrency 0] [--reports] [--explain] [--mfa] [--suite] [--suite-users 1000000]
  *                    [--node-env production] [--cpu-prof DIR] [--server-node-option OPT]...
  *
  * Only 127.0.0.1 is contacted. Servers are stopped and temp dirs removed on every exit path.
@@ -47,7 +48,7 @@ function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n`);
   process.stderr.write(
     'usage: npm run bench -- [--db sqlite|postgres] [--pg-url URL] [--instances N] [--users N] [--levels 1,2,4,8] [--seconds 5] [--rounds 2] ' +
-      '[--preset default|keycloak] [--memory KiB] [--time T] [--parallelism P] [--reset-seconds S] [--rss-concurrency M] [--reports] [--explain] ' +
+      '[--preset default|keycloak] [--memory KiB] [--time T] [--parallelism P] [--reset-seconds S] [--rss-concurrency M] [--reports] [--explain] [--mfa] ' +
       '[--suite] [--suite-users N] [--node-env production] [--cpu-prof DIR] [--server-node-option OPT]...\n',
   );
   process.exit(2);
@@ -82,6 +83,7 @@ function options() {
         explain: { type: 'boolean' },
         suite: { type: 'boolean' },
         'suite-users': { type: 'string' },
+        mfa: { type: 'boolean' },
         'node-env': { type: 'string' },
         'cpu-prof': { type: 'string' },
         'server-node-option': { type: 'string', multiple: true },
@@ -119,6 +121,7 @@ function options() {
     reports: v.reports ?? false,
     explain: v.explain ?? false,
     suite: v.suite ?? false,
+    mfa: v.mfa ?? false,
     suiteUsers: integer('suite-users', v['suite-users'], 1_000_000, 1, 1_000_000),
     nodeEnv: v['node-env'] ?? process.env.NODE_ENV,
     cpuProfDir: v['cpu-prof'] ? path.resolve(v['cpu-prof']) : undefined,
@@ -134,6 +137,7 @@ function suite(opts: BenchOptions): Scenario[] {
   return [
     { ...base, label: 'SQLite 1k', db: 'sqlite', users: 1000, instances: 1 },
     { ...base, label: 'PostgreSQL 1k', db: 'postgres', users: 1000, instances: 1 },
+    { ...base, label: 'PostgreSQL 1k + MFA', db: 'postgres', users: 1000, instances: 1, mfa: true },
     {
       ...base,
       label: `PostgreSQL ${big >= 1000 ? `${big / 1000}k` : big}`,
@@ -194,6 +198,7 @@ async function main(): Promise<number> {
           rssConcurrency: opts.rssConcurrency,
           reports: opts.reports,
           explain: opts.explain,
+          mfa: opts.mfa,
         },
       ];
   const results: ScenarioResult[] = [];

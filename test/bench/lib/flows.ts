@@ -4,17 +4,24 @@ import { codeIn } from '../../helpers/register.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { username, emailOf } from './seed.ts';
 
+/** The code in the first message to `recipient` newer than message `afterId`, polled from the outbox. */
+export async function codeFromOutbox(store: Store, recipient: string, afterId: number): Promise<string | undefined> {
+  for (let tries = 0; tries < 500; tries += 1) {
+    const [message] = await store.outbox.latest({ recipient }, 1);
+    if (message && message.id > afterId) return codeIn(message.body);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return undefined;
+}
+
+export const lastOutboxId = async (store: Store, recipient: string) => (await store.outbox.latest({ recipient }, 1))[0]?.id ?? 0;
+
 export async function resetOnce(browser: Browser, issuer: string, store: Store, i: number, n: number): Promise<void> {
   const start = await browser.navigate(`${issuer}/reset`);
   const methods = await browser.submit(start, '/reset', { username: username(i) });
-  const before = (await store.outbox.latest({ recipient: emailOf(i) }, 1))[0]?.id ?? 0;
+  const before = await lastOutboxId(store, emailOf(i));
   const codePage = await browser.submit(methods, '/reset/flow/method', { method: 'email' });
-  let code: string | undefined;
-  for (let tries = 0; tries < 500 && !code; tries += 1) {
-    const [message] = await store.outbox.latest({ recipient: emailOf(i) }, 1);
-    if (message && message.id > before) code = codeIn(message.body);
-    else await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const code = await codeFromOutbox(store, emailOf(i), before);
   if (!code) throw new Error(`no code for ${username(i)} (page ${codePage.status}): ${codePage.html.slice(0, 300)}`);
   const passwordPage = await browser.submit(codePage, '/reset/flow/answer', { code });
   const password = `harbour ${n} ${Math.random().toString(36).slice(2)} violet candle`;

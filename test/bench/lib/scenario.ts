@@ -12,9 +12,9 @@ import { openDatabase } from '../../../src/store/db.ts';
 import { createStore } from '../../../src/store/index.ts';
 import type { Config } from '../../../src/config/schema.ts';
 import { Browser, type Page } from '../../helpers/browser.ts';
-import { discover, login, oidc } from '../../helpers/rp.ts';
+import { discover, login, authorizationRequest, signIn, redeem, oidc } from '../../helpers/rp.ts';
 import { RP_REDIRECT } from '../../helpers/idp.ts';
-import { resetOnce } from './flows.ts';
+import { resetOnce, codeFromOutbox, lastOutboxId } from './flows.ts';
 import { seedUsers, PASSWORD, username, userId, emailOf, type DatabaseInput } from './seed.ts';
 import { freePort, startServer, stopServer, type Server } from './servers.ts';
 import {
@@ -37,6 +37,8 @@ export interface Scenario {
   rssConcurrency: number;
   reports: boolean;
   explain: boolean;
+  /** Everyone proves an emailed code after the password (mfa.require: all), read from the outbox. */
+  mfa?: boolean;
 }
 
 export interface LevelResult {
@@ -83,8 +85,9 @@ export interface ScenarioResult {
 }
 
 /** The bench's configuration for one instance (all of them share the issuer and the database). */
-export function benchConfig(issuer: string, port: number, database: DatabaseInput, opts: BenchOptions): ConfigInput {
+export function benchConfig(issuer: string, port: number, database: DatabaseInput, opts: BenchOptions, mfa = false): ConfigInput {
   return {
+    ...(mfa ? { mfa: { require: 'all', methods: ['email'] } } : {}),
     server: { issuer, port, host: '127.0.0.1' },
     database,
     logging: { level: 'warn' },
@@ -148,7 +151,7 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
   const issuer = `http://127.0.0.1:${ports[0]}`;
   const files = ports.map((port, i) => {
     const file = path.join(dir, `instance-${i}.yaml`);
-    writeFileSync(file, stringify(benchConfig(issuer, port, seeded.database, opts)));
+    writeFileSync(file, stringify(benchConfig(issuer, port, seeded.database, opts, scenario.mfa)));
     return file;
   });
   const execArgv = [...opts.serverNodeOptions, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
@@ -167,10 +170,12 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
     const rps = servers.map((s) => rpOn(discovered, issuer, s.url));
     // Logins spread over the table (a stride coprime with most N), round-robin over the instances.
     const pick = (n: number) => (n * 7919) % scenario.users;
+    const outbox = createStore(store);
     const oneLogin = async (n: number) => {
       const i = pick(n);
       const k = n % servers.length;
-      const { tokens } = await login(rps[k]!, username(i), PASSWORD, {}, new PinnedBrowser(issuer, servers[k]!.url));
+      const browser = new PinnedBrowser(issuer, servers[k]!.url);
+      const tokens = scenario.mfa ? await loginWithEmailCode(rps[k]!, browser, outbox, i) : (await login(rps[k]!, username(i), PASSWORD, {}, browser)).tokens;
       const claims = tokens.claims();
       if (!claims || claims.sub !== userId(i)) throw new Error(`id_token sub ${claims?.sub} is not user ${userId(i)}`);
       if (!tokens.access_token) throw new Error('no access token');
@@ -315,6 +320,22 @@ async function resetPhase(scenario: Scenario, issuer: string, servers: Server[],
   // The shared password back, so that the next scenarios and runs can sign these users in.
   for (let k = 0; k < used.length; k += 500) await db('users').whereIn('id', used.slice(k, k + 500).map(userId)).update({ password_hash: shared });
   return { perSecond, p50Ms, failures: all.failures };
+}
+
+/** A whole code flow with the second factor: password, then the emailed code from the outbox. */
+async function loginWithEmailCode(rp: oidc.Configuration, browser: Browser, store: ReturnType<typeof createStore>, i: number) {
+  const auth = await authorizationRequest(rp);
+  const form = await browser.navigate(auth.url.href);
+  const second = await signIn(browser, form, username(i), PASSWORD);
+  const before = await lastOutboxId(store, emailOf(i));
+  const codePage = await browser.submit(second, '/mfa/send', { method: 'email' });
+  const code = await codeFromOutbox(store, emailOf(i), before);
+  if (!code) throw new Error(`no sign-in code for ${username(i)} (page ${codePage.status})`);
+  const done = await browser.submit(codePage, '/mfa/verify', { method: 'email', code });
+  if (done.status !== 0) throw new Error(`the second factor did not return to the client (status ${done.status})`);
+  const tokens = await redeem(rp, auth, done.url);
+  if (tokens.claims()?.acr !== 'multi-factor') throw new Error(`acr ${tokens.claims()?.acr}, not multi-factor`);
+  return tokens;
 }
 
 /** Peak RSS of one instance while `concurrency` logins are in flight at once. */

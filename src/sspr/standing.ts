@@ -12,7 +12,7 @@ import { methodFacts, type MethodId } from '../methods/ids.ts';
 import { standing, type Interrupt, type Standing, type UserFacts } from './policy.ts';
 
 /** Stands in for "no account": an unknown user id is evaluated after the same reads as a real one. */
-export const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
+export { NO_ACCOUNT } from '../users/service.ts';
 
 /** How many more methods must be registered (0 when enough): one that counts alone is always needed. */
 export function missingMethods(s: Standing): number {

@@ -1,6 +1,8 @@
 /**
  * "Can't access your account?": identify, the three refusals, verification with one or two
- * methods, unlock or reset, and what follows a reset. No HTTP here; see state.ts for the diagram.
+ * methods, unlock or reset, and what follows a reset. No HTTP here. Beside it: state.ts (the
+ * diagram), flows.ts (how a flow is kept), limits.ts (the SSPR limits), notify.ts (the mails after
+ * a reset), helpdesk.ts ("contact an administrator"); facts and standing come from StandingService.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -21,9 +23,10 @@ import { checkNewPassword, type PasswordProblem } from '../../security/password-
 import type { Throttle } from '../../security/throttle.ts';
 import type { HelpdeskRequests } from './helpdesk.ts';
 import { AppError } from '../../errors.ts';
-import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
+import type { FlowData, FlowState, RefusalReason } from './state.ts';
+import { ResetFlows, wrongStep, type Flow } from './flows.ts';
 import { writebackRefused } from '../../directory/refusal.ts';
-import { hash, ref, resetAudit, type ResetAudit } from './audit.ts';
+import { ref, resetAudit, type ResetAudit } from './audit.ts';
 import { ResetLimits } from './limits.ts';
 import { ResetNotices } from './notify.ts';
 
@@ -35,27 +38,15 @@ export interface PasswordWriteback {
   unlock?(user: { id: string; username: string }): Promise<void>;
 }
 
-export interface Flow {
-  id: string;
-  user: User | undefined;
-  state: FlowState;
-  data: FlowData;
-  version: number;
-  expiresAt: number;
-}
-
 export interface RequestInfo {
   ip?: string;
   locale: Locale;
   t: Translate;
 }
 
-export const flowExpired = () => new AppError('reset_expired');
-const conflict = () => new AppError('reset_step_conflict');
-const wrongStep = () => new AppError('reset_wrong_step');
+export { flowExpired, type Flow } from './flows.ts';
 
 export class RecoveryService {
-  readonly #store: Store;
   readonly #config: () => Config;
   readonly #clock: Clock;
   readonly #users: UserService;
@@ -68,6 +59,7 @@ export class RecoveryService {
   readonly #limits: ResetLimits;
   readonly #notices: ResetNotices;
   readonly #audit: ResetAudit;
+  readonly #flows: ResetFlows;
 
   constructor(deps: {
     store: Store;
@@ -83,7 +75,6 @@ export class RecoveryService {
     helpdesk: HelpdeskRequests;
     writeback?: PasswordWriteback;
   }) {
-    this.#store = deps.store;
     this.#config = deps.config;
     this.#clock = deps.clock;
     this.#users = deps.users;
@@ -94,6 +85,7 @@ export class RecoveryService {
     this.#writeback = deps.writeback;
     this.#helpdesk = deps.helpdesk;
     this.#audit = resetAudit(deps.store.audit, deps.clock);
+    this.#flows = new ResetFlows({ store: deps.store, users: deps.users, clock: deps.clock });
     this.#limits = new ResetLimits({ throttle: deps.throttle, config: deps.config, audit: this.#audit });
     this.#notices = new ResetNotices({ store: deps.store, config: deps.config, standing: deps.standing, mail: deps.mail, log: deps.log });
   }
@@ -105,7 +97,7 @@ export class RecoveryService {
 
   /** Ends a flow that can no longer succeed: refused for `reason`, audited as a failed reset. */
   async #end(flow: Flow, reason: 'blocked' | 'too_many_attempts' | 'not_registered' | 'not_enabled', info: { ip?: string }): Promise<Flow> {
-    const moved = await this.#move(flow, 'refused', { ...flow.data, reason, current: undefined });
+    const moved = await this.#flows.move(flow, 'refused', { ...flow.data, reason, current: undefined });
     await this.#audit('sspr.reset.failed', flow.user?.id, { ...info, flowId: ref(flow.id) }, 'failure', { reason });
     return moved;
   }
@@ -170,32 +162,14 @@ export class RecoveryService {
     else if (active.passwordSource === 'onpremises' && !this.#writeback) reason = 'writeback_unavailable';
     if (reason) state = 'refused';
     const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
-    await this.#store.reset.create(hash(id), { userId: active?.id ?? null, state, data: { ...data }, createdAt: now, expiresAt: now + config.sspr.resetFlowMinutes * 60_000 });
+    await this.#flows.create(id, active?.id ?? null, state, data, now + config.sspr.resetFlowMinutes * 60_000);
     await this.#audit('sspr.reset.started', active?.id, at, reason ? 'failure' : 'success', reason ? { reason } : {});
     return id;
   }
 
-  async load(id: string | undefined): Promise<Flow> {
-    if (!id || id.length > 100) throw flowExpired();
-    const row = await this.#store.reset.find(hash(id), this.#clock.now());
-    if (!row) throw flowExpired();
-    // A flow without an account looks one up too: the same store work as a real account's flow.
-    const user = await this.#users.byId(row.userId ?? NO_ACCOUNT);
-    return { id, user, state: row.state as FlowState, data: row.data as unknown as FlowData, version: row.version, expiresAt: row.expiresAt };
-  }
-
-  /** Moves the flow on, only along the diagram in state.ts and only from the version read. */
-  async #move(flow: Flow, state: FlowState, data: FlowData): Promise<Flow> {
-    if (!canMove(flow.state, state)) throw wrongStep();
-    if (!(await this.#store.reset.transition(hash(flow.id), flow.version, state, { ...data }, this.#clock.now()))) throw conflict();
-    return { ...flow, state, data, version: flow.version + 1 };
-  }
-
-  /** The flow's last move, to done: the account changes in the same transaction (see ResetStore.finish). */
-  async #finish(flow: Flow, user: User, passwordHash: string | null, data: FlowData): Promise<Flow> {
-    if (!canMove(flow.state, 'done')) throw wrongStep();
-    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
-    return { ...flow, state: 'done', data, version: flow.version + 1 };
+  /** The open flow of a cookie id (see ResetFlows.load). */
+  load(id: string | undefined): Promise<Flow> {
+    return this.#flows.load(id);
   }
 
   #require(flow: Flow, ...states: FlowState[]): User {
@@ -222,7 +196,7 @@ export class RecoveryService {
     const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) });
     if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info), page: undefined };
     if (outcome.kind !== 'page') throw new Error('a challenge cannot be proven before it starts');
-    const moved = await this.#move(flow, 'verify', { ...flow.data, current: { method: challenge.id, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } });
+    const moved = await this.#flows.move(flow, 'verify', { ...flow.data, current: { method: challenge.id, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } });
     return { flow: moved, page: outcome.page };
   }
 
@@ -236,7 +210,7 @@ export class RecoveryService {
     this.#require(flow, 'verify');
     const open = await this.#ensureOpen(flow, info);
     if (open.state !== 'verify') return open;
-    return this.#move(flow, 'verify', { ...flow.data, current: undefined });
+    return this.#flows.move(flow, 'verify', { ...flow.data, current: undefined });
   }
 
   /** The user answers the current challenge. */
@@ -256,7 +230,7 @@ export class RecoveryService {
       await this.#audit('sspr.reset.step', user.id, { ...info, flowId: ref(flow.id) }, outcome.failed ? 'failure' : 'info', { method: current.method });
       const worn = (failures[current.method] ?? 0) >= this.#config().sspr.codes.maxAttempts;
       const data: FlowData = { ...flow.data, failures, current: worn ? undefined : { method: current.method, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } };
-      const moved = await this.#move(flow, 'verify', data);
+      const moved = await this.#flows.move(flow, 'verify', data);
       // A worn-out method may leave too few to finish: then the flow ends here.
       if (worn) return { flow: await this.#ensureOpen(moved, info, facts) };
       return { flow: moved, page: outcome.page };
@@ -264,10 +238,10 @@ export class RecoveryService {
     await this.#audit('sspr.reset.step', user.id, { ...info, flowId: ref(flow.id) }, 'success', { method: current.method, step: flow.data.proven.length + 1 });
     const proven = [...flow.data.proven, current.method];
     const data: FlowData = { ...flow.data, proven, current: undefined };
-    if (proven.length < flow.data.required) return { flow: await this.#move(flow, 'verify', data) };
+    if (proven.length < flow.data.required) return { flow: await this.#flows.move(flow, 'verify', data) };
     const locked = user.lockedUntil !== null && user.lockedUntil > this.#clock.now();
     const next: FlowState = locked && this.#config().sspr.onPremises.allowUnlockWithoutReset ? 'choose' : 'password';
-    return { flow: await this.#move(flow, next, data) };
+    return { flow: await this.#flows.move(flow, next, data) };
   }
 
   /** From "choose": unlock only (no new password), or go on to a new password. */
@@ -275,12 +249,12 @@ export class RecoveryService {
     const user = this.#require(flow, 'choose');
     const open = await this.#ensureOpen(flow, info);
     if (open.state !== 'choose') return open;
-    if (choice === 'reset') return this.#move(flow, 'password', flow.data);
+    if (choice === 'reset') return this.#flows.move(flow, 'password', flow.data);
     if (choice !== 'unlock') throw new AppError('reset_bad_choice');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
     // The directory first (a failure there changes nothing here).
     if (user.passwordSource === 'onpremises') await this.#writeback?.unlock?.(user);
-    await this.#finish(flow, user, null, data);
+    await this.#flows.finish(flow, user, null, data);
     await this.#audit('sspr.unlocked', user.id, { ...info, flowId: ref(flow.id) }, 'success', {});
     await this.#limits.resetCounters(flow.data.typed);
     return { ...flow, state: 'done', data, version: flow.version + 1 };
@@ -317,20 +291,20 @@ export class RecoveryService {
     const data: FlowData = { ...flow.data, outcome: 'reset' };
     let done: Flow;
     if (onPremises) {
-      const claimed = await this.#move(flow, 'finishing', flow.data);
+      const claimed = await this.#flows.move(flow, 'finishing', flow.data);
       try {
         await this.#writeback!.setPassword({ id: user.id, username: user.username }, password);
       } catch (error) {
-        const refused = await writebackRefused(error, () => this.#move(claimed, 'password', flow.data), (reason) => this.#audit('sspr.reset.failed', user.id, at, 'failure', reason));
+        const refused = await writebackRefused(error, () => this.#flows.move(claimed, 'password', flow.data), (reason) => this.#audit('sspr.reset.failed', user.id, at, 'failure', reason));
         if (refused) return refused;
         this.#log.error({ event: 'writeback.failed', userId: user.id, flowId: at.flowId, err: { message: (error as Error).message } }, 'password writeback failed');
-        await this.#move(claimed, 'password', flow.data);
+        await this.#flows.move(claimed, 'password', flow.data);
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback' });
         throw new AppError('writeback_failed');
       }
       done = await this.#finishAfterWriteback(claimed, user, passwordHash, data, at);
     } else {
-      done = await this.#finish(flow, user, passwordHash, data);
+      done = await this.#flows.finish(flow, user, passwordHash, data);
     }
     await this.#audit('sspr.reset.completed', user.id, at, 'success', { methods: flow.data.proven.join(' ') });
     await this.#limits.resetCounters(flow.data.typed);
@@ -346,14 +320,14 @@ export class RecoveryService {
    */
   async #finishAfterWriteback(claimed: Flow, user: User, passwordHash: string, data: FlowData, at: { ip?: string; flowId: string }): Promise<Flow> {
     try {
-      return await this.#finish(claimed, user, passwordHash, data);
+      return await this.#flows.finish(claimed, user, passwordHash, data);
     } catch (error) {
       this.#log.error(
         { event: 'reset.incomplete', userId: user.id, username: user.username, flowId: at.flowId, err: { message: (error as Error).message } },
         'the directory has the new password but storing it here failed: the user is asked to submit it again',
       );
       try {
-        await this.#move(claimed, 'password', claimed.data);
+        await this.#flows.move(claimed, 'password', claimed.data);
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'incomplete' });
       } catch (again) {
         this.#log.error({ event: 'reset.incomplete.unrecorded', userId: user.id, flowId: at.flowId, err: { message: (again as Error).message } }, 'could not reopen the flow or audit the incomplete reset');
@@ -372,7 +346,7 @@ export class RecoveryService {
   async contactAdmin(flow: Flow, info: RequestInfo): Promise<Flow> {
     if (flow.state !== 'refused') throw wrongStep();
     if (flow.data.contacted) return flow;
-    const moved = await this.#move(flow, 'refused', { ...flow.data, contacted: true });
+    const moved = await this.#flows.move(flow, 'refused', { ...flow.data, contacted: true });
     if ((await this.#limits.firstContact(flow.data.typed)) && flow.user) {
       this.#helpdesk.send({ user: flow.user, reason: flow.data.reason ?? 'not_registered', t: info.t, ip: info.ip, flowId: ref(flow.id) });
     }

@@ -1,6 +1,6 @@
 /**
  * Registration of recovery methods: the interrupt at sign-in, reconfirmation and the setup page
- * all use this service. No HTTP here.
+ * all use this service; what an account has and needs comes from StandingService. No HTTP here.
  */
 import type { Store } from '../../store/index.ts';
 import type { User } from '../../store/users.ts';

@@ -33,6 +33,7 @@ import { PasswordSignIn } from './flows/sign-in.ts';
 import { loginRoutes } from './flows/login/routes.ts';
 import { interactionKit } from './flows/interaction.ts';
 import { RegistrationService } from './flows/register/service.ts';
+import { StandingService } from './sspr/standing.ts';
 import { registerRoutes } from './flows/register/routes.ts';
 import { ReauthService } from './flows/register/reauth.ts';
 import { SetupService } from './flows/setup/service.ts';
@@ -220,7 +221,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   };
   const methods = createMethodRegistry(methodDeps);
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
-  const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
+  const standing = new StandingService({ store, config: () => live.current, clock });
+  const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier, standing });
   const writeback = options.writeback ?? (directory && config.directory?.mode === 'writable' ? new LdapPasswordWriteback(store, directory.client) : undefined);
   if (config.sspr.onPremises.passwordWriteback && !writeback) {
     log.warn(
@@ -241,7 +243,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     config: () => live.current,
     clock,
     users,
-    registration,
+    standing,
     challenges: createChallenges(methodDeps),
     hasher,
     mail,
@@ -308,7 +310,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         cookieSigner,
         adapter,
         findAccount: createFindAccount(store),
-        policy: createInteractionPolicy(registration, mfaGate),
+        policy: createInteractionPolicy(standing, mfaGate),
         render,
         basePath,
         isFirstParty,

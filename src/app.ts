@@ -39,7 +39,6 @@ import { SetupService } from './flows/setup/service.ts';
 import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
 import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
-import { Throttle } from './security/throttle.ts';
 import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
 import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
@@ -60,6 +59,7 @@ import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createDirectoryRuntime, directoryPasswordCheck, type DirectoryRuntime } from './directory/runtime.ts';
 import { LdapPasswordWriteback } from './directory/writeback.ts';
+import { createMetrics, meteredDelivery, meteredThrottle, serveMetrics, type Metrics, type MetricsListener } from './metrics/index.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
@@ -118,6 +118,8 @@ export interface IdpParts {
    * A run that fails is logged; a run still going when the next is due makes that one skip.
    */
   startPurge(intervalMs?: number): () => void;
+  /** Prometheus series of this IdP (its own registry); undefined unless `metrics.enabled`. */
+  metrics: Metrics | undefined;
   /** Resolves once the work started in the background so far (helpdesk mails) is done. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -127,6 +129,8 @@ export interface Idp {
   app: Koa;
   provider: Provider;
   parts: IdpParts;
+  /** The listener of `metrics.listen`, when configured. */
+  metricsListener: MetricsListener | undefined;
   close(): Promise<void>;
 }
 
@@ -162,6 +166,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   // no password reset pays for indexing it.
   loadCommonPasswords();
   const store = createStore(db);
+  const metrics = createMetrics(config.metrics, db, store);
   const live = new LiveConfig(config);
   // A logger passed in is the caller's to set; ours follows logging.level on reloads.
   if (!options.logger) followLevel(live, log);
@@ -188,7 +193,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     basePath,
   });
   const render = createRenderer(site);
-  const throttle = new Throttle(store.throttle, clock);
+  const throttle = meteredThrottle(store.throttle, clock, metrics);
   const passwordSignIn = new PasswordSignIn({
     users,
     log,
@@ -203,8 +208,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const derived = secretKeys(master);
   const box = createSecretBox(derived.secretBox);
   const codes = new OneTimeCodes(store.sspr, clock, () => derived.codePepper, () => live.current.sspr.codes);
-  const mail = createMailDelivery({ config: () => live.current.delivery.mail, outbox: store.outbox, log, clock });
-  const phone = createPhoneDelivery({ config: () => live.current.delivery.phone, outbox: store.outbox, log, clock });
+  const mail = meteredDelivery(createMailDelivery({ config: () => live.current.delivery.mail, outbox: store.outbox, log, clock }), metrics);
+  const phone = meteredDelivery(createPhoneDelivery({ config: () => live.current.delivery.phone, outbox: store.outbox, log, clock }), metrics);
   const methodDeps = {
     config: () => live.current,
     store,
@@ -344,6 +349,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       ]);
     },
     purge,
+    metrics,
     startPurge(intervalMs = config.oidc.purgeIntervalSeconds * 1000) {
       if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new RangeError(`startPurge: intervalMs must be a positive number, got ${intervalMs}`);
       let running: Promise<unknown> | undefined;
@@ -403,6 +409,10 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   // Mounted, oidc-provider signs its cookies with the host app's keys.
   app.keys = parts.cookieSigner;
   app.silent = true;
+  const metricsListener = await serveMetrics(app, parts.metrics, config.metrics, parts.basePath).catch(async (error: unknown) => {
+    await parts.close();
+    throw error;
+  });
   app.use(requestLog(parts.log));
   app.use(health(parts.store, parts.directory));
   const idp = parts.middleware(provider);
@@ -415,8 +425,10 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
     app,
     provider,
     parts,
+    metricsListener,
     async close() {
       stopPurge();
+      await metricsListener?.close();
       await parts.close();
     },
   };

@@ -53,6 +53,7 @@ import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/re
 import { formActionsOnGet } from './web/form-get.ts';
 import { logoAssetPath, readLogo } from './web/logo.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
+import { requestId, requestIdOf } from './web/request-id.ts';
 import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
@@ -333,6 +334,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       };
       const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current, throttle });
       return compose([
+        requestId(config.server.trustProxy),
         pinOrigin(config.server.issuer),
         securityHeaders(),
         errorPages(render, log),
@@ -394,7 +396,7 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   // The client address is taken from the right of X-Forwarded-For: the left is the client's to write.
   provider.maxIpsCount = config.server.proxyHops;
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
-    parts.log.error({ err: error, path: ctx.path }, 'oidc-provider server error');
+    parts.log.error({ err: error, path: ctx.path, requestId: requestIdOf(ctx as unknown as Koa.Context) }, 'oidc-provider server error');
     // A database outage is temporary: 503 with Retry-After from the JSON endpoints (token, userinfo)
     // too, not 500 (pages get their 503 from renderError).
     if (isDatabaseUnavailable(error)) {
@@ -413,6 +415,7 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
     await parts.close();
     throw error;
   });
+  app.use(requestId(config.server.trustProxy));
   app.use(requestLog(parts.log));
   app.use(health(parts.store, parts.directory));
   const idp = parts.middleware(provider);
@@ -452,14 +455,14 @@ function health(store: Store, directory: DirectoryRuntime | undefined): Middlewa
   };
 }
 
-/** One log line per request: method, path without query (it may carry codes), status, duration. */
+/** One log line per request: its id, method, path without query (it may carry codes), status, duration. */
 function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     try {
       await next();
     } finally {
-      log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+      log.debug({ requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
     }
   };
 }

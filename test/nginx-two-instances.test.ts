@@ -56,6 +56,7 @@ test.before(async () => {
         passwords: { argon2: testArgon2 },
         sspr,
         delivery: { mail: { transport: 'outbox' }, phone: { transport: 'outbox' } },
+        metrics: { enabled: true, listen: { port: 0 } },
       }),
       { issuer },
     );
@@ -164,6 +165,16 @@ test.serial('a full sign-in through nginx is served by both instances, with ngin
   const served = await Promise.all(browser.ids.map(servedBy));
   t.log(`sign-in: ${served.length} requests, A=${served.filter((s) => s === 0).length}, B=${served.filter((s) => s === 1).length}`);
   t.deepEqual([...new Set(served)].sort(), [0, 1], 'both instances served the sign-in');
+  // Each instance has its own metrics listener (as logged at start); the one sign-in is counted once.
+  const successes = await Promise.all(
+    [0, 1].map(async (i) => {
+      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"/.exec(the().cluster.output(i))?.[1];
+      if (!url) throw new Error(`instance ${i} logged no metrics listener`);
+      const text = await (await fetch(url)).text();
+      return Number(/^oidc_sspr_logins_total\{result="success"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    }),
+  );
+  t.is(successes[0]! + successes[1]!, 1, `sign-ins counted per instance: ${successes.join(', ')}`);
 });
 
 test.serial('an instance stopped (SIGTERM) in the middle of a sign-in: the flow goes on via the other one', async (t) => {

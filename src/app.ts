@@ -33,13 +33,13 @@ import { PasswordSignIn } from './flows/sign-in.ts';
 import { loginRoutes } from './flows/login/routes.ts';
 import { interactionKit } from './flows/interaction.ts';
 import { RegistrationService } from './flows/register/service.ts';
+import { StandingService } from './sspr/standing.ts';
 import { registerRoutes } from './flows/register/routes.ts';
 import { ReauthService } from './flows/register/reauth.ts';
 import { SetupService } from './flows/setup/service.ts';
 import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
 import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
-import { Throttle } from './security/throttle.ts';
 import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
 import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
@@ -55,12 +55,14 @@ import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/re
 import { formActionsOnGet } from './web/form-get.ts';
 import { logoAssetPath, readLogo } from './web/logo.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
+import { requestId, requestIdOf } from './web/request-id.ts';
 import { assets } from './web/assets.ts';
 import { isLocale } from './i18n/index.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createDirectoryRuntime, directoryPasswordCheck, type DirectoryRuntime } from './directory/runtime.ts';
 import { LdapPasswordWriteback } from './directory/writeback.ts';
+import { createMetrics, meteredDelivery, meteredThrottle, serveMetrics, type Metrics, type MetricsListener } from './metrics/index.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
@@ -119,6 +121,8 @@ export interface IdpParts {
    * A run that fails is logged; a run still going when the next is due makes that one skip.
    */
   startPurge(intervalMs?: number): () => void;
+  /** Prometheus series of this IdP (its own registry); undefined unless `metrics.enabled`. */
+  metrics: Metrics | undefined;
   /** Resolves once the work started in the background so far (helpdesk mails) is done. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -128,6 +132,8 @@ export interface Idp {
   app: Koa;
   provider: Provider;
   parts: IdpParts;
+  /** The listener of `metrics.listen`, when configured. */
+  metricsListener: MetricsListener | undefined;
   close(): Promise<void>;
 }
 
@@ -163,6 +169,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   // no password reset pays for indexing it.
   loadCommonPasswords();
   const store = createStore(db);
+  const metrics = createMetrics(config.metrics, db, store);
   const live = new LiveConfig(config);
   // A logger passed in is the caller's to set; ours follows logging.level on reloads.
   if (!options.logger) followLevel(live, log);
@@ -189,7 +196,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     basePath,
   });
   const render = createRenderer(site);
-  const throttle = new Throttle(store.throttle, clock);
+  const throttle = meteredThrottle(store.throttle, clock, metrics);
   const passwordSignIn = new PasswordSignIn({
     users,
     log,
@@ -204,8 +211,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const derived = secretKeys(master);
   const box = createSecretBox(derived.secretBox);
   const codes = new OneTimeCodes(store.sspr, clock, () => derived.codePepper, () => live.current.sspr.codes);
-  const mail = createMailDelivery({ config: () => live.current.delivery.mail, outbox: store.outbox, log, clock });
-  const phone = createPhoneDelivery({ config: () => live.current.delivery.phone, outbox: store.outbox, log, clock });
+  const mail = meteredDelivery(createMailDelivery({ config: () => live.current.delivery.mail, outbox: store.outbox, log, clock }), metrics);
+  const phone = meteredDelivery(createPhoneDelivery({ config: () => live.current.delivery.phone, outbox: store.outbox, log, clock }), metrics);
   const methodDeps = {
     config: () => live.current,
     store,
@@ -220,7 +227,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   };
   const methods = createMethodRegistry(methodDeps);
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
-  const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier });
+  const standing = new StandingService({ store, config: () => live.current, clock });
+  const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier, standing });
   const writeback = options.writeback ?? (directory && config.directory?.mode === 'writable' ? new LdapPasswordWriteback(store, directory.client) : undefined);
   if (config.sspr.onPremises.passwordWriteback && !writeback) {
     log.warn(
@@ -241,7 +249,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     config: () => live.current,
     clock,
     users,
-    registration,
+    standing,
     challenges: createChallenges(methodDeps),
     hasher,
     mail,
@@ -308,7 +316,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         cookieSigner,
         adapter,
         findAccount: createFindAccount(store),
-        policy: createInteractionPolicy(registration, mfaGate),
+        policy: createInteractionPolicy(standing, mfaGate),
         render,
         basePath,
         isFirstParty,
@@ -336,6 +344,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       };
       const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current, throttle });
       return compose([
+        requestId(config.server.trustProxy),
         pinOrigin(config.server.issuer),
         securityHeaders(),
         errorPages(render, log),
@@ -352,6 +361,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       ]);
     },
     purge,
+    metrics,
     startPurge(intervalMs = config.oidc.purgeIntervalSeconds * 1000) {
       if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new RangeError(`startPurge: intervalMs must be a positive number, got ${intervalMs}`);
       let running: Promise<unknown> | undefined;
@@ -396,7 +406,7 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   // The client address is taken from the right of X-Forwarded-For: the left is the client's to write.
   provider.maxIpsCount = config.server.proxyHops;
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
-    parts.log.error({ err: error, path: ctx.path }, 'oidc-provider server error');
+    parts.log.error({ err: error, path: ctx.path, requestId: requestIdOf(ctx as unknown as Koa.Context) }, 'oidc-provider server error');
     // A database outage is temporary: 503 with Retry-After from the JSON endpoints (token, userinfo)
     // too, not 500 (pages get their 503 from renderError).
     if (isDatabaseUnavailable(error)) {
@@ -411,6 +421,11 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   // Mounted, oidc-provider signs its cookies with the host app's keys.
   app.keys = parts.cookieSigner;
   app.silent = true;
+  const metricsListener = await serveMetrics(app, parts.metrics, config.metrics, parts.basePath).catch(async (error: unknown) => {
+    await parts.close();
+    throw error;
+  });
+  app.use(requestId(config.server.trustProxy));
   app.use(requestLog(parts.log));
   app.use(health(parts.store, parts.directory));
   const idp = parts.middleware(provider);
@@ -423,8 +438,10 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
     app,
     provider,
     parts,
+    metricsListener,
     async close() {
       stopPurge();
+      await metricsListener?.close();
       await parts.close();
     },
   };
@@ -448,14 +465,14 @@ function health(store: Store, directory: DirectoryRuntime | undefined): Middlewa
   };
 }
 
-/** One log line per request: method, path without query (it may carry codes), status, duration. */
+/** One log line per request: its id, method, path without query (it may carry codes), status, duration. */
 function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     try {
       await next();
     } finally {
-      log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+      log.debug({ requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
     }
   };
 }

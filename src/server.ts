@@ -56,6 +56,7 @@ async function main(): Promise<number> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   log.info({ issuer: config.server.issuer, port, config: location.file }, `oidc-sspr listening on port ${port}`);
+  if (idp.metricsListener) log.info({ url: `${idp.metricsListener.url}/metrics` }, 'metrics served on their own listener');
 
   const watcher = watchConfig(location.file, idp.parts.config, log);
 

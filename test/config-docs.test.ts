@@ -77,6 +77,7 @@ test('one table per section, in schema order', (t) => {
     '### `mfa`',
     '### `delivery`',
     '### `directory`',
+    '### `metrics`',
   ]);
   // Nested keys without a section of their own stay in their parent's table.
   const databaseTable = reference.slice(reference.indexOf('### `database`'), reference.indexOf('### `logging`'));
@@ -119,8 +120,8 @@ test('"Needs a restart." is said exactly for the keys a reload reports as waitin
     t.is(said, needsRestart(key) ? 1 : 0, `${key}: ${description}`);
     if (needsRestart(key)) t.true(description!.endsWith('Needs a restart.'), key);
   }
-  // What is read only at start: the listener, the database, the Provider's options, the secrets key, the directory.
-  t.deepEqual([...restartKeys], ['server.issuer', 'server.port', 'server.host', 'server.trustProxy', 'server.proxyHops', 'server.shutdownGraceSeconds', 'database', 'oidc', 'sspr.secretsKey', 'directory']);
+  // What is read only at start: the listener, the database, the Provider's options, the secrets key, the directory, metrics.
+  t.deepEqual([...restartKeys], ['server.issuer', 'server.port', 'server.host', 'server.trustProxy', 'server.proxyHops', 'server.shutdownGraceSeconds', 'database', 'oidc', 'sspr.secretsKey', 'directory', 'metrics']);
   t.true(needsRestart('database.pool.max'));
   t.true(needsRestart('oidc.ttl.accessToken'));
   t.false(needsRestart('logging.level'), 'the log level follows reloads');

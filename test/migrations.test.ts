@@ -1,8 +1,24 @@
 import test from 'ava';
+import type { Knex } from 'knex';
 import { openDatabase, migrateLatest, migrateRollbackAll, DirectoryMigrationSource } from '../src/store/db.ts';
 import { SsprStore } from '../src/store/sspr.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase } from './helpers/db.ts';
+
+/** Migrates one at a time up to (not including) `name`; lists the completed ones by name. */
+async function upTo(knex: Knex, schema: string | undefined, name: string) {
+  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+  // With our migration source, knex lists migrations by name (completed ones as { name }).
+  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
+  const pending = async () => (await listed())[1];
+  const completed = async () => (await listed())[0].map((m) => (typeof m === 'string' ? m : m.name));
+  if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  while ((await pending())[0] !== name) {
+    if ((await pending()).length === 0) throw new Error(`${name} not found`);
+    await knex.migrate.up(source);
+  }
+  return { source, completed };
+}
 
 const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions', 'throttle_counters'];
 
@@ -50,19 +66,9 @@ test('several credentials of one kind: the migration keeps every existing method
   const config = parseConfig({ database: db.config });
   const knex = openDatabase(config.database);
   const schema = config.database.schema;
-  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
   const MINE = '20261206230000_method_credentials.ts';
-  // With our migration source, knex lists migrations by name (completed ones as { name }).
-  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
-  const pending = async () => (await listed())[1];
-  const completed = async () => (await listed())[0].map((m) => (typeof m === 'string' ? m : m.name));
+  const { source, completed } = await upTo(knex, schema, MINE);
   try {
-    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
-    // Up to the migration before this one, one at a time.
-    while ((await pending())[0] !== MINE) {
-      if ((await pending()).length === 0) throw new Error(`${MINE} not found`);
-      await knex.migrate.up(source);
-    }
     const now = 1_800_000_000_000;
     await knex('users').insert([
       { id: 'u1', username: 'ann', username_key: 'ann', display_name: 'Ann', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
@@ -100,6 +106,70 @@ test('several credentials of one kind: the migration keeps every existing method
     while ((await completed()).includes(MINE)) await knex.migrate.down(source);
     const back = await knex('sspr_methods').where({ user_id: 'u2' }).select('value');
     t.deepEqual(back.map((r) => r.value), ['+31611111111'], 'going down keeps the first credential of each kind');
+  } finally {
+    await knex.destroy();
+    await db.cleanup();
+  }
+});
+
+test('registration state in its own columns: the migration fills them from the audit trail, and going down keeps every state row', async (t) => {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const knex = openDatabase(config.database);
+  const schema = config.database.schema;
+  const MINE = '20261207120000_registration_state.ts';
+  const { source, completed } = await upTo(knex, schema, MINE);
+  try {
+    const now = 1_800_000_000_000;
+    const user = (id: string) => ({ id, username: id, username_key: id, display_name: id, status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now });
+    await knex('users').insert([user('ann'), user('ben'), user('cas')]);
+    await knex('sspr_state').insert([
+      { user_id: 'ann', confirmed_at: now - 5, skips: 2, updated_at: now - 5 },
+      { user_id: 'cas', confirmed_at: null, skips: 1, updated_at: now - 9 },
+    ]);
+    const started = (userId: string, at: number, flowId: string | null) => ({ at, type: 'sspr.registration.started', user_id: userId, flow_id: flowId, outcome: 'success', details: '{}' });
+    await knex('audit_events').insert([
+      started('ann', now - 300, 'flow-a1'),
+      started('ann', now - 100, 'flow-a2'),
+      { ...started('ann', now - 50, 'flow-other'), type: 'sspr.registration.completed' },
+      started('ben', now - 200, 'flow-b'),
+      started('gone', now - 10, 'flow-gone'),
+    ]);
+    await knex.migrate.up(source);
+    await migrateLatest(knex, schema);
+
+    const states = async () =>
+      (await knex('sspr_state').orderBy('user_id').select('user_id', 'confirmed_at', 'skips', 'registration_started_at', 'registration_flow')).map((r) => ({
+        ...r,
+        confirmed_at: r.confirmed_at === null ? null : Number(r.confirmed_at),
+        skips: Number(r.skips),
+        registration_started_at: r.registration_started_at === null ? null : Number(r.registration_started_at),
+      }));
+    t.deepEqual(await states(), [
+      { user_id: 'ann', confirmed_at: now - 5, skips: 2, registration_started_at: now - 100, registration_flow: 'flow-a2' },
+      { user_id: 'ben', confirmed_at: null, skips: 0, registration_started_at: now - 200, registration_flow: 'flow-b' },
+      { user_id: 'cas', confirmed_at: null, skips: 1, registration_started_at: null, registration_flow: null },
+    ], 'each account keeps its newest start; accounts without one, and events of deleted users, add nothing');
+
+    // The store decides "already started in this flow" from the columns: the migrated flow counts.
+    const store = new SsprStore(knex);
+    t.false(await store.registrationStarted('ann', 'flow-a2', now), 'the flow the audit trail named');
+    t.true(await store.registrationStarted('ann', 'flow-a3', now + 1));
+    t.false(await store.registrationStarted('ann', 'flow-a3', now + 2), 'once per flow');
+    t.true(await store.registrationStarted('cas', 'flow-c', now));
+    t.deepEqual(await store.state('ann'), { confirmedAt: now - 5, skips: 2 }, 'confirmation and skips untouched');
+
+    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
+    t.deepEqual(
+      (await knex('sspr_state').orderBy('user_id').select('user_id', 'confirmed_at', 'skips')).map((r) => [r.user_id, r.confirmed_at === null ? null : Number(r.confirmed_at), Number(r.skips)]),
+      [['ann', now - 5, 2], ['ben', null, 0], ['cas', null, 1]],
+      'going down keeps every row',
+    );
+    t.false(await knex.schema.hasColumn('sspr_state', 'registration_flow'));
+    t.false(await knex.schema.hasColumn('sspr_state', 'registration_started_at'));
+    t.is(Number((await knex('users').count({ n: '*' }))[0]!.n), 3, 'and every user');
+    await migrateLatest(knex, schema);
+    t.true(await knex.schema.hasColumn('sspr_state', 'registration_flow'));
   } finally {
     await knex.destroy();
     await db.cleanup();

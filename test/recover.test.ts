@@ -72,7 +72,8 @@ async function newPassword(browser: Browser, page: Page, password: string): Prom
 }
 
 const codeOn = (page: Page) => /Error code: ([A-Z_]+)/.exec(page.html)?.[1];
-const strip = (html: string) => html.replace(/name="csrf" value="[^"]*"/g, '').replace(/\/interaction\/[\w-]+/g, '');
+// Per-request values: the CSRF token, the interaction uid, the request id shown for the helpdesk.
+const strip = (html: string) => html.replace(/name="csrf" value="[^"]*"/g, '').replace(/\/interaction\/[\w-]+/g, '').replace(/(Reference for the helpdesk: )[^<]+/g, '$1');
 
 test.serial('not enabled, not registered, managed on-premises: each says why, with a stable error id', async (t) => {
   await user('out', { groups: [], methods: { email: 'out@example.net' } });

@@ -1,13 +1,14 @@
 /**
  * The audit trail and the SSPR reports for administrators: `audit`, `audit purge`,
  * `report registration` and `report resets`. The SQL lives in src/store/reports.ts; who is in
- * scope and what counts as registered is decided by standing() (src/sspr/policy.ts), as at sign-in.
+ * scope and what counts as registered is decided by StandingService (src/sspr/standing.ts), as at sign-in.
  */
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../store/index.ts';
 import type { AuditLine, RegistrationFacts, ResetCount } from '../store/reports.ts';
 import type { Command, CommandContext } from './commands.ts';
-import { availableMethods, standing, type Standing, type UserFacts } from '../sspr/policy.ts';
+import { availableMethods, type Standing } from '../sspr/policy.ts';
+import { StandingService } from '../sspr/standing.ts';
 import { methodIds, methodOfKind, type MethodId } from '../methods/ids.ts';
 import { tryUsernameKey } from '../users/names.ts';
 import { userNotFound } from '../users/service.ts';
@@ -141,19 +142,6 @@ interface UserRegistration {
   reconfirmDue: boolean;
 }
 
-/**
- * The facts standing() reads. Method values and answer hashes are not loaded for a report; the
- * policy looks only at kinds, verification, the number of answers, groups and the confirmation.
- */
-function userFacts(f: RegistrationFacts): UserFacts {
-  return {
-    groups: f.groups,
-    methods: f.methods.map((m) => ({ id: '', slot: '', label: null, kind: m.kind, value: '', verifiedAt: m.verifiedAt, createdAt: m.createdAt, updatedAt: m.createdAt })),
-    answers: f.answers.map((a) => ({ questionId: a.questionId, answerHash: '', createdAt: a.createdAt })),
-    state: { confirmedAt: f.confirmedAt, skips: f.skips },
-  };
-}
-
 function userRegistration(f: RegistrationFacts, s: Standing): UserRegistration {
   const methods = f.methods.map((m) => {
     const method = methodOfKind(m.kind);
@@ -178,11 +166,8 @@ function userRegistration(f: RegistrationFacts, s: Standing): UserRegistration {
   };
 }
 
-function registrationReport(config: Config, all: RegistrationFacts[], now: number) {
-  const users = all.flatMap((f) => {
-    const s = standing(config.sspr, userFacts(f), now);
-    return s.inScope ? [userRegistration(f, s)] : [];
-  });
+function registrationReport(config: Config, all: { facts: RegistrationFacts; standing: Standing }[], now: number) {
+  const users = all.flatMap(({ facts: f, standing: s }) => (s.inScope ? [userRegistration(f, s)] : []));
   const registered = users.filter((u) => u.registered).length;
   const offered = availableMethods(config.sspr, false);
   const methods = Object.fromEntries(
@@ -370,7 +355,10 @@ export function auditCommands({ withStore }: CommandHelpers): Command[] {
       summary: 'SSPR registration: coverage of the users in scope, users per method, and per user the methods registered and when',
       async run(ctx) {
         const now = systemClock.now();
-        const report = await withStore(ctx, async (store, config) => registrationReport(config, await store.reports.registrationFacts(), now));
+        const report = await withStore(ctx, async (store, config) => {
+          const standing = new StandingService({ store, config: () => config, clock: { now: () => now } });
+          return registrationReport(config, await standing.everyone(), now);
+        });
         if (ctx.values.json) return ctx.out(JSON.stringify(report, null, 2));
         printRegistration(ctx.out, report);
       },

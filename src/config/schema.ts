@@ -8,6 +8,7 @@ import { ssprSchema, deliverySchema, passwordPolicySchema, lockoutSchema, thrott
 import { restartOnly, restartRegistry } from './restart.ts';
 import { mfaSchema } from './mfa-schema.ts';
 import { directorySchema } from './directory-schema.ts';
+import { metricsSchema } from './metrics-schema.ts';
 import { defOf, layers, peel, type Schema } from './nodes.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
@@ -217,6 +218,7 @@ export const configSchema = z
     mfa: mfaSchema,
     delivery: deliverySchema,
     directory: directorySchema,
+    metrics: metricsSchema,
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();

@@ -21,6 +21,17 @@ export interface SignInContext {
 
 export type PasswordSignInOutcome = { ok: true; user: User } | { ok: false };
 
+/**
+ * How recent a password check must be to change recovery methods, on the security-info page and
+ * inside the sign-in prompts alike.
+ */
+export const FRESH_MINUTES = 10;
+
+/** True when a password was checked at `authenticatedAt` (epoch ms) within the last FRESH_MINUTES. */
+export function isFresh(authenticatedAt: number | undefined, now: number): boolean {
+  return authenticatedAt !== undefined && authenticatedAt + FRESH_MINUTES * 60_000 > now;
+}
+
 /** Longer input is refused before anything is checked (argon2 takes any length). */
 const MAX_INPUT = 1024;
 

@@ -31,6 +31,7 @@ export const en = {
   'logout.done.text_client': 'You have signed out of {client}.',
   'error.title': 'Something went wrong',
   'error.code': 'Error code: {code}',
+  'error.request_id': 'Reference for the helpdesk: {id}',
   'error.bad_request': 'The request could not be understood. Go back and try again.',
   'error.too_large': 'What you sent is too large.',
   'error.csrf': 'This form has expired or did not come from this site. Go back, reload the page and try again.',

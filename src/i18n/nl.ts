@@ -33,6 +33,7 @@ export const nl: Record<MessageId, string> = {
   'logout.done.text_client': 'Je bent afgemeld bij {client}.',
   'error.title': 'Er ging iets mis',
   'error.code': 'Foutcode: {code}',
+  'error.request_id': 'Kenmerk voor de helpdesk: {id}',
   'error.bad_request': 'Het verzoek is niet begrepen. Ga terug en probeer het opnieuw.',
   'error.too_large': 'Wat je verstuurde is te groot.',
   'error.csrf': 'Dit formulier is verlopen of kwam niet van deze site. Ga terug, laad de pagina opnieuw en probeer het nog eens.',

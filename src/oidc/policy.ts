@@ -11,6 +11,7 @@ import { ACR_MFA, ACR_VALUES, requestedAcr } from '../mfa/policy.ts';
 
 const { Prompt, Check, base } = interactionPolicy;
 
+/** What the SSPR prompts ask (StandingService, src/sspr/standing.ts). */
 export interface SsprInterrupts {
   interruptFor(accountId: string): Promise<Interrupt>;
 }

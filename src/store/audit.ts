@@ -19,10 +19,19 @@ export interface StoredAuditEvent extends AuditEvent {
 
 type Row = Record<string, unknown>;
 
+/** Told of every event once it is stored (metrics count them); must not throw. */
+export type AuditListener = (event: AuditEvent) => void;
+
 export class AuditStore {
   readonly #db: Knex;
+  readonly #listeners: AuditListener[] = [];
   constructor(db: Knex) {
     this.#db = db;
+  }
+
+  /** Calls `listener` after each event recorded through this store. */
+  onRecord(listener: AuditListener): void {
+    this.#listeners.push(listener);
   }
 
   async record(event: AuditEvent, at: number): Promise<void> {
@@ -36,6 +45,7 @@ export class AuditStore {
       outcome: event.outcome,
       details: event.details ? JSON.stringify(event.details) : null,
     });
+    for (const listener of this.#listeners) listener(event);
   }
 
   /** Deletes the events recorded before `before` (epoch ms); returns how many were deleted. */

@@ -140,6 +140,18 @@ export class SsprStore {
   }
 
   /**
+   * Records that the registration interrupt was shown in sign-in flow `flowId` (null: outside a
+   * flow). True unless it was already recorded for that flow: the last flow is kept per account and
+   * one conditional UPDATE decides, so of concurrent page loads in one flow only one gets true.
+   */
+  async registrationStarted(userId: string, flowId: string | null, now: number): Promise<boolean> {
+    await this.#db('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
+    const q = this.#db('sspr_state').where({ user_id: userId });
+    if (flowId !== null) q.andWhere((w) => w.whereNull('registration_flow').orWhereNot('registration_flow', flowId));
+    return (await q.update({ registration_started_at: now, registration_flow: flowId, updated_at: now })) > 0;
+  }
+
+  /**
    * Counts one "not now" unless `maxSkips` (null: unlimited) are used up; returns the new count, or
    * undefined when refused. One conditional UPDATE, so parallel skips can never exceed the limit.
    */

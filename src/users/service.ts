@@ -36,6 +36,9 @@ export interface LockoutPolicy {
   maxDurationSeconds: number;
 }
 
+/** An id no account has (ids are random UUIDs): unknown accounts are looked up under it, so they cost the store what real ones do. */
+export const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
+
 export const userNotFound = (username: string) => new AppError('user_not_found', `no user ${username}`);
 
 export class UserService {
@@ -167,8 +170,9 @@ export class UserService {
   }
 
   /**
-   * Checks a username and password. Unknown users are verified against a dummy hash so the answer
-   * takes as long as for a real account; a hash with outdated parameters is upgraded on success.
+   * Checks a username and password. Unknown users are verified against a dummy hash, after and
+   * before the same statements as a wrong password, so the answer takes as long as for a real
+   * account; a hash with outdated parameters is upgraded on success.
    *
    * With a lockout policy each attempt is counted as a failure before its password is checked
    * (claimSignIn: one conditional UPDATE, shared by every instance), so however many guesses arrive
@@ -179,12 +183,16 @@ export class UserService {
    */
   async signIn(username: string, password: string): Promise<SignInResult> {
     const user = await this.find(username);
-    if (!user) {
-      await this.#hasher.verify(undefined, password);
-      return { ok: false, reason: 'unknown_user' };
-    }
     const policy = this.#lockout?.();
     const now = this.#clock.now();
+    if (!user) {
+      // The store work of a wrong password for a real account (claim the attempt, then the lock
+      // check), on an id no account has: timing doesn't tell whether the account exists.
+      if (policy) await this.#store.users.claimSignIn(NO_ACCOUNT, now, policy.threshold);
+      await this.#hasher.verify(undefined, password);
+      if (policy) await this.#store.users.lockIfOver(NO_ACCOUNT, now, policy.threshold, () => 0);
+      return { ok: false, reason: 'unknown_user' };
+    }
     const lockFor = (previous: number) => (policy ? Math.min(policy.durationSeconds * policy.growth ** previous, policy.maxDurationSeconds) * 1000 : 0);
     const locked = async (lockedNow: boolean): Promise<SignInResult> => {
       await this.#hasher.verify(undefined, password);

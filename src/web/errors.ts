@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import type { MessageId } from '../i18n/index.ts';
 import type { Renderer } from './render.ts';
+import { requestIdOf } from './request-id.ts';
 
 /** Seconds a client is asked to wait (Retry-After) when the database is unavailable. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -55,8 +56,9 @@ export function errorPages(render: Renderer, log: Logger): Middleware {
       }
     } catch (error) {
       const { status, code, messageId, expose } = classify(error);
-      if (expose) log.info({ errorCode: code, status, path: ctx.path }, 'request refused');
-      else log.error({ err: error, errorCode: code, path: ctx.path }, 'request failed');
+      const requestId = requestIdOf(ctx);
+      if (expose) log.info({ requestId, errorCode: code, status, path: ctx.path }, 'request refused');
+      else log.error({ err: error, requestId, errorCode: code, path: ctx.path }, 'request failed');
       if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       try {
         await renderFailure(ctx, render, status, code, messageId);

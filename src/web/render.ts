@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import type { Context } from 'koa';
 import { chooseLocale, translator, locales, type Locale, type Translate } from '../i18n/index.ts';
+import { requestIdOf } from './request-id.ts';
 
 /** Directory of the EJS views shipped with oidc-sspr. */
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
@@ -52,6 +53,8 @@ export function createRenderer(site: () => SiteInfo, dir: string = viewsDir): Re
       site: info,
       asset: (file: string) => `${info.basePath}/assets/${file}`,
       currentPath: ctx.originalUrl.split('?')[0],
+      // Shown on error pages, so a screenshot finds the log line.
+      requestId: requestIdOf(ctx),
       title: '',
       ...locals,
     };

@@ -26,9 +26,10 @@ export interface Cluster {
 
 /**
  * Starts `count` instances together. `config(port, issuer)` gives each one's configuration; the
- * server section's issuer, host and port are filled in. The issuer is instance 0's URL.
+ * server section's issuer, host and port are filled in. The issuer is instance 0's URL unless
+ * `options.issuer` names another (a reverse proxy in front of them).
  */
-export async function startCluster(count: number, config: (port: number, issuer: string) => Record<string, unknown>): Promise<Cluster> {
+export async function startCluster(count: number, config: (port: number, issuer: string) => Record<string, unknown>, options: { issuer?: string } = {}): Promise<Cluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'oidc-sspr-cluster-'));
   const ports: number[] = [];
   for (let i = 0; i < count; i += 1) {
@@ -36,7 +37,7 @@ export async function startCluster(count: number, config: (port: number, issuer:
     while (ports.includes(port)) port = await freePort();
     ports.push(port);
   }
-  const issuer = `http://127.0.0.1:${ports[0]}`;
+  const issuer = options.issuer ?? `http://127.0.0.1:${ports[0]}`;
   const files = ports.map((_p, i) => path.join(dir, `instance-${i}.yaml`));
   for (const [i, port] of ports.entries()) {
     const value = config(port, issuer);

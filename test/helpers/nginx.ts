@@ -37,6 +37,8 @@ export interface Nginx {
 export interface NginxOptions {
   /** Extra directives inside `location /` (e.g. a header nginx sets itself). */
   locationExtra?: string;
+  /** The loopback port to listen on (chosen beforehand, e.g. to be the issuer's); a free one by default. */
+  port?: number;
 }
 
 function config(dir: string, port: number, upstreams: Upstream[], options: NginxOptions): string {
@@ -96,7 +98,7 @@ async function waitForPort(port: number, child: ChildProcess, output: () => stri
 export async function startNginx(upstreams: Upstream[], options: NginxOptions = {}): Promise<Nginx> {
   if (!nginxAvailable()) throw new Error(`no nginx at ${NGINX}: install Debian's nginx-light (test/support/ensure-debian.ts)`);
   const dir = await mkdtemp(path.join(tmpdir(), 'oidc-sspr-nginx-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const file = path.join(dir, 'nginx.conf');
   await writeFile(file, config(dir, port, upstreams, options));
   const check = spawnSync(NGINX, ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', file], { encoding: 'utf8' });

@@ -1,15 +1,14 @@
 /**
  * The password check inside the sign-in prompts. A browser signed in by SSO may be one nobody is
  * watching, so changing recovery methods there needs an authentication as recent as on the
- * security-info page (FRESH_MINUTES); the check is a normal sign-in (PasswordSignIn: the per-IP
+ * security-info page (FRESH_MINUTES, sign-in.ts); the check is a normal sign-in (PasswordSignIn: the per-IP
  * throttle, the lockout and the signin.* audit events), plus an event of its own.
  * No HTTP here: the routes read and record the authentication time on the oidc-provider session.
  */
 import type { Clock } from '../../clock.ts';
 import type { AuditStore } from '../../store/audit.ts';
 import type { User } from '../../store/users.ts';
-import type { PasswordSignIn } from '../sign-in.ts';
-import { FRESH_MINUTES } from '../setup/service.ts';
+import { isFresh, type PasswordSignIn } from '../sign-in.ts';
 import type { RequestInfo } from './service.ts';
 
 export class ReauthService {
@@ -25,7 +24,7 @@ export class ReauthService {
 
   /** True when the account authenticated (epoch ms) within the last FRESH_MINUTES. */
   isFresh(authenticatedAt: number | undefined): boolean {
-    return authenticatedAt !== undefined && authenticatedAt + FRESH_MINUTES * 60_000 > this.#clock.now();
+    return isFresh(authenticatedAt, this.#clock.now());
   }
 
   /** Checks the signed-in user's password; returns the time of the check on success. */

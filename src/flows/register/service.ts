@@ -1,6 +1,6 @@
 /**
  * Registration of recovery methods: the interrupt at sign-in, reconfirmation and the setup page
- * all use this service. No HTTP here.
+ * all use this service; what an account has and needs comes from StandingService. No HTTP here.
  */
 import type { Store } from '../../store/index.ts';
 import type { User } from '../../store/users.ts';
@@ -12,7 +12,8 @@ import type { MethodRegistry } from '../../methods/registry.ts';
 import type { MethodContext, StepOutcome } from '../../methods/types.ts';
 import { methodFacts, type MethodId } from '../../methods/ids.ts';
 import type { ChangeNotifier } from '../../sspr/notify.ts';
-import { standing, type Standing, type UserFacts, type Interrupt } from '../../sspr/policy.ts';
+import type { Standing } from '../../sspr/policy.ts';
+import { missingMethods, removalBelowRequirement, type StandingService } from '../../sspr/standing.ts';
 import { AppError } from '../../errors.ts';
 
 export interface MethodStatus {
@@ -41,60 +42,31 @@ export class RegistrationService {
   readonly #clock: Clock;
   readonly #methods: MethodRegistry;
   readonly #notifier: ChangeNotifier;
+  readonly #standing: StandingService;
 
-  constructor(deps: { store: Store; config: () => Config; clock: Clock; methods: MethodRegistry; notifier: ChangeNotifier }) {
+  constructor(deps: { store: Store; config: () => Config; clock: Clock; methods: MethodRegistry; notifier: ChangeNotifier; standing: StandingService }) {
     this.#store = deps.store;
+    this.#standing = deps.standing;
     this.#config = deps.config;
     this.#clock = deps.clock;
     this.#methods = deps.methods;
     this.#notifier = deps.notifier;
   }
 
-  async facts(userId: string): Promise<UserFacts> {
-    const [groups, methods, answers, state] = await Promise.all([
-      this.#store.users.groupsOf(userId),
-      this.#store.sspr.methods(userId),
-      this.#store.sspr.answers(userId),
-      this.#store.sspr.state(userId),
-    ]);
-    return { groups, methods, answers, state };
-  }
-
-  async standing(userId: string): Promise<Standing> {
-    return this.evaluate(await this.facts(userId));
-  }
-
-  /** The standing for facts already loaded (saves reading them twice). */
-  evaluate(facts: UserFacts): Standing {
-    return standing(this.#config().sspr, facts, this.#clock.now());
-  }
-
-  /** What sign-in must do for this account now; read from persisted state on every authorization. */
-  async interruptFor(accountId: string): Promise<Interrupt> {
-    const sspr = this.#config().sspr;
-    // Nothing can interrupt: don't touch the database on the sign-in hot path.
-    if (sspr.enabled === 'none' || !sspr.registration.requireOnSignIn) return 'none';
-    const user = await this.#store.users.findById(accountId);
-    if (!user || user.status !== 'enabled') return 'none';
-    return (await this.standing(accountId)).interrupt;
-  }
-
   async overview(user: User, t: Translate): Promise<Overview> {
-    const facts = await this.facts(user.id);
-    const s = this.evaluate(facts);
+    const facts = await this.#standing.facts(user.id);
+    const s = this.#standing.evaluate(facts);
     const methods = s.available.map((id) => {
       const method = this.#methods.get(id)!;
       return { id, userManaged: methodFacts(id).userManaged, registered: s.registered.includes(id), summary: method.summary(facts, t) };
     });
-    const nonApp = s.registered.some((id) => methodFacts(id).countsAlone);
-    const missing = Math.max(s.required - s.registered.length, nonApp ? 0 : 1);
-    return { standing: s, methods, missing };
+    return { standing: s, methods, missing: missingMethods(s) };
   }
 
   /** The method a user may work on, or a clear refusal. */
   async #method(user: User, id: string) {
-    const facts = await this.facts(user.id);
-    const s = this.evaluate(facts);
+    const facts = await this.#standing.facts(user.id);
+    const s = this.#standing.evaluate(facts);
     const method = this.#methods.get(id as MethodId);
     if (!method || !s.available.includes(method.id)) throw new AppError('method_unavailable');
     return { method, standing: s, facts };
@@ -120,10 +92,7 @@ export class RegistrationService {
   async remove(user: User, id: string, t: Translate, info: RequestInfo): Promise<void> {
     const { method, standing: s, facts } = await this.#method(user, id);
     if (!methodFacts(method.id).userManaged) throw new AppError('method_admin_only');
-    const remaining = s.registered.filter((m) => m !== method.id);
-    if (s.inScope && s.registered.includes(method.id) && (remaining.length < s.required || !remaining.some((m) => methodFacts(m).countsAlone))) {
-      throw new AppError('below_requirement');
-    }
+    if (removalBelowRequirement(s, method.id)) throw new AppError('below_requirement');
     const previous = facts.methods.find((m) => m.kind === 'email')?.value;
     if (await method.remove(user)) {
       await this.#audit('sspr.method.removed', user, info, { method: method.id });
@@ -131,26 +100,35 @@ export class RegistrationService {
     }
   }
 
-  /** The interrupt was shown: recorded once per sign-in flow. */
+  /**
+   * The interrupt was shown: recorded once per sign-in flow. The account's registration state keeps
+   * the flow it was last shown in (one conditional UPDATE), so page reloads in that flow add nothing.
+   */
   async started(user: User, info: RequestInfo): Promise<void> {
-    if (info.flowId && (await this.#store.audit.list({ userId: user.id, type: 'sspr.registration.started', since: this.#clock.now() - 86_400_000 })).some((e) => e.flowId === info.flowId)) return;
+    if (!(await this.#store.sspr.registrationStarted(user.id, info.flowId ?? null, this.#clock.now()))) return;
     await this.#audit('sspr.registration.started', user, info, {});
   }
 
   /** "Finish": only when enough methods are registered. */
   async complete(user: User, info: RequestInfo): Promise<void> {
-    const s = await this.standing(user.id);
-    if (!s.enough) throw new AppError('not_enough_methods');
-    await this.#store.sspr.recordConfirmation(user.id, this.#clock.now());
-    await this.#audit('sspr.registration.completed', user, info, { methods: s.registered.join(' ') });
+    await this.#confirm(user, info, await this.#standing.standing(user.id), 'sspr.registration.completed');
+  }
+
+  /** After a change on the security-info page: the methods as they are now count as confirmed, when they are enough. */
+  async confirmIfEnough(user: User, info: RequestInfo): Promise<void> {
+    const s = await this.#standing.standing(user.id);
+    if (s.enough) await this.#confirm(user, info, s, 'sspr.registration.completed');
   }
 
   /** "Looks good": the registered methods are confirmed as they are. */
   async reconfirm(user: User, info: RequestInfo): Promise<void> {
-    const s = await this.standing(user.id);
+    await this.#confirm(user, info, await this.#standing.standing(user.id), 'sspr.registration.confirmed');
+  }
+
+  async #confirm(user: User, info: RequestInfo, s: Standing, event: string): Promise<void> {
     if (!s.enough) throw new AppError('not_enough_methods');
     await this.#store.sspr.recordConfirmation(user.id, this.#clock.now());
-    await this.#audit('sspr.registration.confirmed', user, info, { methods: s.registered.join(' ') });
+    await this.#audit(event, user, info, { methods: s.registered.join(' ') });
   }
 
   /** "Not now", while the policy still allows skipping. */

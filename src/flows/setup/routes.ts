@@ -98,8 +98,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
 
   /** After a change: the methods as they are now count as confirmed (when they are enough). */
   async function confirmed(session: SetupSession, ctx: Context): Promise<void> {
-    const s = await registration.standing(session.user.id);
-    if (s.enough) await registration.complete(session.user, info(ctx, session));
+    await registration.confirmIfEnough(session.user, info(ctx, session));
   }
 
   router.get('/security-info', async (ctx) => {

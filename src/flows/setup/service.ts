@@ -1,18 +1,16 @@
 /**
  * The security-info page: users sign in with their password to see and manage their recovery
- * methods at any time. Its own short sessions; changes need a sign-in of at most 10 minutes ago.
+ * methods at any time. Its own short sessions; changes need a sign-in of at most FRESH_MINUTES ago.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../../store/index.ts';
 import type { User } from '../../store/users.ts';
 import type { Clock } from '../../clock.ts';
 import type { UserService } from '../../users/service.ts';
-import type { PasswordSignIn } from '../sign-in.ts';
+import { isFresh, type PasswordSignIn } from '../sign-in.ts';
 
 /** How long a security-info session lasts. */
 export const SESSION_MINUTES = 30;
-/** How recent the password check must be to change anything. */
-export const FRESH_MINUTES = 10;
 
 const hash = (id: string) => createHash('sha256').update(id).digest('hex');
 
@@ -20,7 +18,7 @@ export interface SetupSession {
   id: string;
   user: User;
   authenticatedAt: number;
-  /** True when the password was checked in the last FRESH_MINUTES. */
+  /** True when the password was checked in the last FRESH_MINUTES (sign-in.ts). */
   fresh: boolean;
 }
 
@@ -57,7 +55,7 @@ export class SetupService {
     if (!found) return undefined;
     const user = await this.#users.byId(found.userId);
     if (!user || user.status !== 'enabled') return undefined;
-    return { id, user, authenticatedAt: found.authenticatedAt, fresh: found.authenticatedAt + FRESH_MINUTES * 60_000 > now };
+    return { id, user, authenticatedAt: found.authenticatedAt, fresh: isFresh(found.authenticatedAt, now) };
   }
 
   /** Re-checks the password of a session's user (like a sign-in), making the session fresh again. */

@@ -35,7 +35,8 @@ export interface Seeded {
   seedSeconds: number;
 }
 
-const BATCH = 1000;
+// knex writes a multi-row insert on SQLite as a compound SELECT, which SQLite caps at 500 terms.
+const batchOf = (db: Knex) => (db.client.config.client === 'sqlite3' ? 400 : 1000);
 const sqliteDb = (filename: string) => ({ client: 'sqlite', filename }) as Config['database'];
 
 function cacheKey(users: number, params: Argon2Params): string {
@@ -57,6 +58,7 @@ async function fill(db: Knex, schema: string | undefined, users: number, params:
   const now = Date.now();
   await db('sspr_methods').delete();
   await db('users').delete();
+  const BATCH = batchOf(db);
   for (let start = 0; start < users; start += BATCH) {
     const end = Math.min(users, start + BATCH);
     const rows: Record<string, unknown>[] = [];

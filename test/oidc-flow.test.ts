@@ -218,3 +218,31 @@ test('oidc_payloads holds no usable id: no row id or payload equals a token, cod
   await oidc.tokenRevocation(config, refreshed.refresh_token!);
   await t.throwsAsync(oidc.refreshTokenGrant(config, refreshed.refresh_token!), undefined, 'a revoked refresh token is refused');
 });
+
+const withoutPkce = (auth: { url: URL }) => {
+  const url = new URL(auth.url);
+  url.searchParams.delete('code_challenge');
+  url.searchParams.delete('code_challenge_method');
+  return url.href;
+};
+
+test('oidc.requirePkce: by default (public) a confidential client may omit PKCE; with `all` it gets invalid_request', async (t) => {
+  const lenient = await newBrowser().navigate(withoutPkce(await authorizationRequest(await confidential())));
+  t.is(lenient.status, 200, 'default: the sign-in page, no error');
+  t.regex(lenient.html, /name="password"/);
+
+  const strict = await startIdp({ config: { oidc: { requirePkce: 'all' } } });
+  try {
+    await strict.idp.parts.users.create({ username: 'carol', password: 'carol password 123' });
+    const config = await discover({ issuer: strict.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+    const page = await newBrowser().navigate(withoutPkce(await authorizationRequest(config)));
+    t.is(page.status, 0, 'the error goes back to the registered redirect_uri');
+    const back = new URL(page.url);
+    t.is(back.searchParams.get('error'), 'invalid_request');
+    t.regex(back.searchParams.get('error_description') ?? '', /PKCE/);
+    const { tokens } = await login(config, 'carol', 'carol password 123');
+    t.truthy(tokens.access_token, 'with PKCE the confidential client signs in');
+  } finally {
+    await strict.close();
+  }
+});

@@ -40,6 +40,7 @@ import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
 import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
 import { Throttle } from './security/throttle.ts';
+import { clientAuthGuard, clientAuthLimits } from './oidc/client-auth-throttle.ts';
 import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
 import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
@@ -340,6 +341,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         recover.routes() as Middleware,
         routes.routes() as Middleware,
         routes.allowedMethods() as Middleware,
+        clientAuthGuard(provider, { throttle, audit: store.audit, clock, limits: () => clientAuthLimits(live.current) }),
         mount(provider),
       ]);
     },

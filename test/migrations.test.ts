@@ -2,6 +2,7 @@ import test from 'ava';
 import { openDatabase, migrateLatest, migrateRollbackAll, DirectoryMigrationSource } from '../src/store/db.ts';
 import { SsprStore } from '../src/store/sspr.ts';
 import { OidcPayloadStore, hashOidcId } from '../src/store/oidc-payloads.ts';
+import { UserStore, ConfusableUsernameError } from '../src/store/users.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase } from './helpers/db.ts';
 
@@ -154,6 +155,37 @@ test('hashed oidc ids: the migration rewrites existing rows so live sessions and
     await knex('oidc_payloads').insert(row('Session', 'x', {}));
     while ((await listed())[0].map((m) => (typeof m === 'string' ? m : m.name)).includes(MINE)) await knex.migrate.down(source);
     t.is(await knex('oidc_payloads').count({ n: '*' }).first().then((r) => Number(r?.n)), 0, 'going down ends every session (a hash cannot be undone)');
+  } finally {
+    await knex.destroy();
+    await db.cleanup();
+  }
+});
+
+test('username skeletons: the migration gives existing users theirs, so a look-alike of an old account is refused', async (t) => {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const knex = openDatabase(config.database);
+  const schema = config.database.schema;
+  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+  const MINE = '20261207094000_username_skeleton.ts';
+  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
+  try {
+    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+    while ((await listed())[1][0] !== MINE) {
+      if ((await listed())[1].length === 0) throw new Error(`${MINE} not found`);
+      await knex.migrate.up(source);
+    }
+    const now = 1_800_000_000_000;
+    await knex('users').insert({ id: 'u1', username: 'Mallory', username_key: 'mallory', display_name: 'M', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now });
+    await migrateLatest(knex, schema);
+    t.is((await knex('users').where({ id: 'u1' }).first()).username_skeleton, 'rnallory');
+    const users = new UserStore(knex);
+    t.is(await users.lookalike('rnallory', 'rnallory'), 'Mallory');
+    const error = await t.throwsAsync(users.create({ id: 'u2', username: 'rnallory', usernameKey: 'rnallory', usernameSkeleton: 'rnallory', displayName: 'x', email: null, emailVerified: false, passwordSource: 'cloud', passwordHash: null, now }));
+    t.true(error instanceof ConfusableUsernameError);
+    while ((await listed())[0].map((m) => (typeof m === 'string' ? m : m.name)).includes(MINE)) await knex.migrate.down(source);
+    t.false(await knex.schema.hasColumn('users', 'username_skeleton'));
+    t.truthy(await knex('users').where({ id: 'u1' }).first(), 'going down keeps the users');
   } finally {
     await knex.destroy();
     await db.cleanup();

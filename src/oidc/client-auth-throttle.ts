@@ -2,11 +2,13 @@
  * Throttling of wrong client secrets at the token, introspection and revocation endpoints.
  *
  * oidc-provider checks a secret with `Client#compareClientSecret`, after it found the client and
- * before it does anything for it: that one method is wrapped here. Like a password at sign-in, each
- * check takes a point per client id and per IP address first (so parallel guesses can't all slip
- * under the limit) and gives both back when the secret was right; over either limit the secret is
- * not checked at all and the answer is 429 `invalid_client` with Retry-After. Every failure and
- * every refusal is audited, with the client id and the address, never the secret.
+ * before it does anything for it: that one method is wrapped here. Every wrong secret is counted
+ * per client id and per IP address (one atomic statement each, shared by every instance); past
+ * either limit the answer is 429 `invalid_client` with Retry-After, also for the right secret once
+ * this instance has seen a wrong one for that client or address in the window (then the counters
+ * are read; otherwise a right secret costs no statement). So per window at most the limit of wrong
+ * secrets, plus one per instance that had seen none, get an answer that tells right from wrong.
+ * Every failure and refusal is audited with the client id and the address, never the secret.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { errors } from 'oidc-provider';
@@ -73,26 +75,63 @@ export function clientAuthGuard(provider: Provider, deps: ClientAuthGuardDeps): 
   };
 }
 
+/**
+ * Keys (client id, address) this instance saw a wrong secret for, until their window ends. A right
+ * secret for a key not in here costs no statement: a token request stays as cheap as it was.
+ */
+class RecentFailures {
+  static readonly MAX = 10_000;
+  readonly #until = new Map<string, number>();
+  /** With more keys than MAX: every right secret is checked against the counters until then. */
+  #everyoneUntil = 0;
+
+  note(keys: string[], until: number, now: number): void {
+    for (const key of keys) this.#until.set(key, until);
+    if (this.#until.size <= RecentFailures.MAX) return;
+    for (const [key, end] of this.#until) if (end <= now) this.#until.delete(key);
+    if (this.#until.size > RecentFailures.MAX) {
+      this.#until.clear();
+      this.#everyoneUntil = until;
+    }
+  }
+
+  any(keys: string[], now: number): boolean {
+    return this.#everyoneUntil > now || keys.some((key) => (this.#until.get(key) ?? 0) > now);
+  }
+}
+
+const recent = new WeakMap<ClientAuthGuardDeps, RecentFailures>();
+
 async function checked(deps: ClientAuthGuardDeps, request: Request | undefined, clientId: string, compare: () => boolean | Promise<boolean>): Promise<boolean> {
   const ip = request?.ip ?? 'unknown';
   const limits = deps.limits();
-  const points = await Promise.all([
-    deps.throttle.take(`client-auth:client:${clientId}`, limits.perClient),
-    deps.throttle.take(`client-auth:ip:${ip}`, limits.perIp),
-  ]);
-  const giveBack = () => Promise.all(points.map((p) => p.giveBack()));
-  const record = (outcome: 'failure', reason: string) =>
-    deps.audit.record({ type: 'client.auth_failure', outcome, clientId, ip, details: { reason } }, deps.clock.now());
-  const refused = points.filter((p) => !p.allowed);
-  if (refused.length > 0) {
-    // Not a checked secret: it doesn't count (the client or address is over the limit anyway).
-    await giveBack();
-    await record('failure', 'throttled');
-    if (request) request.retryAfterSeconds = Math.max(...refused.map((p) => p.retryAfterSeconds));
+  const keys = [`client-auth:client:${clientId}`, `client-auth:ip:${ip}`];
+  const failures = recent.get(deps) ?? new RecentFailures();
+  recent.set(deps, failures);
+  const take = () => Promise.all([deps.throttle.take(keys[0]!, limits.perClient), deps.throttle.take(keys[1]!, limits.perIp)]);
+  const record = (reason: string) => deps.audit.record({ type: 'client.auth_failure', outcome: 'failure', clientId, ip, details: { reason } }, deps.clock.now());
+  const refuse = async (points: Awaited<ReturnType<typeof take>>) => {
+    await record('throttled');
+    if (request) request.retryAfterSeconds = Math.max(...points.filter((p) => !p.allowed).map((p) => p.retryAfterSeconds));
     throw new TooManyClientAuthFailures();
-  }
+  };
+
   const matches = await compare();
-  if (matches) await giveBack();
-  else await record('failure', 'invalid_secret');
-  return matches;
+  const now = deps.clock.now();
+  if (!matches) {
+    // Noted before anything is awaited, so a right secret compared after this one is checked below.
+    failures.note(keys, now + Math.max(limits.perClient.windowSeconds, limits.perIp.windowSeconds) * 1000, now);
+    // Every wrong secret counts, atomically: of parallel ones, exactly the limit get 401.
+    const points = await take();
+    if (points.some((p) => !p.allowed)) return refuse(points);
+    await record('invalid_secret');
+    return false;
+  }
+  if (!failures.any(keys, now)) return true;
+  // Wrong secrets were seen here lately: the right one is only accepted under both limits, and
+  // (like a successful sign-in) does not count.
+  const points = await take();
+  await Promise.all(points.map((p) => p.giveBack()));
+  if (points.some((p) => !p.allowed)) return refuse(points);
+  return true;
 }

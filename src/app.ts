@@ -40,6 +40,7 @@ import { SetupService } from './flows/setup/service.ts';
 import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
 import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
+import { clientAuthGuard, clientAuthLimits } from './oidc/client-auth-throttle.ts';
 import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
 import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
@@ -357,6 +358,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         recover.routes() as Middleware,
         routes.routes() as Middleware,
         routes.allowedMethods() as Middleware,
+        clientAuthGuard(provider, { throttle, audit: store.audit, clock, limits: () => clientAuthLimits(live.current) }),
         mount(provider),
       ]);
     },

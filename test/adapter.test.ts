@@ -2,6 +2,7 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { openDatabase, migrateLatest } from '../src/store/db.ts';
 import { createStore, type Store } from '../src/store/index.ts';
+import { hashOidcId } from '../src/store/oidc-payloads.ts';
 import { createKnexAdapter, type AdapterClass } from '../src/oidc/adapter.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
@@ -48,7 +49,7 @@ test('expiresIn is honoured and expired rows are purged', async (t) => {
   const purged = await store.oidc.purgeExpired(clock.now());
   t.true(purged >= 1);
   const left = await knex('oidc_payloads').where({ model: 'Interaction' }).pluck('id');
-  t.deepEqual(left, ['i2']);
+  t.deepEqual(left, [hashOidcId('i2')]);
 });
 
 test('consume is atomic: of concurrent consumers exactly one wins, the loser revokes the grant', async (t) => {
@@ -108,4 +109,37 @@ test('clients come from the configuration, not the table', async (t) => {
   t.deepEqual(await clients.find('known'), { client_id: 'known' });
   t.is(await clients.find('unknown'), undefined);
   await t.throwsAsync(clients.upsert('x', {}, 0));
+});
+
+test('ids are stored hashed: no row holds the id, lookups by id still work, the stored hash opens nothing', async (t) => {
+  const tokens = new Adapter('AccessToken');
+  await tokens.upsert('secret-at', { jti: 'secret-at', grantId: 'g-hash', accountId: 'u-hash', kind: 'AccessToken' }, 60);
+  const row = await knex('oidc_payloads').where({ model: 'AccessToken', id: hashOidcId('secret-at') }).first();
+  t.truthy(row, 'the row is keyed by the SHA-256 of the id');
+  t.false(String(row.payload).includes('secret-at'), 'the payload does not repeat the id');
+  t.is(row.grant_id, hashOidcId('g-hash'));
+  t.is(await knex('oidc_payloads').where({ id: 'secret-at' }).first(), undefined);
+  t.like(await tokens.find('secret-at'), { jti: 'secret-at', grantId: 'g-hash' });
+  t.is(await tokens.find(row.id), undefined, 'the hash read from the table is not an id');
+  t.is(await tokens.find(`sha256:${row.id}`), undefined, 'nor is the marked hash');
+
+  // An Interaction's copy of the session cookie value is not kept.
+  const interactions = new Adapter('Interaction');
+  await interactions.upsert('int-1', { jti: 'int-1', kind: 'Interaction', session: { uid: 'su', cookie: 'session-cookie-value', accountId: 'a' } }, 60);
+  const stored = await knex('oidc_payloads').where({ model: 'Interaction', id: hashOidcId('int-1') }).first();
+  t.false(String(stored.payload).includes('session-cookie-value'));
+  t.like(await interactions.find('int-1'), { session: { uid: 'su', accountId: 'a' } });
+});
+
+test('a session found by uid can be saved and destroyed in place', async (t) => {
+  const sessions = new Adapter('Session');
+  await sessions.upsert('sess-secret', { jti: 'sess-secret', uid: 'uid-save', accountId: 'a1', loginTs: 1, kind: 'Session' }, 60);
+  const found = await sessions.findByUid('uid-save');
+  t.truthy(found?.jti);
+  t.not(found!.jti, 'sess-secret', 'a uid lookup cannot give the id back');
+  await sessions.upsert(found!.jti!, { ...found!, loginTs: 2 }, 60);
+  t.like(await sessions.find('sess-secret'), { loginTs: 2, jti: 'sess-secret' }, 'saved under the same row');
+  t.is(await knex('oidc_payloads').where({ model: 'Session', uid: 'uid-save' }).count({ n: '*' }).first().then((r) => Number(r?.n)), 1);
+  await sessions.destroy(found!.jti!);
+  t.is(await sessions.find('sess-secret'), undefined);
 });

@@ -205,6 +205,28 @@ test.serial('migrate applies, reports up to date, and rolls back only with --yes
   t.regex(reapplied.stdout, /^applied: /);
 });
 
+test.serial('users add refuses mixed-script names and names that look like an existing user, before asking for a password', async (t) => {
+  const mixed = await run(['users', 'add', 'p\u0430ypal']); // Cyrillic а
+  t.is(mixed.code, 1);
+  t.regex(mixed.stderr, /username mixes scripts \(Latin, Cyrillic\)/);
+  t.is(await idp.idp.parts.users.find('p\u0430ypal'), undefined);
+
+  t.is((await run(['users', 'add', 'paypal', '--no-password'])).code, 0);
+  for (const lookalike of ['PayPaI', 'paypa1']) {
+    const refused = await run(['users', 'add', lookalike], 'never read password\n');
+    t.is(refused.code, 1, lookalike);
+    t.regex(refused.stderr, new RegExp(`username ${lookalike} can be mistaken for the existing user paypal`));
+    t.is(await idp.idp.parts.users.find(lookalike), undefined);
+  }
+  // Full-width letters are NFKC-normalised to the name they spell: that one is just taken.
+  const wide = await run(['users', 'add', '\uff50\uff41\uff59\uff50\uff41\uff4c', '--no-password']);
+  t.is(wide.code, 1);
+  t.regex(wide.stderr, /user paypal already exists/);
+  // One writing system mixing scripts (Japanese: Han + Hiragana + Latin) is fine, and so is a name that only looks different.
+  t.is((await run(['users', 'add', '山田たろうT', '--no-password'])).code, 0);
+  t.is((await run(['users', 'add', 'paypals', '--no-password'])).code, 0);
+});
+
 test.serial('users add, show and list; lookups ignore case; the hash is never shown', async (t) => {
   const add = await run(['users', 'add', 'Alice', '--name', 'Alice Example', '--email', 'alice@Example.ORG'], 'alice password 1\n');
   t.is(add.code, 0, add.stderr);

@@ -41,6 +41,7 @@ async function setup(policy: Partial<CodePolicy> = {}) {
     id,
     username: id,
     usernameKey: id,
+    usernameSkeleton: id,
     displayName: id,
     email: null,
     emailVerified: false,

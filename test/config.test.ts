@@ -53,6 +53,7 @@ const corpus: Record<string, { expect: Expected[]; env?: NodeJS.ProcessEnv }> = 
   'database-client-mysql.yaml': { expect: [['database.client', 'expected one of "sqlite"|"postgres"']] },
   'ui-locale-fr.yaml': { expect: [['ui.defaultLocale', 'expected one of "en"|"nl"']] },
   'logging-level-verbose.yaml': { expect: [['logging.level', 'expected one of "fatal"']] },
+  'oidc-requirepkce-unknown.yaml': { expect: [['oidc.requirePkce', 'expected one of "public"|"all"']] },
 
   // Formats and cross-field rules.
   'server-issuer-no-scheme.yaml': { expect: [['server.issuer', 'must be an absolute http(s) URL']] },

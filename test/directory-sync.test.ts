@@ -129,3 +129,19 @@ test('oidc-sspr directory sync --dry-run prints what it would do; a wrong servic
   t.not(wrong.code, 0);
   t.regex(wrong.stderr + wrong.stdout, /DIRECTORY_SERVICE_REFUSED|service account/);
 });
+
+test('a directory name that mixes scripts or looks like an existing user is reported, not created, and the sync goes on', async (t) => {
+  const extra = [
+    userLdif({ uid: 'rnallory', cn: 'Not Mallory', password: 'x' }),
+    userLdif({ uid: 'm\u0430llory', cn: 'Mixed Mallory', password: 'x' }), // Cyrillic а
+  ].join('\n\n');
+  const { users, sync } = await setup(t, { extraLdif: extra });
+  await users.create({ username: 'mallory', password: 'local password 1' });
+  const report = await sync.run();
+  const reasons = report.skipped.map((s) => s.reason).join('\n');
+  t.regex(reasons, /username rnallory can be mistaken for the existing user mallory/);
+  t.regex(reasons, /invalid username: username mixes scripts \(Latin, Cyrillic\)/);
+  t.is(await users.find('rnallory'), undefined);
+  t.deepEqual(report.created.map((c) => c.username).sort(), ['alice', 'bob', 'nomail', 'zoë'], 'the rest is synced');
+  t.is((await sync.run()).skipped.filter((s) => /mistaken/.test(s.reason)).length, 1, 'reported again at the next sync');
+});

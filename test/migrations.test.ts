@@ -2,6 +2,8 @@ import test from 'ava';
 import type { Knex } from 'knex';
 import { openDatabase, migrateLatest, migrateRollbackAll, DirectoryMigrationSource } from '../src/store/db.ts';
 import { SsprStore } from '../src/store/sspr.ts';
+import { OidcPayloadStore, hashOidcId } from '../src/store/oidc-payloads.ts';
+import { UserStore, ConfusableUsernameError } from '../src/store/users.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase } from './helpers/db.ts';
 
@@ -170,6 +172,90 @@ test('registration state in its own columns: the migration fills them from the a
     t.is(Number((await knex('users').count({ n: '*' }))[0]!.n), 3, 'and every user');
     await migrateLatest(knex, schema);
     t.true(await knex.schema.hasColumn('sspr_state', 'registration_flow'));
+  } finally {
+    await knex.destroy();
+    await db.cleanup();
+  }
+});
+
+test('hashed oidc ids: the migration rewrites existing rows so live sessions and tokens survive the upgrade', async (t) => {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const knex = openDatabase(config.database);
+  const schema = config.database.schema;
+  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+  const MINE = '20261207093000_oidc_hashed_ids.ts';
+  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
+  try {
+    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+    while ((await listed())[1][0] !== MINE) {
+      if ((await listed())[1].length === 0) throw new Error(`${MINE} not found`);
+      await knex.migrate.up(source);
+    }
+    const later = Date.now() + 3_600_000;
+    const row = (model: string, id: string, payload: Record<string, unknown>, extra: Record<string, string> = {}) =>
+      ({ model, id, payload: JSON.stringify({ jti: id, kind: model, ...payload }), expires_at: later, consumed_at: null, ...extra });
+    await knex('oidc_payloads').insert([
+      row('Session', 'old-session-id', { uid: 'old-uid', accountId: 'acc' }, { uid: 'old-uid', account_id: 'acc' }),
+      row('Grant', 'old-grant', { accountId: 'acc' }, { account_id: 'acc' }),
+      row('AccessToken', 'old-access-token', { grantId: 'old-grant', accountId: 'acc' }, { grant_id: 'old-grant', account_id: 'acc' }),
+      row('RefreshToken', 'old-refresh-token', { grantId: 'old-grant' }, { grant_id: 'old-grant' }),
+      row('Interaction', 'old-interaction', { session: { uid: 'old-uid', cookie: 'old-session-id', accountId: 'acc' } }),
+    ]);
+    await knex.migrate.up(source);
+    await migrateLatest(knex, schema);
+
+    const rows = await knex('oidc_payloads').select('id', 'payload', 'grant_id');
+    t.is(rows.length, 5);
+    for (const r of rows) {
+      t.false(String(r.id).startsWith('old-'), 'no id left in the clear');
+      t.false(String(r.payload).includes('old-session-id') || String(r.payload).includes('-token'), 'no id left in a payload');
+      if (r.grant_id !== null) t.is(r.grant_id, hashOidcId('old-grant'));
+    }
+    const store = new OidcPayloadStore(knex);
+    const now = Date.now();
+    t.like((await store.find('Session', 'old-session-id', now))?.payload, { jti: 'old-session-id', accountId: 'acc' }, 'the old session cookie still finds its session');
+    t.like((await store.find('AccessToken', 'old-access-token', now))?.payload, { grantId: 'old-grant' });
+    t.like((await store.findByUid('Session', 'old-uid', now))?.payload, { accountId: 'acc' });
+    t.like((await store.find('Interaction', 'old-interaction', now))?.payload, { session: { uid: 'old-uid', accountId: 'acc' } });
+    t.is(await store.revokeByGrantId('old-grant'), 2, 'grant revocation still reaches the old tokens');
+    t.true((await store.revokeAccount('acc')) >= 2, 'and so does ending the account\'s sessions');
+    t.is(await store.find('Session', 'old-session-id', now), undefined);
+
+    await knex('oidc_payloads').insert(row('Session', 'x', {}));
+    while ((await listed())[0].map((m) => (typeof m === 'string' ? m : m.name)).includes(MINE)) await knex.migrate.down(source);
+    t.is(await knex('oidc_payloads').count({ n: '*' }).first().then((r) => Number(r?.n)), 0, 'going down ends every session (a hash cannot be undone)');
+  } finally {
+    await knex.destroy();
+    await db.cleanup();
+  }
+});
+
+test('username skeletons: the migration gives existing users theirs, so a look-alike of an old account is refused', async (t) => {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const knex = openDatabase(config.database);
+  const schema = config.database.schema;
+  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+  const MINE = '20261207094000_username_skeleton.ts';
+  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
+  try {
+    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+    while ((await listed())[1][0] !== MINE) {
+      if ((await listed())[1].length === 0) throw new Error(`${MINE} not found`);
+      await knex.migrate.up(source);
+    }
+    const now = 1_800_000_000_000;
+    await knex('users').insert({ id: 'u1', username: 'Mallory', username_key: 'mallory', display_name: 'M', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now });
+    await migrateLatest(knex, schema);
+    t.is((await knex('users').where({ id: 'u1' }).first()).username_skeleton, 'rnallory');
+    const users = new UserStore(knex);
+    t.is(await users.lookalike('rnallory', 'rnallory'), 'Mallory');
+    const error = await t.throwsAsync(users.create({ id: 'u2', username: 'rnallory', usernameKey: 'rnallory', usernameSkeleton: 'rnallory', displayName: 'x', email: null, emailVerified: false, passwordSource: 'cloud', passwordHash: null, now }));
+    t.true(error instanceof ConfusableUsernameError);
+    while ((await listed())[0].map((m) => (typeof m === 'string' ? m : m.name)).includes(MINE)) await knex.migrate.down(source);
+    t.false(await knex.schema.hasColumn('users', 'username_skeleton'));
+    t.truthy(await knex('users').where({ id: 'u1' }).first(), 'going down keeps the users');
   } finally {
     await knex.destroy();
     await db.cleanup();

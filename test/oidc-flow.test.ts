@@ -192,3 +192,57 @@ test('an existing session signs in without the form (SSO)', async (t) => {
   const tokens = await redeem(config, auth, page.url);
   t.truthy(tokens.id_token);
 });
+
+test('oidc_payloads holds no usable id: no row id or payload equals a token, code or session cookie, and the flow still works', async (t) => {
+  const config = await confidential();
+  const { tokens, browser, callbackUrl } = await login(config, 'alice', 'correct horse battery', { scope: 'openid offline_access', prompt: 'consent' });
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+  const code = new URL(callbackUrl).searchParams.get('code')!;
+  const session = browser.cookie('_session');
+  t.truthy(session, 'the browser holds a session cookie');
+  const secrets = [tokens.access_token, tokens.refresh_token!, refreshed.access_token, refreshed.refresh_token!, code, session!, ...browser.cookieValuesSeen()];
+  const rows = await idp.idp.parts.store.db('oidc_payloads').select('model', 'id', 'grant_id', 'payload');
+  t.true(rows.some((r) => r.model === 'Session') && rows.some((r) => r.model === 'RefreshToken') && rows.some((r) => r.model === 'AccessToken'));
+  for (const row of rows) {
+    for (const secret of secrets) {
+      t.not(row.id, secret, `${row.model} row id is not a token or cookie value`);
+      t.false(String(row.payload).includes(secret), `${row.model} payload holds no token or cookie value`);
+    }
+  }
+
+  // The session (found by its hashed id) still signs in silently; tokens still work until revoked.
+  const auth = await authorizationRequest(config, { prompt: 'none' });
+  const silent = await browser.navigate(auth.url.href);
+  t.regex(silent.url, /[?&]code=/, 'prompt=none finds the session');
+  t.truthy((await oidc.fetchUserInfo(config, refreshed.access_token, tokens.claims()!.sub)).sub);
+  await oidc.tokenRevocation(config, refreshed.refresh_token!);
+  await t.throwsAsync(oidc.refreshTokenGrant(config, refreshed.refresh_token!), undefined, 'a revoked refresh token is refused');
+});
+
+const withoutPkce = (auth: { url: URL }) => {
+  const url = new URL(auth.url);
+  url.searchParams.delete('code_challenge');
+  url.searchParams.delete('code_challenge_method');
+  return url.href;
+};
+
+test('oidc.requirePkce: by default (public) a confidential client may omit PKCE; with `all` it gets invalid_request', async (t) => {
+  const lenient = await newBrowser().navigate(withoutPkce(await authorizationRequest(await confidential())));
+  t.is(lenient.status, 200, 'default: the sign-in page, no error');
+  t.regex(lenient.html, /name="password"/);
+
+  const strict = await startIdp({ config: { oidc: { requirePkce: 'all' } } });
+  try {
+    await strict.idp.parts.users.create({ username: 'carol', password: 'carol password 123' });
+    const config = await discover({ issuer: strict.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
+    const page = await newBrowser().navigate(withoutPkce(await authorizationRequest(config)));
+    t.is(page.status, 0, 'the error goes back to the registered redirect_uri');
+    const back = new URL(page.url);
+    t.is(back.searchParams.get('error'), 'invalid_request');
+    t.regex(back.searchParams.get('error_description') ?? '', /PKCE/);
+    const { tokens } = await login(config, 'carol', 'carol password 123');
+    t.truthy(tokens.access_token, 'with PKCE the confidential client signs in');
+  } finally {
+    await strict.close();
+  }
+});

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Store, User } from '../store/index.ts';
 import type { UserService } from '../users/service.ts';
-import { DuplicateError } from '../store/users.ts';
+import { ConfusableUsernameError, DuplicateError } from '../store/users.ts';
 import { InvalidInputError, normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername } from '../users/names.ts';
 import { systemClock } from '../clock.ts';
 import { UsageError } from './errors.ts';
@@ -144,6 +144,8 @@ const allCommands: Command[] = [
       await withUsers(ctx, async (users) => {
         const existing = await users.find(username(ctx));
         if (existing) throw new DuplicateError(`user ${existing.username}`);
+        const lookalike = await users.lookalike(username(ctx));
+        if (lookalike) throw new ConfusableUsernameError(normaliseUsername(username(ctx)), lookalike);
         const password = ctx.values['no-password'] ? undefined : await ctx.readPassword();
         const user = await users.create({ username: username(ctx), displayName: name, email: email || undefined, password, passwordSource: source });
         ctx.out(`created user ${user.username} (${user.id})${password === undefined ? ' without a password' : ''}`);

@@ -125,6 +125,10 @@ const oidc = z
       .default('RS256')
       .describe('Algorithm of the signing key generated on first run and by `keys rotate`.'),
     purgeIntervalSeconds: seconds(300, 10, 86400, 'How often expired tokens and sessions are deleted.'),
+    requirePkce: z
+      .enum(['public', 'all'])
+      .default('public')
+      .describe('Which clients must send PKCE (S256) with an authorization request: `public` (those without a secret) or `all` (confidential clients too).'),
   })
   .prefault({})
   .describe('OpenID Connect behaviour');

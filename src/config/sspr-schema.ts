@@ -192,9 +192,18 @@ export const throttleSchema = z
     signinWindowSeconds: z.number().int().min(1).max(86_400).default(900).describe('Window of signinPerIp.'),
     resetPerIp: z.number().int().min(1).max(100_000).default(50).describe('Reset flows one IP address may start per window.'),
     resetWindowSeconds: z.number().int().min(1).max(86_400).default(3600).describe('Window of resetPerIp.'),
+    clientAuthPerClient: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(20)
+      .describe('Failed client authentications (wrong client secret) allowed per client id per window at the token, introspection and revocation endpoints; past it even the right secret gets 429 until the window ends.'),
+    clientAuthPerIp: z.number().int().min(1).max(100_000).default(50).describe('Failed client authentications allowed from one IP address per window, across clients.'),
+    clientAuthWindowSeconds: z.number().int().min(1).max(86_400).default(300).describe('Window of clientAuthPerClient and clientAuthPerIp.'),
   })
   .prefault({})
-  .describe('Throttling per IP address; counters are kept in the database, shared by every instance');
+  .describe('Throttling per IP address and per client; counters are kept in the database, shared by every instance');
 
 export const auditSchema = z
   .strictObject({

@@ -14,8 +14,8 @@ import type { Store } from '../store/index.ts';
 import type { LocalDirectoryUser, LocalMethod, DirectoryMethodKind } from '../store/directory.ts';
 import type { UserService } from '../users/service.ts';
 import type { Clock } from '../clock.ts';
-import { DuplicateError } from '../store/users.ts';
-import { normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername, usernameKey } from '../users/names.ts';
+import { ConfusableUsernameError, DuplicateError } from '../store/users.ts';
+import { normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername, usernameKey, usernameSkeleton } from '../users/names.ts';
 import { parsePhone } from '../methods/mobile-phone/register.ts';
 import { dnKey, type DirectoryClient, type DirectoryEntry, type DirectoryGroup } from './client.ts';
 
@@ -120,8 +120,8 @@ export class DirectorySync {
       let username: string;
       try {
         username = normaliseUsername(entry.username);
-      } catch {
-        report.skipped.push({ dn: entry.dn, reason: 'invalid username' });
+      } catch (error) {
+        report.skipped.push({ dn: entry.dn, reason: `invalid username: ${(error as Error).message}` });
         continue;
       }
       const key = usernameKey(username);
@@ -186,8 +186,13 @@ export class DirectorySync {
       let id = existing?.id;
       if (!id) {
         try {
-          id = (await this.#store.users.create({ id: randomUUID(), username, usernameKey: usernameKey(username), displayName, email, emailVerified: false, passwordSource: 'onpremises', passwordHash: null, now })).id;
+          id = (await this.#store.users.create({ id: randomUUID(), username, usernameKey: usernameKey(username), usernameSkeleton: usernameSkeleton(username), displayName, email, emailVerified: false, passwordSource: 'onpremises', passwordHash: null, now })).id;
         } catch (error) {
+          if (error instanceof ConfusableUsernameError) {
+            // A look-alike of an existing account: reported, never created; the sync goes on.
+            report.skipped.push({ dn: entry.dn, reason: `username ${username} can be mistaken for the existing user ${error.existing}` });
+            return;
+          }
           if (!(error instanceof DuplicateError)) throw error;
           // Another instance created it meanwhile: the next sync updates it.
           report.skipped.push({ dn: entry.dn, reason: 'created concurrently elsewhere' });

@@ -55,6 +55,8 @@ export function providerConfiguration(parts: ProviderParts): Configuration {
       // Every ID token says when the user authenticated, so a relying party can judge step-up.
       require_auth_time: true,
     },
+    // Public clients always need PKCE; with `oidc.requirePkce: all` confidential ones too.
+    pkce: { required: (_ctx, client) => config.oidc.requirePkce === 'all' || client.clientAuthMethod === 'none' },
     features: {
       devInteractions: { enabled: false },
       revocation: {

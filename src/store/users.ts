@@ -29,6 +29,8 @@ export interface NewUser {
   id: string;
   username: string;
   usernameKey: string;
+  /** Confusable skeleton of the username (users/names.ts): a name another one's skeleton equals is refused. */
+  usernameSkeleton: string;
   displayName: string;
   email: string | null;
   emailVerified: boolean;
@@ -86,6 +88,17 @@ export class DuplicateError extends Error {
   }
 }
 
+/** A new username looks like an existing one (the same confusable skeleton). */
+export class ConfusableUsernameError extends DuplicateError {
+  readonly existing: string;
+  constructor(username: string, existing: string) {
+    super(`user ${username}`);
+    this.name = 'ConfusableUsernameError';
+    this.existing = existing;
+    this.message = `username ${username} can be mistaken for the existing user ${existing}: choose a name that looks different`;
+  }
+}
+
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
   return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT' || /UNIQUE constraint failed/.test(e.message ?? '');
@@ -97,12 +110,22 @@ export class UserStore {
     this.#db = db;
   }
 
+  /** The username of another user (another username_key) whose name has this skeleton, if any. */
+  async lookalike(usernameSkeleton: string, usernameKey: string): Promise<string | undefined> {
+    const row = await this.#db('users').where({ username_skeleton: usernameSkeleton }).whereNot({ username_key: usernameKey }).first('username');
+    return row ? (row.username as string) : undefined;
+  }
+
+  /** Refuses a username that looks like another's (ConfusableUsernameError) or is taken (DuplicateError). */
   async create(user: NewUser): Promise<User> {
+    const lookalike = await this.lookalike(user.usernameSkeleton, user.usernameKey);
+    if (lookalike) throw new ConfusableUsernameError(user.username, lookalike);
     try {
       await this.#db('users').insert({
         id: user.id,
         username: user.username,
         username_key: user.usernameKey,
+        username_skeleton: user.usernameSkeleton,
         display_name: user.displayName,
         email: user.email,
         email_verified: user.emailVerified,

@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts';
 import {
   normaliseUsername,
   usernameKey,
+  usernameSkeleton,
   tryUsernameKey,
   normaliseDisplayName,
   normaliseEmail,
@@ -77,6 +78,7 @@ export class UserService {
       id: randomUUID(),
       username,
       usernameKey: usernameKey(username),
+      usernameSkeleton: usernameSkeleton(username),
       displayName,
       email,
       emailVerified: false,
@@ -84,6 +86,12 @@ export class UserService {
       passwordHash,
       now: this.#clock.now(),
     });
+  }
+
+  /** The existing user a new username could be mistaken for (same confusable skeleton), if any. */
+  async lookalike(username: string): Promise<string | undefined> {
+    const name = normaliseUsername(username);
+    return this.#store.users.lookalike(usernameSkeleton(name), usernameKey(name));
   }
 
   /** Finds a user by username (any case); undefined for a name that can't exist. */

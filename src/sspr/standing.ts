@@ -84,7 +84,15 @@ export class StandingService {
 
   /** Every account with its facts (no secrets: see ReportStore.registrationFacts) and its standing, by username. */
   async everyone(): Promise<{ facts: RegistrationFacts; standing: Standing }[]> {
-    const all = await this.#store.reports.registrationFacts();
-    return all.map((f) => ({ facts: f, standing: this.evaluate(reportFacts(f)) }));
+    const all: { facts: RegistrationFacts; standing: Standing }[] = [];
+    for await (const page of this.everyonePaged()) all.push(...page);
+    return all;
+  }
+
+  /** The same, a page of accounts at a time (bounded memory at any number of accounts). */
+  async *everyonePaged(pageSize?: number): AsyncGenerator<{ facts: RegistrationFacts; standing: Standing }[]> {
+    for await (const page of this.#store.reports.registrationFactsPages(pageSize)) {
+      yield page.map((f) => ({ facts: f, standing: this.evaluate(reportFacts(f)) }));
+    }
   }
 }

@@ -120,39 +120,58 @@ export class ReportStore {
 
   /** Every user with groups, methods (kind and dates only), answered question ids and confirmation, by username. */
   async registrationFacts(): Promise<RegistrationFacts[]> {
-    const [users, groups, methods, answers, states] = await Promise.all([
-      this.#db<Row>('users').select('id', 'username', 'status').orderBy('username_key'),
-      this.#db<Row>('user_groups').join('groups', 'groups.id', 'user_groups.group_id').select('user_groups.user_id', 'groups.name').orderBy('groups.name_key'),
-      this.#db<Row>('sspr_methods').select('user_id', 'kind', 'verified_at', 'created_at').orderBy('kind'),
-      this.#db<Row>('sspr_security_answers').select('user_id', 'question_id', 'created_at').orderBy('question_id'),
-      this.#db<Row>('sspr_state').select('user_id', 'confirmed_at', 'skips'),
-    ]);
-    const byId = new Map<string, RegistrationFacts>();
-    for (const u of users) {
-      byId.set(String(u.id), {
-        id: String(u.id),
-        username: String(u.username),
-        status: u.status === 'disabled' ? 'disabled' : 'enabled',
-        groups: [],
-        methods: [],
-        answers: [],
-        confirmedAt: null,
-        skips: 0,
-      });
-    }
-    for (const g of groups) byId.get(String(g.user_id))?.groups.push(String(g.name));
-    for (const m of methods) {
-      byId.get(String(m.user_id))?.methods.push({ kind: m.kind as StoredMethodKind, verifiedAt: nn(m.verified_at), createdAt: Number(m.created_at) });
-    }
-    for (const a of answers) byId.get(String(a.user_id))?.answers.push({ questionId: String(a.question_id), createdAt: Number(a.created_at) });
-    for (const s of states) {
-      const facts = byId.get(String(s.user_id));
-      if (facts) {
-        facts.confirmedAt = nn(s.confirmed_at);
-        facts.skips = Number(s.skips);
+    const all: RegistrationFacts[] = [];
+    for await (const page of this.registrationFactsPages()) all.push(...page);
+    return all;
+  }
+
+  /**
+   * The same, a page of users at a time (keyset on username_key, each page's groups, methods,
+   * answers and state read for its ids only): a report over a million accounts in bounded memory.
+   */
+  async *registrationFactsPages(pageSize = 2000): AsyncGenerator<RegistrationFacts[]> {
+    let after: string | undefined;
+    for (;;) {
+      const query = this.#db<Row>('users').select('id', 'username', 'username_key', 'status').orderBy('username_key').limit(pageSize);
+      if (after !== undefined) query.where('username_key', '>', after);
+      const users = await query;
+      if (users.length === 0) return;
+      after = String(users[users.length - 1]!.username_key);
+      const ids = users.map((u) => String(u.id));
+      const [groups, methods, answers, states] = await Promise.all([
+        this.#db<Row>('user_groups').join('groups', 'groups.id', 'user_groups.group_id').whereIn('user_groups.user_id', ids).select('user_groups.user_id', 'groups.name').orderBy('groups.name_key'),
+        this.#db<Row>('sspr_methods').whereIn('user_id', ids).select('user_id', 'kind', 'verified_at', 'created_at').orderBy('kind'),
+        this.#db<Row>('sspr_security_answers').whereIn('user_id', ids).select('user_id', 'question_id', 'created_at').orderBy('question_id'),
+        this.#db<Row>('sspr_state').whereIn('user_id', ids).select('user_id', 'confirmed_at', 'skips'),
+      ]);
+      const byId = new Map<string, RegistrationFacts>();
+      for (const u of users) {
+        byId.set(String(u.id), {
+          id: String(u.id),
+          username: String(u.username),
+          status: u.status === 'disabled' ? 'disabled' : 'enabled',
+          groups: [],
+          methods: [],
+          answers: [],
+          confirmedAt: null,
+          skips: 0,
+        });
       }
+      for (const g of groups) byId.get(String(g.user_id))?.groups.push(String(g.name));
+      for (const m of methods) {
+        byId.get(String(m.user_id))?.methods.push({ kind: m.kind as StoredMethodKind, verifiedAt: nn(m.verified_at), createdAt: Number(m.created_at) });
+      }
+      for (const a of answers) byId.get(String(a.user_id))?.answers.push({ questionId: String(a.question_id), createdAt: Number(a.created_at) });
+      for (const st of states) {
+        const facts = byId.get(String(st.user_id));
+        if (facts) {
+          facts.confirmedAt = nn(st.confirmed_at);
+          facts.skips = Number(st.skips);
+        }
+      }
+      yield [...byId.values()];
+      if (users.length < pageSize) return;
     }
-    return [...byId.values()];
   }
 
   /** Reset-related events since `since`, counted by type, outcome, details.reason and details.method. */

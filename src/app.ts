@@ -257,6 +257,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     const jobs: [string, () => Promise<number>][] = [
       ['oidc_payloads', () => store.oidc.purgeExpired(now)],
       ['sspr_challenges', () => store.sspr.purgeChallenges(now)],
+      ['webauthn_challenges', () => store.passkeys.purgeChallenges(now)],
       ['account_sessions', () => store.accountSessions.purgeExpired(now)],
       ['reset_flows', () => store.reset.purgeExpired(now)],
       ['captcha_solutions', () => store.captcha.purgeExpired(now)],

@@ -4,7 +4,7 @@ import { SsprStore } from '../src/store/sspr.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase } from './helpers/db.ts';
 
-const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions', 'throttle_counters'];
+const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions', 'throttle_counters', 'webauthn_challenges'];
 
 test('migrations: latest → rollback → latest, and every migration has a working down()', async (t) => {
   const db = await freshDatabase();
@@ -100,6 +100,39 @@ test('several credentials of one kind: the migration keeps every existing method
     while ((await completed()).includes(MINE)) await knex.migrate.down(source);
     const back = await knex('sspr_methods').where({ user_id: 'u2' }).select('value');
     t.deepEqual(back.map((r) => r.value), ['+31611111111'], 'going down keeps the first credential of each kind');
+  } finally {
+    await knex.destroy();
+    await db.cleanup();
+  }
+});
+
+test('passkeys: a credential id belongs to one account only; other kinds keep their shared slot; going down removes passkeys', async (t) => {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const knex = openDatabase(config.database);
+  const schema = config.database.schema;
+  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+  try {
+    await migrateLatest(knex, schema);
+    const now = 1_800_000_000_000;
+    await knex('users').insert([
+      { id: 'u1', username: 'ann', username_key: 'ann', display_name: 'Ann', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
+      { id: 'u2', username: 'ben', username_key: 'ben', display_name: 'Ben', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
+    ]);
+    const store = new SsprStore(knex);
+    await store.putMethod('u1', 'email', 'ann@example.net', now);
+    await store.putMethod('u2', 'email', 'ben@example.net', now);
+    await store.putMethod('u1', 'passkey', '{}', now, { slot: 'credential-a', label: 'A' });
+    await store.putMethod('u1', 'passkey', '{}', now, { slot: 'credential-b', label: 'B' });
+    await t.throwsAsync(store.putMethod('u2', 'passkey', '{}', now, { slot: 'credential-a' }), undefined, "another account can't hold the same credential");
+    t.deepEqual((await store.methods('u1')).map((m) => `${m.kind}:${m.slot}`), ['email:', 'passkey:credential-a', 'passkey:credential-b']);
+    await knex('webauthn_challenges').insert({ challenge: 'c1', binding: 'login:x', user_id: null, created_at: now, expires_at: now + 1, consumed_at: null });
+
+    await knex.migrate.down(source);
+    t.false(await knex.schema.hasTable('webauthn_challenges'));
+    t.deepEqual((await store.methods('u1')).map((m) => m.kind), ['email']);
+    await migrateLatest(knex, schema);
+    t.true(await knex.schema.hasTable('webauthn_challenges'));
   } finally {
     await knex.destroy();
     await db.cleanup();

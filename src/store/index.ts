@@ -12,6 +12,7 @@ import { ResetStore } from './reset.ts';
 import { ReportStore } from './reports.ts';
 import { ThrottleStore } from './throttle.ts';
 import { DirectoryStore } from './directory.ts';
+import { PasskeyStore } from './passkeys.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -27,6 +28,7 @@ export interface Store {
   readonly reports: ReportStore;
   readonly throttle: ThrottleStore;
   readonly directory: DirectoryStore;
+  readonly passkeys: PasskeyStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -46,6 +48,7 @@ export function createStore(db: Knex): Store {
     reports: new ReportStore(db),
     throttle: new ThrottleStore(db),
     directory: new DirectoryStore(db),
+    passkeys: new PasskeyStore(db),
     async ping() {
       if (db.client.config.client === 'sqlite3') {
         // `select 1` never touches a SQLite file, and in WAL mode reads go on while another

@@ -48,6 +48,7 @@ import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneD
 import { createMethodRegistry, createChallenges } from './methods/registry.ts';
 import { MfaService } from './mfa/service.ts';
 import { mfaRoutes } from './flows/mfa/routes.ts';
+import { PasskeySignIn } from './methods/passkey/sign-in.ts';
 import { pinOrigin } from './web/pin-origin.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
@@ -311,7 +312,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const reauth = new ReauthService({ signIn: passwordSignIn, audit: store.audit, clock });
       const register = registerRoutes({ kit, registration, reauth, users, render, site });
       const second = mfaRoutes({ kit, mfa, users, render, site, config: () => live.current });
-      const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages } });
+      const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages }, passkeys: new PasskeySignIn(methodDeps) });
       const setup = setupRoutes({
         setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),
         registration,

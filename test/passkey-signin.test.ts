@@ -125,6 +125,19 @@ test('bad answers at the sign-in page: malformed, replayed, another origin or RP
   await refusedWith((p) => answer(p, authenticator, { rpId: 'evil.example' }));
   await refusedWith((p) => answer(p, authenticator, { uv: false }));
   await refusedWith((p) => answer(p, authenticator, { type: 'webauthn.create' }));
+  // A signature that doesn't match, and a user handle naming another account.
+  await refusedWith((p) => {
+    const r = JSON.parse(answer(p, authenticator)) as { response: { signature: string } };
+    const sig = Buffer.from(r.response.signature, 'base64url');
+    sig.writeUInt8(sig.readUInt8(sig.length - 1) ^ 1, sig.length - 1);
+    r.response.signature = sig.toString('base64url');
+    return JSON.stringify(r);
+  });
+  await refusedWith((p) => {
+    const r = JSON.parse(answer(p, authenticator)) as { response: { userHandle: string } };
+    r.response.userHandle = Buffer.from('someone-else', 'utf8').toString('base64url');
+    return JSON.stringify(r);
+  });
   // Replayed: the answer that signed in once, posted again to a fresh page.
   const used = await signInPage();
   const good = answer(used.page, authenticator);
@@ -140,7 +153,7 @@ test('bad answers at the sign-in page: malformed, replayed, another origin or RP
   stranger.create({ challenge: 'x', rp: { id: 'localhost' }, user: { id: 'bm9ib2R5' } });
   await refusedWith((p) => answer(p, stranger));
   const reasons = (await events(user.id, 'passkey.authenticate.refused')).map((e) => e.details?.reason);
-  t.deepEqual(reasons, ['not_verified', 'not_verified', 'not_verified', 'not_verified']);
+  t.deepEqual(reasons, ['not_verified', 'not_verified', 'not_verified', 'not_verified', 'not_verified', 'other_user']);
   // A disabled account's passkey.
   await parts().users.setStatus('bert', 'disabled');
   await refusedWith((p) => answer(p, authenticator));

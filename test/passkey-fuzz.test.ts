@@ -84,7 +84,8 @@ test.serial('sign-in and the second factor', async (t) => {
     return { browser, page: await signIn(browser, page, username, password) };
   };
   await run(t, [
-    { name: 'login passkey', open: loginPage, action: '/passkey', handled: own('/passkey', 400), audit: /^(signin\.failure|passkey\.authenticate\.refused):failure$/ },
+    // A failed passkey sign-in counts against the address, like a failed password.
+    { name: 'login passkey', open: loginPage, action: '/passkey', handled: own('/passkey', 400), mayChange: ['throttle'], audit: /^(signin\.failure|passkey\.authenticate\.refused):failure$/ },
     // Each wrong second factor takes a point of the account's limit on them.
     { name: 'mfa passkey', open: mfaPrompt, action: '/mfa/verify', field: 'response', handled: own('/mfa/verify', 400), mayChange: ['throttle'], audit: /^(mfa\.failure|passkey\.authenticate\.refused):failure$/ },
   ]);

@@ -218,3 +218,23 @@ test('a second factor posted without the first is refused', async (t) => {
   t.regex(refused.html, /<h1>/);
   t.is((await events(user.id, 'mfa.success')).length, 0);
 });
+
+test.serial('failed passkey sign-ins count against the address like failed passwords; past the limit even a good passkey is refused', async (t) => {
+  const { authenticator, user } = await withPasskey('ivo', ['Staff']);
+  const config = parts().config;
+  const previous = config.current;
+  config.replace({ ...previous, throttle: { ...previous.throttle, signinPerIp: 3 } });
+  try {
+    for (let i = 0; i < 3; i += 1) {
+      const { page, browser } = await signInPage();
+      t.is((await browser.submit(page, '/passkey', { response: '{}' })).status, 400);
+    }
+    const { page, browser } = await signInPage();
+    const refused = await browser.submit(page, '/passkey', { response: answer(page, authenticator) });
+    t.is(refused.status, 400);
+    t.true((await parts().store.audit.list({ type: 'signin.failure' })).some((e) => e.details?.reason === 'ip_throttled' && e.details?.via === 'passkey'));
+    t.false((await events(user.id, 'signin.success')).some((e) => e.details?.via === 'passkey'));
+  } finally {
+    config.replace(previous);
+  }
+});

@@ -32,6 +32,15 @@ export class PasskeySignIn {
     const at = () => this.#deps.clock.now();
     const where = { ip: request.ip, clientId: request.clientId ?? null, flowId: flow };
     if (!this.enabled()) return { ok: false, error: 'login.passkey_failed' };
+    // Failed passkey sign-ins count against the address like failed passwords (one counter), taken
+    // before the check so parallel posts can't pass it; a success gives its point back.
+    const throttle = this.#deps.config().throttle;
+    const point = await this.#deps.throttle.take(`signin:ip:${request.ip}`, { points: throttle.signinPerIp, windowSeconds: throttle.signinWindowSeconds });
+    if (!point.allowed) {
+      await point.giveBack();
+      await this.#deps.store.audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { via: 'passkey', reason: 'ip_throttled' } }, at());
+      return { ok: false, error: 'login.passkey_failed' };
+    }
     const outcome = await this.#passkeys.authenticate(`login:${flow}`, raw, undefined, { ...request, flowId: flow });
     if (!outcome.ok) {
       await this.#deps.store.audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { via: 'passkey', reason: outcome.reason } }, at());
@@ -42,6 +51,7 @@ export class PasskeySignIn {
       await this.#deps.store.audit.record({ type: 'signin.failure', outcome: 'failure', userId: outcome.userId, ...where, details: { via: 'passkey', reason: 'not_enabled' } }, at());
       return { ok: false, error: 'login.passkey_failed' };
     }
+    await point.giveBack();
     await this.#deps.store.audit.record({ type: 'signin.success', outcome: 'success', userId: user.id, ...where, details: { via: 'passkey', amr: outcome.amr } }, at());
     // RFC 8176: the key (hardware- or software-held), a user present and verified, so more than one factor.
     return { ok: true, accountId: user.id, acr: ACR_MFA, amr: [outcome.amr, 'user', 'mfa'] };

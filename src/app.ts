@@ -50,6 +50,7 @@ import { createMethodRegistry, createChallenges } from './methods/registry.ts';
 import { MfaService } from './mfa/service.ts';
 import { RememberedDevices } from './mfa/devices.ts';
 import { mfaRoutes } from './flows/mfa/routes.ts';
+import { PasskeySignIn } from './methods/passkey/sign-in.ts';
 import { pinOrigin } from './web/pin-origin.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
@@ -273,6 +274,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     const jobs: [string, () => Promise<number>][] = [
       ['oidc_payloads', () => store.oidc.purgeExpired(now)],
       ['sspr_challenges', () => store.sspr.purgeChallenges(now)],
+      ['webauthn_challenges', () => store.passkeys.purgeChallenges(now)],
       ['account_sessions', () => store.accountSessions.purgeExpired(now)],
       ['mfa_devices', () => store.mfaDevices.purgeExpired(now)],
       ['reset_flows', () => store.reset.purgeExpired(now)],
@@ -327,7 +329,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       const reauth = new ReauthService({ signIn: passwordSignIn, audit: store.audit, clock });
       const register = registerRoutes({ kit, registration, reauth, users, render, site });
       const second = mfaRoutes({ kit, mfa, devices, users, render, site, config: () => live.current });
-      const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages } });
+      const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages }, passkeys: new PasskeySignIn(methodDeps) });
       const setup = setupRoutes({
         setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),
         registration,

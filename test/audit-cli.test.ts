@@ -347,6 +347,8 @@ test('report registration --json: coverage, users per method, per user methods a
     mobilePhone: { offered: true, users: 1, percent: 20 },
     officePhone: { offered: true, users: 1, percent: 20 },
     authenticatorApp: { offered: true, users: 1, percent: 20 },
+    // Passkeys are off unless sspr.methods.passkey says otherwise.
+    passkey: { offered: false, users: 0, percent: 0 },
     securityQuestions: { offered: true, users: 1, percent: 20 },
   });
   t.deepEqual(

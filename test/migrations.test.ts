@@ -22,7 +22,7 @@ async function upTo(knex: Knex, schema: string | undefined, name: string) {
   return { source, completed };
 }
 
-const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions', 'throttle_counters'];
+const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions', 'throttle_counters', 'webauthn_challenges', 'mfa_devices'];
 
 test('migrations: latest → rollback → latest, and every migration has a working down()', async (t) => {
   const db = await freshDatabase();
@@ -256,6 +256,39 @@ test('username skeletons: the migration gives existing users theirs, so a look-a
     while ((await listed())[0].map((m) => (typeof m === 'string' ? m : m.name)).includes(MINE)) await knex.migrate.down(source);
     t.false(await knex.schema.hasColumn('users', 'username_skeleton'));
     t.truthy(await knex('users').where({ id: 'u1' }).first(), 'going down keeps the users');
+  } finally {
+    await knex.destroy();
+    await db.cleanup();
+  }
+});
+
+test('passkeys: a credential id belongs to one account only; other kinds keep their shared slot; going down removes passkeys', async (t) => {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const knex = openDatabase(config.database);
+  const schema = config.database.schema;
+  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+  try {
+    await migrateLatest(knex, schema);
+    const now = 1_800_000_000_000;
+    await knex('users').insert([
+      { id: 'u1', username: 'ann', username_key: 'ann', display_name: 'Ann', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
+      { id: 'u2', username: 'ben', username_key: 'ben', display_name: 'Ben', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
+    ]);
+    const store = new SsprStore(knex);
+    await store.putMethod('u1', 'email', 'ann@example.net', now);
+    await store.putMethod('u2', 'email', 'ben@example.net', now);
+    await store.putMethod('u1', 'passkey', '{}', now, { slot: 'credential-a', label: 'A' });
+    await store.putMethod('u1', 'passkey', '{}', now, { slot: 'credential-b', label: 'B' });
+    await t.throwsAsync(store.putMethod('u2', 'passkey', '{}', now, { slot: 'credential-a' }), undefined, "another account can't hold the same credential");
+    t.deepEqual((await store.methods('u1')).map((m) => `${m.kind}:${m.slot}`), ['email:', 'passkey:credential-a', 'passkey:credential-b']);
+    await knex('webauthn_challenges').insert({ challenge: 'c1', binding: 'login:x', user_id: null, created_at: now, expires_at: now + 1, consumed_at: null });
+
+    await knex.migrate.down(source);
+    t.false(await knex.schema.hasTable('webauthn_challenges'));
+    t.deepEqual((await store.methods('u1')).map((m) => m.kind), ['email']);
+    await migrateLatest(knex, schema);
+    t.true(await knex.schema.hasTable('webauthn_challenges'));
   } finally {
     await knex.destroy();
     await db.cleanup();

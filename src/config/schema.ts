@@ -10,6 +10,7 @@ import { mfaSchema } from './mfa-schema.ts';
 import { directorySchema } from './directory-schema.ts';
 import { metricsSchema } from './metrics-schema.ts';
 import { defOf, layers, peel, type Schema } from './nodes.ts';
+import { relyingPartyOf } from '../methods/passkey/relying-party.ts';
 
 const seconds = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -237,6 +238,10 @@ export const configSchema = z
       }
       seen.set(c.clientId, index);
     });
+    if (config.sspr.methods.passkey) {
+      const rp = relyingPartyOf(config.server.issuer);
+      if (!rp.ok) ctx.addIssue({ code: 'custom', path: ['sspr', 'methods', 'passkey'], message: rp.problem });
+    }
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -31,6 +31,12 @@ const methods = z
     officePhone: z.boolean().default(false).describe('Office phone, set by an administrator; called at reset.'),
     authenticatorApp: z.boolean().default(true).describe('Authenticator app (TOTP). Never enough on its own.'),
     securityQuestions: z.boolean().default(false).describe('Security questions. Never available to administrators.'),
+    passkey: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Passkeys (WebAuthn): sign in without a password, a second factor, and a recovery method (counts only together with another, like the authenticator app). The relying-party ID is the host of server.issuer, which must then be https, or http://localhost.',
+      ),
   })
   .prefault({})
   .describe('Which recovery methods users may register');

@@ -51,6 +51,8 @@ export async function startDemoRp(options: { issuer: string; port: number; clien
           code_challenge_method: 'S256',
           state,
           nonce,
+          // /login?acr_values=multi-factor asks for a step-up.
+          ...(url.searchParams.get('acr_values') ? { acr_values: url.searchParams.get('acr_values')! } : {}),
         });
         res.writeHead(303, { Location: target.href });
         return res.end();
@@ -62,7 +64,9 @@ export async function startDemoRp(options: { issuer: string; port: number; clien
         if (url.searchParams.get('error')) return send(200, page('Sign-in cancelled', `<p>${escape(url.searchParams.get('error') ?? '')}</p><p><a href="/">Back</a></p>`));
         const tokens = await oidc.authorizationCodeGrant(c, url, { pkceCodeVerifier: p.verifier, expectedState: p.state, expectedNonce: p.nonce, idTokenExpected: true });
         const info = await oidc.fetchUserInfo(c, tokens.access_token, tokens.claims()!.sub);
-        sessions.set(sid, { claims: { ...info }, idToken: tokens.id_token! });
+        // How the user signed in (the ID token's acr and amr) next to who they are.
+        const { acr, amr } = tokens.claims()!;
+        sessions.set(sid, { claims: { ...info, ...(acr ? { acr } : {}), ...(amr ? { amr } : {}) }, idToken: tokens.id_token! });
         res.writeHead(303, { Location: '/' });
         return res.end();
       }

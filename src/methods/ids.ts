@@ -11,8 +11,9 @@ import { mobilePhoneFacts } from './mobile-phone/facts.ts';
 import { officePhoneFacts } from './office-phone/facts.ts';
 import { authenticatorAppFacts } from './authenticator-app/facts.ts';
 import { securityQuestionsFacts } from './security-questions/facts.ts';
+import { passkeyFacts } from './passkey/facts.ts';
 
-export const methodList = [emailFacts, mobilePhoneFacts, officePhoneFacts, authenticatorAppFacts, securityQuestionsFacts] as const;
+export const methodList = [emailFacts, mobilePhoneFacts, officePhoneFacts, authenticatorAppFacts, passkeyFacts, securityQuestionsFacts] as const;
 
 export type MethodId = (typeof methodList)[number]['id'];
 export const methodIds: readonly MethodId[] = methodList.map((m) => m.id);

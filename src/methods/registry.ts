@@ -11,12 +11,15 @@ import { authenticatorAppMethod } from './authenticator-app/register.ts';
 import { authenticatorAppChallenge } from './authenticator-app/challenge.ts';
 import { securityQuestionsMethod } from './security-questions/register.ts';
 import { securityQuestionsChallenge } from './security-questions/challenge.ts';
+import { passkeyMethod } from './passkey/register.ts';
+import { passkeyChallenge } from './passkey/challenge.ts';
 
 const implementations: Record<MethodId, MethodImplementation> = {
   email: { registration: emailMethod, challenge: emailChallenge },
   mobilePhone: { registration: (deps) => mobilePhoneMethod(deps, () => deps.config().sspr.defaultCountry), challenge: mobilePhoneChallenge },
   officePhone: { registration: officePhoneMethod, challenge: officePhoneChallenge },
   authenticatorApp: { registration: authenticatorAppMethod, challenge: authenticatorAppChallenge },
+  passkey: { registration: passkeyMethod, challenge: passkeyChallenge },
   securityQuestions: { registration: securityQuestionsMethod, challenge: securityQuestionsChallenge },
 };
 

@@ -34,6 +34,8 @@ export interface MethodContext {
   locale: Locale;
   t: Translate;
   isAdmin: boolean;
+  /** The page's flow (the interaction, the security-info session): a passkey challenge is bound to it. */
+  flow?: string;
 }
 
 export interface MethodDeps {
@@ -85,9 +87,10 @@ export interface MethodFacts {
   readonly userManaged: boolean;
   /**
    * Where it can be a second factor at sign-in: its RFC 8176 `amr` value (a phone sends `tel` by a
-   * call instead) and its strength, the strongest being offered first. None for security questions.
+   * call instead; a passkey `swk` when it is synced) and its strength, the strongest being offered
+   * first. None for security questions.
    */
-  readonly secondFactor?: { readonly amr: 'otp' | 'sms' | 'tel'; readonly strength: number };
+  readonly secondFactor?: { readonly amr: 'otp' | 'sms' | 'tel' | 'hwk'; readonly strength: number };
   /** Whether `sspr.methods` offers it. */
   offered(methods: SsprConfig['methods']): boolean;
   /** Whether the user has it registered; by default a verified row of `storedKind`. */

@@ -11,6 +11,7 @@ import { sendCode, checkCode, spaced, type SendOutcome } from '../methods/code-s
 import { verifyTotp } from '../security/totp.ts';
 import { maskEmail, maskPhone } from '../delivery/mask.ts';
 import { mfaRequired, secondFactors, type SecondFactor } from './policy.ts';
+import { Passkeys, embed } from '../methods/passkey/webauthn.ts';
 
 export interface MfaRequest {
   /** The interaction's reference: a code sent for one sign-in is no good in another. */
@@ -27,9 +28,11 @@ const WINDOW_SECONDS = 900;
 
 export class MfaService {
   readonly #deps: MethodDeps;
+  readonly #passkeys: Passkeys;
 
   constructor(deps: MethodDeps) {
     this.#deps = deps;
+    this.#passkeys = new Passkeys(deps);
   }
 
   async required(accountId: string): Promise<boolean> {
@@ -41,18 +44,24 @@ export class MfaService {
   /** The user's second factors, strongest first, each with what the page shows of it. */
   async factors(user: User): Promise<(SecondFactor & { masked: string })[]> {
     const methods = await this.#deps.store.sspr.methods(user.id);
-    const list = secondFactors(this.#deps.config(), { groups: [], methods, answers: [], state: { confirmedAt: null, skips: 0 } });
+    // Passkeys switched off (sspr.methods.passkey) are kept but not offered.
+    const list = secondFactors(this.#deps.config(), { groups: [], methods, answers: [], state: { confirmedAt: null, skips: 0 } }).filter((f) => f.id !== 'passkey' || this.#deps.config().sspr.methods.passkey);
     return list.map((f) => {
       const kind = methodFacts(f.id).storedKind;
       const value = methods.find((m) => m.kind === kind)?.value ?? '';
-      return { ...f, masked: f.id === 'email' ? maskEmail(value) : f.id === 'authenticatorApp' ? '' : maskPhone(value) };
+      return { ...f, masked: f.id === 'email' ? maskEmail(value) : f.id === 'authenticatorApp' || f.id === 'passkey' ? '' : maskPhone(value) };
     });
+  }
+
+  /** Options for the page's passkey form: one of the user's passkeys, for this interaction only. */
+  async passkeyOptions(user: User, request: MfaRequest): Promise<string> {
+    return embed(await this.#passkeys.authenticationOptions(this.#purpose('passkey', request), user, await this.#deps.store.sspr.methods(user.id)));
   }
 
   /** Sends a code to a code method (the authenticator app needs none). */
   async send(user: User, method: MethodId, channel: 'sms' | 'voice', request: MfaRequest, t: Translate, locale: Locale): Promise<SendOutcome> {
     const value = await this.#value(user, method);
-    if (value === undefined || method === 'authenticatorApp') return { ok: false, error: 'mfa.method_unavailable' };
+    if (value === undefined || method === 'authenticatorApp' || method === 'passkey') return { ok: false, error: 'mfa.method_unavailable' };
     const organisation = this.#deps.config().ui.organisation;
     const outcome = await sendCode(this.#deps, user.id, this.#purpose(method, request), value, (code, minutes) => {
       if (method === 'email') {
@@ -94,6 +103,11 @@ export class MfaService {
   async #check(user: User, method: MethodId, code: string, request: MfaRequest): Promise<VerifyOutcome> {
     const value = await this.#value(user, method);
     if (value === undefined) return { ok: false, error: 'mfa.method_unavailable' };
+    if (method === 'passkey') {
+      // `code` is the browser's answer; a passkey of this user, to the challenge of this interaction.
+      const outcome = await this.#passkeys.authenticate(this.#purpose(method, request), code, user, { ip: request.ip, clientId: request.clientId, flowId: request.flow });
+      return outcome.ok ? { ok: true, amr: outcome.amr } : { ok: false, error: outcome.error };
+    }
     if (method === 'authenticatorApp') {
       const result = verifyTotp(this.#deps.open(value), code.replace(/\s+/g, ''), this.#deps.clock.now());
       // Each time step once only, here or at a reset: no replay within its 30 seconds.
@@ -111,7 +125,8 @@ export class MfaService {
 
   /** The value of a method that counts as a second factor here, or undefined. */
   async #value(user: User, method: MethodId): Promise<string | undefined> {
-    if (!this.#deps.config().mfa.methods.includes(method)) return undefined;
+    const config = this.#deps.config();
+    if (!config.mfa.methods.includes(method) || (method === 'passkey' && !config.sspr.methods.passkey)) return undefined;
     const kind = methodFacts(method).storedKind;
     return (await this.#deps.store.sspr.methods(user.id)).find((m) => m.kind === kind && m.verifiedAt !== null)?.value;
   }

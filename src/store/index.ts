@@ -13,6 +13,7 @@ import { ReportStore } from './reports.ts';
 import { ThrottleStore } from './throttle.ts';
 import { DirectoryStore } from './directory.ts';
 import { MfaDeviceStore } from './mfa-devices.ts';
+import { PasskeyStore } from './passkeys.ts';
 
 export interface Store {
   readonly db: Knex;
@@ -29,6 +30,7 @@ export interface Store {
   readonly throttle: ThrottleStore;
   readonly directory: DirectoryStore;
   readonly mfaDevices: MfaDeviceStore;
+  readonly passkeys: PasskeyStore;
   /** Cheap round trip used by health checks. */
   ping(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export function createStore(db: Knex): Store {
     throttle: new ThrottleStore(db),
     directory: new DirectoryStore(db),
     mfaDevices: new MfaDeviceStore(db),
+    passkeys: new PasskeyStore(db),
     async ping() {
       if (db.client.config.client === 'sqlite3') {
         // `select 1` never touches a SQLite file, and in WAL mode reads go on while another

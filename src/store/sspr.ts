@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 
-export type StoredMethodKind = 'email' | 'mobile_phone' | 'office_phone' | 'authenticator_app';
+export type StoredMethodKind = 'email' | 'mobile_phone' | 'office_phone' | 'authenticator_app' | 'passkey';
 
 export interface StoredMethod {
   id: string;

@@ -1,11 +1,12 @@
 /**
  * Serves the IdP's own static files (CSS) from views/assets, the CAPTCHA widget's files (see
- * captchaAsset), and the organisation's logo file when `ui.logoFile` is set (see logo.ts).
+ * captchaAsset), the WebAuthn browser library (see passkeyAsset), and the organisation's logo file when `ui.logoFile` is set (see logo.ts).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Middleware } from 'koa';
 import { captchaAsset } from '../security/captcha.ts';
+import { passkeyAsset } from '../methods/passkey/browser-asset.ts';
 import { logoAssetPath, readLogo, type Logo } from './logo.ts';
 
 const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
@@ -43,7 +44,7 @@ export function assets(dir: string, options: AssetOptions = {}): Middleware {
     let content = cache.get(file);
     if (!content) {
       try {
-        content = (await captchaAsset(file)) ?? (await readFile(path.join(dir, file)));
+        content = (await captchaAsset(file)) ?? (await passkeyAsset(file)) ?? (await readFile(path.join(dir, file)));
       } catch {
         return next();
       }

@@ -74,12 +74,14 @@ export interface StartOptions {
   argon2?: Argon2Functions;
   /** Log here instead of stdout at the configured level (tests that read the log). */
   logger?: Logger;
+  /** Host of the issuer, listened on (default 127.0.0.1); passkeys need a name, e.g. 'localhost'. */
+  host?: string;
 }
 
-export function listen(server: http.Server): Promise<number> {
+export function listen(server: http.Server, host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -104,8 +106,9 @@ export function buildConfig(issuer: string, db: TestDatabase, extra: StartOption
 export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> {
   const db = options.db ?? (await freshDatabase());
   const server = http.createServer();
-  const port = await listen(server);
-  const url = `http://127.0.0.1:${port}`;
+  const host = options.host ?? '127.0.0.1';
+  const port = await listen(server, host);
+  const url = `http://${host}:${port}`;
   const issuer = `${url}${options.prefix ?? ''}`;
   const config = buildConfig(issuer, db, options.config);
   const logger = options.logger ?? createLogger(config.logging.level);

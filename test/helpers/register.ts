@@ -3,6 +3,7 @@ import type { Browser, Page } from './browser.ts';
 import type { TestSmtp } from './smtp.ts';
 import type { SmsReceiver } from './sms.ts';
 import { totpCodeAt, totpStep } from '../../src/security/totp.ts';
+import { passkeyOptions, type SoftAuthenticator } from './webauthn.ts';
 
 export function codeIn(text: string): string {
   const match = /\b(\d{6,10})\b/.exec(text.replace(/(\d) (?=\d)/g, '$1'));
@@ -50,4 +51,13 @@ export async function registerQuestions(browser: Browser, overview: Page, answer
     values[`answer${i}`] = answer;
   });
   return browser.submit(form, '/methods/securityQuestions/save', values);
+}
+
+/** Adds a passkey from the methods overview with a software authenticator (see webauthn.ts). */
+export async function registerPasskey(browser: Browser, overview: Page, authenticator: SoftAuthenticator, label = 'Test passkey', o: Parameters<SoftAuthenticator['create']>[1] = {}): Promise<{ page: Page; response: ReturnType<SoftAuthenticator['create']>['response'] }> {
+  const form = await browser.follow(overview, '/methods/passkey');
+  const { response } = authenticator.create(passkeyOptions(form.html, 'register'), o);
+  const page = await browser.submit(form, '/methods/passkey/create', { response: JSON.stringify(response), label });
+  if (page.status !== 200) throw new Error(`passkey not registered: ${page.status} ${page.html.slice(0, 1500)}`);
+  return { page, response };
 }

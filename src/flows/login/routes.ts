@@ -6,6 +6,7 @@ import { AppError } from '../../errors.ts';
 import { ACR_PASSWORD } from '../../mfa/policy.ts';
 import type { Renderer } from '../../web/render.ts';
 import type { LoginService } from './service.ts';
+import type { PasskeySignIn } from '../../methods/passkey/sign-in.ts';
 import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
 
 export interface LoginRouteDeps {
@@ -14,6 +15,8 @@ export interface LoginRouteDeps {
   render: Renderer;
   /** Pages of the prompts other flows add (registration, reconfirmation). */
   promptPages?: Record<string, PromptPage>;
+  /** "Sign in with a passkey", when passkeys are offered. */
+  passkeys?: PasskeySignIn;
 }
 
 export function loginRoutes(deps: LoginRouteDeps): Router {
@@ -21,7 +24,8 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
   const { provider, csrf, basePath } = kit;
   const router = new Router();
 
-  async function showLogin(ctx: Context, interaction: Interaction, username: string, failed: boolean): Promise<void> {
+  async function showLogin(ctx: Context, interaction: Interaction, username: string, failed: boolean, passkeyError?: string): Promise<void> {
+    const passkey = deps.passkeys?.enabled() ? { action: kit.url(interaction.uid, 'passkey'), options: await deps.passkeys.options(interaction.uid), error: passkeyError } : undefined;
     await render(
       ctx,
       'login/login',
@@ -35,8 +39,9 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
         abortCsrf: csrf.token(interaction.uid, 'abort'),
         username,
         failed,
+        passkey,
       },
-      { uiLocales: kit.uiLocales(interaction) },
+      { uiLocales: kit.uiLocales(interaction), status: passkeyError ? 400 : 200 },
     );
   }
 
@@ -91,6 +96,16 @@ export function loginRoutes(deps: LoginRouteDeps): Router {
     if (!outcome.ok) return showLogin(ctx, interaction, username.slice(0, 256), true);
     // The login time from the injected clock: the prompts that follow judge its age by that clock.
     return kit.finish(ctx, interaction, { login: { accountId: outcome.accountId, ts: Math.floor(kit.now() / 1000), acr: ACR_PASSWORD, amr: ['pwd'] } }, false);
+  });
+
+  router.post('/interaction/:uid/passkey', async (ctx) => {
+    const interaction = await kit.details(ctx);
+    const body = await kit.form(ctx, interaction, 'login');
+    kit.requirePrompt(interaction, 'login');
+    if (!deps.passkeys) throw new AppError('wrong_step', 'passkeys are not offered');
+    const outcome = await deps.passkeys.signIn(interaction.uid, body.response, { ip: ctx.ip, clientId: String(interaction.params.client_id) });
+    if (!outcome.ok) return showLogin(ctx, interaction, '', false, outcome.error);
+    return kit.finish(ctx, interaction, { login: { accountId: outcome.accountId, ts: Math.floor(kit.now() / 1000), acr: outcome.acr, amr: outcome.amr } }, false);
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {

@@ -65,6 +65,7 @@ export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Re
       return render(ctx, 'mfa/none', { title: 'mfa.none.title', ...common, setup }, options);
     }
     const current = factors.find((f) => f.id === shown.method) ?? factors[0]!;
+    const passkeyOptions = current.id === 'passkey' ? await mfa.passkeyOptions(user, request(ctx, interaction)) : undefined;
     await render(
       ctx,
       'mfa/verify',
@@ -79,6 +80,7 @@ export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Re
         sendAction: kit.url(interaction.uid, 'mfa', 'send'),
         verifyAction: kit.url(interaction.uid, 'mfa', 'verify'),
         csrf: kit.csrf.token(interaction.uid, PURPOSE),
+        passkeyOptions,
         error: shown.error,
         errorVars: shown.errorVars,
         rememberDays: deps.devices.days,
@@ -109,7 +111,7 @@ export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Re
   router.post('/interaction/:uid/mfa/verify', async (ctx) => {
     const { interaction, form, method, user } = await posted(ctx);
     if (!method) return show(ctx, interaction, { error: 'mfa.method_unavailable', status: 400 });
-    const outcome = await mfa.verify(user, method, form.code ?? '', request(ctx, interaction));
+    const outcome = await mfa.verify(user, method, (method === 'passkey' ? form.response : form.code) ?? '', request(ctx, interaction));
     if (!outcome.ok) return show(ctx, interaction, { method, sent: true, error: outcome.error, errorVars: outcome.vars, status: 400 });
     const before = (interaction.lastSubmission?.login as { amr?: string[] } | undefined)?.amr ?? ['pwd'];
     const amr = [...new Set([...before, outcome.amr, 'mfa'])];

@@ -128,7 +128,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
     if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, `methods/${ctx.params.method}`, false);
     const translate = t(ctx, interaction);
     const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
-    const page = await registration.begin(user, ctx.params.method!, { locale, t: translate });
+    const page = await registration.begin(user, ctx.params.method!, { locale, t: translate, flow: interaction.uid });
     return showMethod(ctx, interaction, ctx.params.method!, page);
   });
 
@@ -145,7 +145,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
     if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, `methods/${ctx.params.method}`, false);
     const translate = t(ctx, interaction);
     const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
-    const outcome = await registration.step(user, ctx.params.method!, ctx.params.step!, form!, { locale, t: translate }, info(ctx, interaction));
+    const outcome = await registration.step(user, ctx.params.method!, ctx.params.step!, form!, { locale, t: translate, flow: interaction.uid }, info(ctx, interaction));
     if (outcome.kind === 'page') return showMethod(ctx, interaction, ctx.params.method!, outcome.page);
     ctx.status = 303;
     ctx.redirect(kit.url(interaction.uid));

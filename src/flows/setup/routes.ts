@@ -138,7 +138,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     const session = await required(ctx);
     if (!session) return;
     if (!session.fresh) return showConfirm(ctx, session, `/methods/${ctx.params.method}`, false);
-    const page = await registration.begin(session.user, ctx.params.method!, { locale: localeOf(ctx, deps.site()), t: translate(ctx) });
+    const page = await registration.begin(session.user, ctx.params.method!, { locale: localeOf(ctx, deps.site()), t: translate(ctx), flow: info(ctx, session).flowId });
     return showMethod(ctx, session, ctx.params.method!, page);
   });
 
@@ -162,7 +162,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     if (!session) return;
     const body = await form(ctx, session.id, 'setup');
     if (!session.fresh) return showConfirm(ctx, session, `/methods/${ctx.params.method}`, false);
-    const outcome = await registration.step(session.user, ctx.params.method!, ctx.params.step!, body, { locale: localeOf(ctx, deps.site()), t: translate(ctx) }, info(ctx, session));
+    const outcome = await registration.step(session.user, ctx.params.method!, ctx.params.step!, body, { locale: localeOf(ctx, deps.site()), t: translate(ctx), flow: info(ctx, session).flowId }, info(ctx, session));
     if (outcome.kind === 'page') return showMethod(ctx, session, ctx.params.method!, outcome.page);
     await confirmed(session, ctx);
     ctx.status = 303;

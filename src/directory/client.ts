@@ -37,8 +37,63 @@ const first = (value: Entry[string] | undefined): string | undefined => {
 };
 const all = (value: Entry[string] | undefined): string[] => (value === undefined ? [] : (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))));
 
-/** Normalised DN for comparing (attribute names and values as the server returns them, case folded). */
-export const dnKey = (dn: string) => dn.replace(/\s*,\s*/g, ',').toLowerCase();
+/**
+ * Normalised DN for comparing (RFC 4514): RDNs split at unescaped commas, each value unescaped
+ * (`\,` and `\2C` are the same comma, `\C3\AB` is ë), spaces around separators dropped, multi-valued
+ * RDNs sorted, case and Unicode form folded. slapd hands back a DN as the entry's normalised form
+ * and a member value as it was written, so both must come to the same key.
+ */
+export function dnKey(dn: string): string {
+  const rdns: string[] = [];
+  let avas: string[] = [];
+  let type = '';
+  let bytes: number[] = [];
+  let inValue = false;
+  let pendingSpaces = 0;
+  const push = (text: string) => {
+    for (let i = 0; i < pendingSpaces; i += 1) bytes.push(0x20);
+    pendingSpaces = 0;
+    bytes.push(...Buffer.from(text));
+  };
+  const endAva = () => {
+    pendingSpaces = 0;
+    avas.push(`${type.trim().toLowerCase()}=${Buffer.from(bytes).toString('utf8').normalize('NFC').toLowerCase()}`);
+    type = '';
+    bytes = [];
+    inValue = false;
+  };
+  for (let i = 0; i < dn.length; i += 1) {
+    const c = dn[i]!;
+    if (!inValue) {
+      if (c === '=') inValue = true;
+      else type += c;
+      continue;
+    }
+    if (c === '\\' && i + 1 < dn.length) {
+      const hex = dn.slice(i + 1, i + 3);
+      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+        for (let k = 0; k < pendingSpaces; k += 1) bytes.push(0x20);
+        pendingSpaces = 0;
+        bytes.push(parseInt(hex, 16));
+        i += 2;
+      } else {
+        push(dn[i + 1]!);
+        i += 1;
+      }
+    } else if (c === ',' || c === ';' || c === '+') {
+      endAva();
+      if (c !== '+') {
+        rdns.push(avas.sort().join('+'));
+        avas = [];
+      }
+    } else if (c === ' ') {
+      if (bytes.length) pendingSpaces += 1; // leading spaces dropped; trailing ones only if more follows
+    } else push(c);
+  }
+  if (inValue || type.trim()) endAva();
+  if (avas.length) rdns.push(avas.sort().join('+'));
+  return rdns.join(',');
+}
 
 export class DirectoryClient {
   readonly #config: DirectoryConfig;

@@ -45,10 +45,10 @@ export async function createDirectoryRuntime(config: Config, deps: { store: Stor
     running = sync
       .run()
       .then((r) => log.info({ event: 'directory.sync', created: r.created.length, updated: r.updated.length, disabled: r.disabled.length, skipped: r.skipped.length }, 'directory synchronised'))
-      .catch(async (error: unknown) => {
+      .catch((error: unknown) => {
+        // DirectorySync.run audits the failure itself.
         const code = error instanceof DirectoryError ? error.code : 'error';
         log.error({ event: 'directory.sync.failed', errorCode: code, err: { message: (error as Error).message } }, 'directory sync failed: nothing was disabled');
-        await deps.store.audit.record({ type: 'directory.sync', outcome: 'failure', details: { error: code } }, deps.clock.now()).catch(() => {});
       })
       .finally(() => {
         running = undefined;

@@ -6,7 +6,15 @@
  * groups are the directory's; their mobile and office numbers pre-populate the methods, marked as
  * set by the directory (a number the user registered stays theirs). A user gone from the directory
  * is disabled (sessions and tokens revoked), never deleted; only after a complete read, so a sync
- * cut short disables nobody, and a read that finds no users at all disables nobody either.
+ * cut short disables nobody, and a read that finds no users at all disables nobody either. A user
+ * the sync disabled is enabled again when it is back in the directory; one an administrator
+ * disabled stays disabled.
+ *
+ * Groups: the sync owns the memberships it added (marked as set by the directory) and replaces
+ * exactly those; memberships an administrator added here (`users add-group`) stay. When the
+ * directory returns no groups at all (a group filter that matches nothing) memberships are left as
+ * they are, as for an empty user read. A sync that fails part-way is audited (`directory.sync`,
+ * failure, with the error and how far it got); what it already wrote stays, the next sync goes on.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -17,6 +25,7 @@ import type { Clock } from '../clock.ts';
 import { DuplicateError } from '../store/users.ts';
 import { normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername, usernameKey } from '../users/names.ts';
 import { parsePhone } from '../methods/mobile-phone/register.ts';
+import { DirectoryError } from './errors.ts';
 import { dnKey, type DirectoryClient, type DirectoryEntry, type DirectoryGroup } from './client.ts';
 
 export interface SyncChange {
@@ -36,6 +45,16 @@ export interface SyncReport {
   /** Set when the directory returned no users at all: then nobody was disabled. */
   emptyDirectory: boolean;
   groups: number;
+  /** Set when the directory returned no groups at all: then no membership was changed. */
+  noGroups: boolean;
+}
+
+type GroupRef = { name: string; key: string };
+interface Run {
+  seen: Set<string>;
+  byMember: Map<string, GroupRef[]>;
+  byGroupDn: Map<string, GroupRef>;
+  report: SyncReport;
 }
 
 const toE164 = (country: string, value: string | undefined): string | undefined => {
@@ -47,15 +66,14 @@ const toE164 = (country: string, value: string | undefined): string | undefined 
 export class DirectorySync {
   readonly #client: DirectoryClient;
   readonly #store: Store;
-  readonly #users: UserService;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #country: () => string;
 
-  constructor(deps: { client: DirectoryClient; store: Store; users: UserService; clock: Clock; log: Logger; defaultCountry: () => string }) {
+  /** `users` is no longer needed (kept so callers need not change). */
+  constructor(deps: { client: DirectoryClient; store: Store; users?: UserService; clock: Clock; log: Logger; defaultCountry: () => string }) {
     this.#client = deps.client;
     this.#store = deps.store;
-    this.#users = deps.users;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#country = deps.defaultCountry;
@@ -64,34 +82,48 @@ export class DirectorySync {
   /** Runs one sync; with dryRun nothing is written and the report says what would change. */
   async run(options: { dryRun?: boolean; onPage?: (entries: number) => Promise<void> | void } = {}): Promise<SyncReport> {
     const dryRun = options.dryRun ?? false;
-    const report: SyncReport = { dryRun, created: [], updated: [], disabled: [], unchanged: 0, skipped: [], emptyDirectory: false, groups: 0 };
-    const groups = await this.#client.groups();
-    report.groups = groups.length;
-    const byMember = new Map<string, { name: string; key: string }[]>();
-    const byGroupDn = new Map<string, { name: string; key: string }>();
-    for (const g of groups) this.#indexGroup(g, byMember, byGroupDn);
-    const seen = new Set<string>();
-    for await (const page of this.#client.users()) {
-      for (const dn of page.skipped) report.skipped.push({ dn, reason: `no ${this.#client.config.attributes.username} attribute` });
-      await this.#page(page.entries, { seen, byMember, byGroupDn, report });
-      await options.onPage?.(page.entries.length);
-    }
-    if (seen.size === 0) {
-      report.emptyDirectory = true;
-      this.#log.warn({ event: 'directory.sync.empty', baseDn: this.#client.config.baseDn }, 'the directory returned no users: nobody is disabled');
-    } else {
-      await this.#disableGone(seen, report);
+    const report: SyncReport = { dryRun, created: [], updated: [], disabled: [], unchanged: 0, skipped: [], emptyDirectory: false, groups: 0, noGroups: false };
+    let pages = 0;
+    try {
+      const groups = await this.#client.groups();
+      report.groups = groups.length;
+      report.noGroups = groups.length === 0;
+      if (report.noGroups) this.#log.warn({ event: 'directory.sync.no_groups' }, 'the directory returned no groups: group memberships are left as they are');
+      const run: Run = { seen: new Set<string>(), byMember: new Map(), byGroupDn: new Map(), report };
+      for (const g of groups) this.#indexGroup(g, run.byMember, run.byGroupDn);
+      for await (const page of this.#client.users()) {
+        for (const dn of page.skipped) report.skipped.push({ dn, reason: `no ${this.#client.config.attributes.username} attribute` });
+        await this.#page(page.entries, run);
+        pages += 1;
+        await options.onPage?.(page.entries.length);
+      }
+      if (run.seen.size === 0) {
+        report.emptyDirectory = true;
+        this.#log.warn({ event: 'directory.sync.empty', baseDn: this.#client.config.baseDn }, 'the directory returned no users: nobody is disabled');
+      } else {
+        await this.#disableGone(run.seen, report);
+      }
+    } catch (error) {
+      if (!dryRun) {
+        const code = error instanceof DirectoryError ? error.code : 'error';
+        // What the pages read so far wrote stays (each user on its own); nobody was disabled.
+        await this.#store.audit
+          .record({ type: 'directory.sync', outcome: 'failure', details: { error: code, ...(error instanceof DirectoryError ? { reason: error.reason } : {}), pages, ...this.#counts(report) } }, this.#clock.now())
+          .catch(() => {});
+      }
+      throw error;
     }
     if (!dryRun) {
-      await this.#store.audit.record(
-        { type: 'directory.sync', outcome: 'success', details: { created: report.created.length, updated: report.updated.length, disabled: report.disabled.length, skipped: report.skipped.length, unchanged: report.unchanged, empty: report.emptyDirectory ? 1 : 0 } },
-        this.#clock.now(),
-      );
+      await this.#store.audit.record({ type: 'directory.sync', outcome: 'success', details: { ...this.#counts(report), empty: report.emptyDirectory ? 1 : 0, noGroups: report.noGroups ? 1 : 0 } }, this.#clock.now());
     }
     return report;
   }
 
-  #indexGroup(g: DirectoryGroup, byMember: Map<string, { name: string; key: string }[]>, byGroupDn: Map<string, { name: string; key: string }>): void {
+  #counts(report: SyncReport): Record<string, number> {
+    return { created: report.created.length, updated: report.updated.length, disabled: report.disabled.length, skipped: report.skipped.length, unchanged: report.unchanged };
+  }
+
+  #indexGroup(g: DirectoryGroup, byMember: Map<string, GroupRef[]>, byGroupDn: Map<string, GroupRef>): void {
     let group;
     try {
       group = normaliseGroupName(g.name);
@@ -103,8 +135,8 @@ export class DirectorySync {
     for (const member of g.members) byMember.set(dnKey(member), [...(byMember.get(dnKey(member)) ?? []), group]);
   }
 
-  #groupsOf(entry: DirectoryEntry, byMember: Map<string, { name: string; key: string }[]>, byGroupDn: Map<string, { name: string; key: string }>): { name: string; key: string }[] {
-    const found = new Map<string, { name: string; key: string }>();
+  #groupsOf(entry: DirectoryEntry, byMember: Map<string, GroupRef[]>, byGroupDn: Map<string, GroupRef>): GroupRef[] {
+    const found = new Map<string, GroupRef>();
     for (const g of byMember.get(dnKey(entry.dn)) ?? []) found.set(g.key, g);
     for (const dn of entry.memberOf) {
       const g = byGroupDn.get(dnKey(dn));
@@ -113,7 +145,7 @@ export class DirectorySync {
     return [...found.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  async #page(entries: DirectoryEntry[], run: { seen: Set<string>; byMember: Map<string, { name: string; key: string }[]>; byGroupDn: Map<string, { name: string; key: string }>; report: SyncReport }): Promise<void> {
+  async #page(entries: DirectoryEntry[], run: Run): Promise<void> {
     const { report } = run;
     const valid: { entry: DirectoryEntry; username: string; key: string }[] = [];
     for (const entry of entries) {
@@ -142,11 +174,13 @@ export class DirectorySync {
         report.skipped.push({ dn: entry.dn, reason: `a local cloud account ${existing.username} exists` });
         continue;
       }
-      await this.#apply(entry, username, existing, methods.get(existing?.id ?? '') ?? [], groupKeys.get(existing?.id ?? '') ?? [], this.#groupsOf(entry, run.byMember, run.byGroupDn), report);
+      const groups = report.noGroups ? undefined : this.#groupsOf(entry, run.byMember, run.byGroupDn);
+      await this.#apply(entry, username, existing, methods.get(existing?.id ?? '') ?? [], groupKeys.get(existing?.id ?? '') ?? { directory: [], local: [] }, groups, report);
     }
   }
 
-  async #apply(entry: DirectoryEntry, username: string, existing: LocalDirectoryUser | undefined, methods: LocalMethod[], groupKeys: string[], groups: { name: string; key: string }[], report: SyncReport): Promise<void> {
+  /** `groups` undefined: leave the memberships as they are (the directory returned no groups). */
+  async #apply(entry: DirectoryEntry, username: string, existing: LocalDirectoryUser | undefined, methods: LocalMethod[], groupKeys: { directory: string[]; local: string[] }, groups: GroupRef[] | undefined, report: SyncReport): Promise<void> {
     const now = this.#clock.now();
     let displayName = username;
     try {
@@ -167,9 +201,12 @@ export class DirectorySync {
       if (existing.directoryDn !== entry.dn) changes.push('link');
       if (existing.displayName !== displayName) changes.push('displayName');
       if (existing.email !== email) changes.push('email');
+      if (existing.disabledBySync) changes.push('enabled');
     }
-    const sameGroups = groupKeys.slice().sort().join('\n') === groups.map((g) => g.key).join('\n');
-    if (!sameGroups && (existing || groups.length)) changes.push('groups');
+    // A group an administrator gave here as well is theirs: the directory's set is the rest.
+    const wanted = groups?.filter((g) => !groupKeys.local.includes(g.key));
+    const sameGroups = !wanted || groupKeys.directory.slice().sort().join('\n') === wanted.map((g) => g.key).join('\n');
+    if (!sameGroups) changes.push('groups');
     const methodOps: { kind: DirectoryMethodKind; value: string | undefined }[] = [];
     for (const kind of ['mobile_phone', 'office_phone'] as const) {
       const current = methods.find((m) => m.kind === kind);
@@ -194,8 +231,12 @@ export class DirectorySync {
           return;
         }
       }
-      await this.#store.directory.link(id, { dn: entry.dn, displayName, email, status: existing?.status ?? 'enabled' }, now);
-      if (!sameGroups) await this.#store.directory.setGroups(id, groups, now);
+      await this.#store.directory.link(id, { dn: entry.dn, displayName, email }, now);
+      if (existing?.disabledBySync && (await this.#store.directory.enableReturned(id, now))) {
+        await this.#store.audit.record({ type: 'directory.user_enabled', outcome: 'info', userId: id, details: { reason: 'back_in_directory' } }, now);
+        this.#log.info({ event: 'directory.user_enabled', userId: id }, 'user back in the directory: enabled again');
+      }
+      if (!sameGroups) await this.#store.directory.setGroups(id, wanted!, now);
       for (const op of methodOps) {
         if (op.value) await this.#store.directory.putDirectoryMethod(id, op.kind, op.value, now);
         else await this.#store.directory.deleteDirectoryMethod(id, op.kind);
@@ -204,7 +245,7 @@ export class DirectorySync {
     (existing ? report.updated : report.created).push({ username, changes: existing ? changes : ['created', ...changes.filter((c) => c !== 'created')] });
   }
 
-  /** Disables (never deletes) enabled directory users the complete read did not see. */
+  /** Disables (never deletes) enabled directory users the complete read did not see, marked as done by the sync. */
   async #disableGone(seen: Set<string>, report: SyncReport): Promise<void> {
     let after = '';
     for (;;) {
@@ -215,7 +256,7 @@ export class DirectorySync {
         if (seen.has(user.usernameKey) || user.status === 'disabled') continue;
         report.disabled.push(user.username);
         if (report.dryRun) continue;
-        await this.#users.setStatus(user.username, 'disabled');
+        await this.#store.directory.disableGone(user.id, this.#clock.now());
         await this.#store.audit.record({ type: 'directory.user_disabled', outcome: 'info', userId: user.id, details: { reason: 'gone_from_directory' } }, this.#clock.now());
         this.#log.info({ event: 'directory.user_disabled', userId: user.id }, 'user gone from the directory: disabled, sessions and tokens revoked');
       }

@@ -26,6 +26,9 @@ export interface DirectoryGroup {
   members: string[];
 }
 
+/** ppolicy's pwdAccountLockedTime value for a lock set by an administrator (RFC draft behera-ldap-password-policy). */
+const ADMIN_LOCK = '000001010000';
+
 /** RFC 3062 LDAP Password Modify extended operation. */
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
 
@@ -277,20 +280,35 @@ export class DirectoryClient {
     }
   }
 
-  /** True when ppolicy locked the account (pwdAccountLockedTime is set). */
-  async isLocked(dn: string): Promise<boolean> {
+  /**
+   * ppolicy's lock on the account: `failures` when failed binds locked it (pwdAccountLockedTime
+   * set), `administrator` for the administrative lock (the value 000001010000Z, which only an
+   * administrator may lift), `none` otherwise.
+   */
+  async lockState(dn: string): Promise<'none' | 'failures' | 'administrator'> {
     const { searchEntries } = await this.#service((client) => client.search(dn, { scope: 'base', attributes: ['pwdAccountLockedTime'] }));
-    return first(searchEntries[0]?.pwdAccountLockedTime) !== undefined;
+    const locked = first(searchEntries[0]?.pwdAccountLockedTime);
+    if (locked === undefined) return 'none';
+    return locked.startsWith(ADMIN_LOCK) ? 'administrator' : 'failures';
   }
 
-  /** Ends a ppolicy lockout (removes pwdAccountLockedTime; the failure times are slapd's to clear at the next bind); nothing to do when not locked. */
+  /** True when ppolicy locked the account after failed binds (not the administrative lock). */
+  async isLocked(dn: string): Promise<boolean> {
+    return (await this.lockState(dn)) === 'failures';
+  }
+
+  /**
+   * Ends a ppolicy lockout after failed binds: removes pwdAccountLockedTime, and ppolicy drops the
+   * failure times with it (the next wrong password does not lock again at once). Nothing to do when
+   * not locked; the administrative lock is never lifted here (DIRECTORY_LOCKED_BY_ADMIN).
+   */
   async unlock(dn: string): Promise<void> {
     await this.#service(async (client) => {
-      try {
-        await client.modify(dn, new Change({ operation: 'delete', modification: new Attribute({ type: 'pwdAccountLockedTime' }) }));
-      } catch (error) {
-        if (resultCode(error) !== LDAP.noSuchAttribute) throw error;
-      }
+      const { searchEntries } = await client.search(dn, { scope: 'base', attributes: ['pwdAccountLockedTime'] });
+      const locked = first(searchEntries[0]?.pwdAccountLockedTime);
+      if (locked === undefined) return;
+      if (locked.startsWith(ADMIN_LOCK)) throw new DirectoryError('locked_by_admin', 'administrative_lock');
+      await client.modify(dn, new Change({ operation: 'delete', modification: new Attribute({ type: 'pwdAccountLockedTime' }) }));
     });
   }
 }

@@ -138,6 +138,8 @@ export interface TestSlapd {
   pid: number;
   /** SIGKILL now (a crash in the middle of an operation); resolves when the process is gone. */
   kill(): Promise<void>;
+  /** SIGSTOP: connections are still accepted by the kernel but nothing answers (kill() still ends it). */
+  pause(): void;
   /** Starts it again on the same port and data (after kill()). */
   restart(): Promise<void>;
   /** Runs an LDIF change as the rootdn with ldapmodify (tests change the tree with it). */
@@ -217,6 +219,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<TestSlapd>
       return child.pid!;
     },
     kill: gone,
+    pause: () => void child.kill('SIGSTOP'),
     restart: launch,
     modify: (ldif) => void run('ldapmodify', [...ldapArgs, '-c'], ldif),
     search: (base, filter, ...attrs) => run('ldapsearch', [...ldapArgs, '-LLL', '-o', 'ldif-wrap=no', '-b', base, filter, ...attrs]),

@@ -24,14 +24,10 @@ import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
 import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
 import { writebackRefused } from '../../directory/refusal.ts';
+import { lockedInDirectory, type PasswordWriteback } from '../../directory/writeback.ts';
 
-/** Lets an integrator set passwords in an on-premises directory (password writeback). */
-export interface PasswordWriteback {
-  /** Sets the new password there; a DirectoryPolicyRefusal (src/directory/errors.ts) is shown to the user, who can try again. */
-  setPassword(user: { id: string; username: string }, newPassword: string): Promise<void>;
-  /** Ends a lockout there (optional: without it an unlock changes only the local lockout). */
-  unlock?(user: { id: string; username: string }): Promise<void>;
-}
+/** Lets an integrator set passwords in an on-premises directory (password writeback): see src/directory/writeback.ts. */
+export type { PasswordWriteback };
 
 export interface Flow {
   id: string;
@@ -219,9 +215,9 @@ export class RecoveryService {
   }
 
   /** The flow's last move, to done: the account changes in the same transaction (see ResetStore.finish). */
-  async #finish(flow: Flow, user: User, passwordHash: string | null, data: FlowData): Promise<Flow> {
+  async #finish(flow: Flow, user: User, passwordHash: string | null, data: FlowData, passwordChanged = passwordHash !== null): Promise<Flow> {
     if (!canMove(flow.state, 'done')) throw wrongStep();
-    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
+    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now(), passwordChanged))) throw conflict();
     return { ...flow, state: 'done', data, version: flow.version + 1 };
   }
 
@@ -292,8 +288,9 @@ export class RecoveryService {
     const proven = [...flow.data.proven, current.method];
     const data: FlowData = { ...flow.data, proven, current: undefined };
     if (proven.length < flow.data.required) return { flow: await this.#move(flow, 'verify', data) };
-    const locked = user.lockedUntil !== null && user.lockedUntil > this.#clock.now();
-    const next: FlowState = locked && this.#config().sspr.onPremises.allowUnlockWithoutReset ? 'choose' : 'password';
+    const unlockOnly = this.#config().sspr.onPremises.allowUnlockWithoutReset;
+    const locked = (user.lockedUntil !== null && user.lockedUntil > this.#clock.now()) || (unlockOnly && (await lockedInDirectory(this.#writeback, user)));
+    const next: FlowState = locked && unlockOnly ? 'choose' : 'password';
     return { flow: await this.#move(flow, next, data) };
   }
 
@@ -337,7 +334,8 @@ export class RecoveryService {
         throw new AppError('writeback_unavailable');
       }
     }
-    const passwordHash = await this.#hasher.hash(password);
+    // A directory that checks sign-ins itself keeps the password: no hash of it here.
+    const passwordHash = onPremises && this.#writeback?.passThrough ? null : await this.#hasher.hash(password);
     // Once more right before the finish: a block set while the hash was computed counts too.
     const still = await this.#ensureOpen(flow, info);
     if (still.state !== 'password') return { flow: still, problems: [] };
@@ -371,9 +369,9 @@ export class RecoveryService {
    * error naming the account, the flow goes back to the password step where it can be (best effort,
    * the database may still be away), and the user is asked to submit the new password once more.
    */
-  async #finishAfterWriteback(claimed: Flow, user: User, passwordHash: string, data: FlowData, at: { ip?: string; flowId: string }): Promise<Flow> {
+  async #finishAfterWriteback(claimed: Flow, user: User, passwordHash: string | null, data: FlowData, at: { ip?: string; flowId: string }): Promise<Flow> {
     try {
-      return await this.#finish(claimed, user, passwordHash, data);
+      return await this.#finish(claimed, user, passwordHash, data, true);
     } catch (error) {
       this.#log.error(
         { event: 'reset.incomplete', userId: user.id, username: user.username, flowId: at.flowId, err: { message: (error as Error).message } },

@@ -224,3 +224,13 @@ test('non-ASCII and escaped DNs: users and their group memberships are matched; 
   t.is(jurgen.displayName, 'jürgen', 'no displayName attribute: the username stands in');
   t.is((await sync.run()).unchanged, 6);
 });
+
+test('a service account whose size limit is below the directory: DIRECTORY_MISCONFIGURED (size_limit_exceeded), audited, nobody disabled', async (t) => {
+  const many = Array.from({ length: 510 }, (_, i) => userLdif({ uid: `user${i}`, cn: `User ${i}`, password: 'x' })).join('\n\n');
+  const { store, users, sync } = await setup(t, { extraLdif: many, serviceSizeLimit: true }, { pageSize: 100 });
+  const error = await t.throwsAsync(sync.run(), { instanceOf: DirectoryError });
+  t.is(error.code, 'DIRECTORY_MISCONFIGURED');
+  t.is(error.reason, 'size_limit_exceeded');
+  t.like((await store.audit.list({ type: 'directory.sync' })).at(-1)?.details, { error: 'DIRECTORY_MISCONFIGURED', reason: 'size_limit_exceeded', disabled: 0 });
+  t.is((await users.list({ limit: 1000 })).filter((u) => u.status === 'disabled').length, 0);
+});

@@ -67,6 +67,8 @@ export function asServiceError(error: unknown): DirectoryError {
   if (rc === LDAP.invalidCredentials) return new DirectoryError('service_refused', 'invalid_credentials');
   if (rc === LDAP.insufficientAccess) return new DirectoryError('service_refused', 'insufficient_access');
   if (rc === LDAP.noSuchObject) return new DirectoryError('misconfigured', 'no_such_object');
+  // The directory's size limit for the service account is below the number of entries (paged searches count too).
+  if (rc === 4) return new DirectoryError('misconfigured', 'size_limit_exceeded');
   if (rc === 51 || rc === 52) return new DirectoryError('unreachable', rc === 51 ? 'busy' : 'unavailable');
   return new DirectoryError('misconfigured', `ldap_result_${rc}`);
 }

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.ts';
+import { createStore, type Store } from '../store/index.ts';
 import type { LocalDirectoryUser, LocalMethod, DirectoryMethodKind } from '../store/directory.ts';
 import type { UserService } from '../users/service.ts';
 import type { Clock } from '../clock.ts';
@@ -167,20 +167,35 @@ export class DirectorySync {
     const local = await this.#store.directory.byKeys(valid.map((v) => v.key));
     const ids = [...local.values()].map((u) => u.id);
     const [methods, groupKeys] = await Promise.all([this.#store.directory.methodsOf(ids), this.#store.directory.groupKeysOf(ids)]);
-    for (const { entry, username, key } of valid) {
-      const existing = local.get(key);
-      if (existing && existing.directoryDn === null && existing.passwordSource === 'cloud') {
-        // Never take over an account created here: an administrator decides (users set-source).
-        report.skipped.push({ dn: entry.dn, reason: `a local cloud account ${existing.username} exists` });
-        continue;
+    const write = async (store: Store) => {
+      for (const { entry, username, key } of valid) {
+        const existing = local.get(key);
+        if (existing && existing.directoryDn === null && existing.passwordSource === 'cloud') {
+          // Never take over an account created here: an administrator decides (users set-source).
+          report.skipped.push({ dn: entry.dn, reason: `a local cloud account ${existing.username} exists` });
+          continue;
+        }
+        const groups = report.noGroups ? undefined : this.#groupsOf(entry, run.byMember, run.byGroupDn);
+        await this.#apply(store, entry, username, existing, methods.get(existing?.id ?? '') ?? [], groupKeys.get(existing?.id ?? '') ?? { directory: [], local: [] }, groups, report);
       }
-      const groups = report.noGroups ? undefined : this.#groupsOf(entry, run.byMember, run.byGroupDn);
-      await this.#apply(entry, username, existing, methods.get(existing?.id ?? '') ?? [], groupKeys.get(existing?.id ?? '') ?? { directory: [], local: [] }, groups, report);
+    };
+    if (report.dryRun) return write(this.#store);
+    // One transaction per page (one commit, not one per statement); a page that fails leaves nothing
+    // of itself, and the report forgets it too.
+    const counts = { created: report.created.length, updated: report.updated.length, skipped: report.skipped.length, unchanged: report.unchanged };
+    try {
+      await this.#store.db.transaction((trx) => write(createStore(trx)));
+    } catch (error) {
+      report.created.length = counts.created;
+      report.updated.length = counts.updated;
+      report.skipped.length = counts.skipped;
+      report.unchanged = counts.unchanged;
+      throw error;
     }
   }
 
   /** `groups` undefined: leave the memberships as they are (the directory returned no groups). */
-  async #apply(entry: DirectoryEntry, username: string, existing: LocalDirectoryUser | undefined, methods: LocalMethod[], groupKeys: { directory: string[]; local: string[] }, groups: GroupRef[] | undefined, report: SyncReport): Promise<void> {
+  async #apply(store: Store, entry: DirectoryEntry, username: string, existing: LocalDirectoryUser | undefined, methods: LocalMethod[], groupKeys: { directory: string[]; local: string[] }, groups: GroupRef[] | undefined, report: SyncReport): Promise<void> {
     const now = this.#clock.now();
     let displayName = username;
     try {
@@ -223,7 +238,9 @@ export class DirectorySync {
       let id = existing?.id;
       if (!id) {
         try {
-          id = (await this.#store.users.create({ id: randomUUID(), username, usernameKey: usernameKey(username), displayName, email, emailVerified: false, passwordSource: 'onpremises', passwordHash: null, now })).id;
+          const user = { id: randomUUID(), username, usernameKey: usernameKey(username), displayName, email, emailVerified: false, passwordSource: 'onpremises' as const, passwordHash: null, now };
+          // In a savepoint: a name taken meanwhile must not abort the page's transaction (PostgreSQL).
+          id = (await store.db.transaction((savepoint) => createStore(savepoint).users.create(user))).id;
         } catch (error) {
           if (!(error instanceof DuplicateError)) throw error;
           // Another instance created it meanwhile: the next sync updates it.
@@ -231,15 +248,15 @@ export class DirectorySync {
           return;
         }
       }
-      await this.#store.directory.link(id, { dn: entry.dn, displayName, email }, now);
-      if (existing?.disabledBySync && (await this.#store.directory.enableReturned(id, now))) {
-        await this.#store.audit.record({ type: 'directory.user_enabled', outcome: 'info', userId: id, details: { reason: 'back_in_directory' } }, now);
+      await store.directory.link(id, { dn: entry.dn, displayName, email }, now);
+      if (existing?.disabledBySync && (await store.directory.enableReturned(id, now))) {
+        await store.audit.record({ type: 'directory.user_enabled', outcome: 'info', userId: id, details: { reason: 'back_in_directory' } }, now);
         this.#log.info({ event: 'directory.user_enabled', userId: id }, 'user back in the directory: enabled again');
       }
-      if (!sameGroups) await this.#store.directory.setGroups(id, wanted!, now);
+      if (!sameGroups) await store.directory.setGroups(id, wanted!, now);
       for (const op of methodOps) {
-        if (op.value) await this.#store.directory.putDirectoryMethod(id, op.kind, op.value, now);
-        else await this.#store.directory.deleteDirectoryMethod(id, op.kind);
+        if (op.value) await store.directory.putDirectoryMethod(id, op.kind, op.value, now);
+        else await store.directory.deleteDirectoryMethod(id, op.kind);
       }
     }
     (existing ? report.updated : report.created).push({ username, changes: existing ? changes : ['created', ...changes.filter((c) => c !== 'created')] });

@@ -101,7 +101,7 @@ function baseLdif(): string {
   ].join('\n\n');
 }
 
-function slapdConf(dir: string): string {
+function slapdConf(dir: string, serviceSizeLimit: boolean): string {
   return `include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
@@ -120,7 +120,7 @@ directory ${dir}/data
 index objectClass eq
 index uid eq
 index member eq
-overlay ppolicy
+${serviceSizeLimit ? '' : `limits dn.exact="${SERVICE_DN}" size=unlimited\n`}overlay ppolicy
 ppolicy_default "cn=default,ou=policies,${BASE_DN}"
 ppolicy_use_lockout
 ppolicy_hash_cleartext
@@ -176,6 +176,12 @@ export interface SlapdOptions {
   groups?: SeedGroup[];
   /** Extra LDIF appended to the seed (loaded by slapadd before the start). */
   extraLdif?: string;
+  /**
+   * Keep the global size limit (500) for the service account too: then a paged search over more
+   * entries fails with sizeLimitExceeded. By default the service account has no size limit, as
+   * the README asks of a directory the IdP syncs.
+   */
+  serviceSizeLimit?: boolean;
 }
 
 export async function startSlapd(options: SlapdOptions = {}): Promise<TestSlapd> {
@@ -183,7 +189,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<TestSlapd>
   const dir = await mkdtemp(path.join(os.tmpdir(), 'oidc-sspr-slapd-'));
   await mkdir(path.join(dir, 'data'));
   await mkdir(path.join(dir, 'slapd.d'));
-  await writeFile(path.join(dir, 'slapd.conf'), slapdConf(dir));
+  await writeFile(path.join(dir, 'slapd.conf'), slapdConf(dir, options.serviceSizeLimit ?? false));
   // slaptest converts slapd.conf into cn=config (slapd.d); it then tries to open the still empty
   // database read-only and says so, which doesn't matter: the converted configuration is checked next.
   spawnSync(SLAPTEST, ['-f', path.join(dir, 'slapd.conf'), '-F', path.join(dir, 'slapd.d')], { encoding: 'utf8' });

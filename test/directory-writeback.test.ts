@@ -169,3 +169,12 @@ test.serial('an account an administrator locked in the directory is neither unlo
     slapd.modify(`dn: ${dn}\nchangetype: modify\ndelete: pwdAccountLockedTime\n`);
   }
 });
+
+test.serial('an on-premises account the directory sync did not link is refused at the start (SSPR_ONPREM_MANAGED), not after verifying', async (t) => {
+  const local = await idp.idp.parts.users.create({ username: 'onprem-local', password: 'local old password', passwordSource: 'onpremises' });
+  await idp.idp.parts.store.sspr.putMethod(local.id, 'email', 'onprem-local@example.net', Date.now());
+  const browser = new Browser();
+  const refused = await browser.submit(await browser.navigate(`${idp.issuer}/reset`), '/reset', { username: 'onprem-local' });
+  t.regex(refused.html, /SSPR_ONPREM_MANAGED/);
+  t.is((await idp.idp.parts.store.audit.list({ type: 'sspr.reset.started', userId: local.id })).at(-1)?.details?.reason, 'onprem_managed');
+});

@@ -27,11 +27,22 @@ export interface PasswordWriteback {
    */
   isLocked?(user: WritebackUser): Promise<boolean>;
   /**
+   * False when this writeback can't write this on-premises user's password (optional; the LDAP
+   * writeback: a user not from the directory). "Can't access your account?" then refuses at the
+   * start with SSPR_ONPREM_MANAGED, before the user proves anything, instead of at the last step.
+   */
+  manages?(user: WritebackUser): Promise<boolean>;
+  /**
    * True when sign-in checks these users' passwords in the directory itself (pass-through): a
    * reset then keeps no password hash here. Without it the new password's hash is kept too (a
    * host's writeback whose users sign in against the local hash).
    */
   readonly passThrough?: boolean;
+}
+
+/** False when the writeback says it can't write this user's password (see PasswordWriteback.manages). */
+export async function writebackManages(writeback: PasswordWriteback, user: WritebackUser): Promise<boolean> {
+  return writeback.manages ? writeback.manages(user) : true;
 }
 
 /** True when the writeback says the on-premises account is locked in the directory. */
@@ -63,6 +74,11 @@ export class LdapPasswordWriteback implements PasswordWriteback {
     const dn = await this.#store.directory.dnOf(userId);
     if (!dn) throw new DirectoryError('misconfigured', 'user_not_from_directory');
     return dn;
+  }
+
+  /** Only users the sync linked to a directory entry. */
+  async manages(user: WritebackUser): Promise<boolean> {
+    return (await this.#store.directory.dnOf(user.id)) !== undefined;
   }
 
   async setPassword(user: WritebackUser, newPassword: string): Promise<void> {

@@ -24,7 +24,7 @@ import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
 import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
 import { writebackRefused } from '../../directory/refusal.ts';
-import { lockedInDirectory, type PasswordWriteback } from '../../directory/writeback.ts';
+import { lockedInDirectory, writebackManages, type PasswordWriteback } from '../../directory/writeback.ts';
 
 /** Lets an integrator set passwords in an on-premises directory (password writeback): see src/directory/writeback.ts. */
 export type { PasswordWriteback };
@@ -192,6 +192,7 @@ export class RecoveryService {
     else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
     // Said before the user proves anything, not after: the last step could never succeed.
     else if (active.passwordSource === 'onpremises' && !this.#writeback) reason = 'writeback_unavailable';
+    else if (active.passwordSource === 'onpremises' && !(await writebackManages(this.#writeback!, active))) reason = 'onprem_managed';
     if (reason) state = 'refused';
     const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
     await this.#store.reset.create(hash(id), { userId: active?.id ?? null, state, data: { ...data }, createdAt: now, expiresAt: now + config.sspr.resetFlowMinutes * 60_000 });

@@ -178,3 +178,26 @@ test.serial('an on-premises account the directory sync did not link is refused a
   t.regex(refused.html, /SSPR_ONPREM_MANAGED/);
   t.is((await idp.idp.parts.store.audit.list({ type: 'sspr.reset.started', userId: local.id })).at(-1)?.details?.reason, 'onprem_managed');
 });
+
+test.serial('slapd gone at "unlock": DIRECTORY_UNREACHABLE (503), audited, still locked, the choice can be made again', async (t) => {
+  const dn = userDn('bob');
+  for (let i = 0; i < 3; i += 1) await directory().verifyPassword(dn, 'wrong');
+  t.true(await directory().isLocked(dn));
+  const bob = (await idp.idp.parts.users.find('bob'))!;
+  const { browser, page } = await throughVerification('bob');
+  t.regex(page.html, /Unlock or reset/);
+  await slapd.kill();
+  let failed;
+  try {
+    failed = await browser.submit(page, '/reset/flow/decide', { choice: 'unlock' });
+  } finally {
+    await slapd.restart();
+  }
+  t.is(failed.status, 503);
+  t.regex(failed.html, /DIRECTORY_UNREACHABLE/);
+  t.deepEqual((await idp.idp.parts.store.audit.list({ type: 'sspr.unlock.failed', userId: bob.id })).at(-1)?.details, { reason: 'writeback', directoryError: 'DIRECTORY_UNREACHABLE' });
+  t.true(await directory().isLocked(dn));
+  const done = await browser.submit(page, '/reset/flow/decide', { choice: 'unlock' });
+  t.regex(done.html, /Your account is unlocked/);
+  t.false(await directory().isLocked(dn));
+});

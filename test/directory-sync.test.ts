@@ -234,3 +234,22 @@ test('a service account whose size limit is below the directory: DIRECTORY_MISCO
   t.like((await store.audit.list({ type: 'directory.sync' })).at(-1)?.details, { error: 'DIRECTORY_MISCONFIGURED', reason: 'size_limit_exceeded', disabled: 0 });
   t.is((await users.list({ limit: 1000 })).filter((u) => u.status === 'disabled').length, 0);
 });
+
+test('a duplicate read before the entry a user is linked to does not take the account over', async (t) => {
+  const { slapd, users, sync } = await setup(t);
+  await sync.run();
+  const alice = (await users.find('alice'))!;
+  const aliceLdif = userLdif({ uid: 'alice', cn: 'Alice Directory', sn: 'Directory', mail: 'alice@example.org', mobile: '+31 6 11111111', telephoneNumber: '+31 20 1234567', password: 'alice directory pw 1' });
+  slapd.modify(addEntry(`dn: ou=more,${BASE_DN}\nobjectClass: organizationalUnit\nou: more`));
+  slapd.modify(addEntry(userLdif({ uid: 'alice', cn: 'Another Alice', password: 'other alice pw 1' }).replace(`uid=alice,${PEOPLE}`, `uid=alice,ou=more,${BASE_DN}`)));
+  // The linked entry is recreated: the search now returns the other one first.
+  slapd.modify(`dn: ${userDn('alice')}\nchangetype: delete\n`);
+  slapd.modify(addEntry(aliceLdif));
+  t.regex(slapd.search(BASE_DN, '(uid=alice)', 'dn').split('\n').find((l) => l.startsWith('dn:'))!, /ou=more/, 'the other entry comes first');
+  const report = await sync.run();
+  t.deepEqual(report.skipped.map((s) => s.dn), [`uid=alice,ou=more,${BASE_DN}`]);
+  t.regex(report.skipped[0]!.reason, /the entry it is linked to, uid=alice,ou=people/);
+  t.false(report.updated.some((u) => u.username === 'alice'), 'not relinked');
+  t.is((await users.find('alice'))!.displayName, 'Alice Directory');
+  t.is((await users.find('alice'))!.id, alice.id);
+});

@@ -219,6 +219,22 @@ export class DirectoryClient {
     }
   }
 
+  /** True when `dn` is under baseDn, exists and matches the user filter. */
+  async isUser(dn: string): Promise<boolean> {
+    const key = dnKey(dn);
+    const base = dnKey(this.#config.baseDn);
+    if (key !== base && !key.endsWith(`,${base}`)) return false;
+    return this.#service(async (client) => {
+      try {
+        const { searchEntries } = await client.search(dn, { scope: 'base', filter: this.#config.userFilter, attributes: ['1.1'] });
+        return searchEntries.length > 0;
+      } catch (error) {
+        if (resultCode(error) === LDAP.noSuchObject) return false;
+        throw error;
+      }
+    });
+  }
+
   /** Every group with its member DNs (paged). */
   async groups(): Promise<DirectoryGroup[]> {
     const a = this.#config.attributes;

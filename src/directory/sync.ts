@@ -51,7 +51,8 @@ export interface SyncReport {
 
 type GroupRef = { name: string; key: string };
 interface Run {
-  seen: Set<string>;
+  /** Username key → key of the DN of the entry used for it (duplicates are checked against it). */
+  seen: Map<string, string>;
   byMember: Map<string, GroupRef[]>;
   byGroupDn: Map<string, GroupRef>;
   report: SyncReport;
@@ -89,7 +90,7 @@ export class DirectorySync {
       report.groups = groups.length;
       report.noGroups = groups.length === 0;
       if (report.noGroups) this.#log.warn({ event: 'directory.sync.no_groups' }, 'the directory returned no groups: group memberships are left as they are');
-      const run: Run = { seen: new Set<string>(), byMember: new Map(), byGroupDn: new Map(), report };
+      const run: Run = { seen: new Map<string, string>(), byMember: new Map(), byGroupDn: new Map(), report };
       for (const g of groups) this.#indexGroup(g, run.byMember, run.byGroupDn);
       for await (const page of this.#client.users()) {
         for (const dn of page.skipped) report.skipped.push({ dn, reason: `no ${this.#client.config.attributes.username} attribute` });
@@ -147,24 +148,37 @@ export class DirectorySync {
 
   async #page(entries: DirectoryEntry[], run: Run): Promise<void> {
     const { report } = run;
-    const valid: { entry: DirectoryEntry; username: string; key: string }[] = [];
+    const candidates: { entry: DirectoryEntry; username: string; key: string }[] = [];
     for (const entry of entries) {
-      let username: string;
       try {
-        username = normaliseUsername(entry.username);
+        const username = normaliseUsername(entry.username);
+        candidates.push({ entry, username, key: usernameKey(username) });
       } catch {
         report.skipped.push({ dn: entry.dn, reason: 'invalid username' });
-        continue;
       }
-      const key = usernameKey(username);
-      if (run.seen.has(key)) {
-        report.skipped.push({ dn: entry.dn, reason: `duplicate username ${username} (the first entry is used)` });
-        continue;
-      }
-      run.seen.add(key);
-      valid.push({ entry, username, key });
     }
-    const local = await this.#store.directory.byKeys(valid.map((v) => v.key));
+    const local = await this.#store.directory.byKeys([...new Set(candidates.map((c) => c.key))]);
+    const valid: typeof candidates = [];
+    for (const c of candidates) {
+      const chosen = run.seen.get(c.key);
+      const dn = dnKey(c.entry.dn);
+      if (chosen !== undefined) {
+        // The entry chosen for this name: used when it comes (DNs are unique); any other is a duplicate.
+        if (chosen === dn) valid.push(c);
+        else report.skipped.push({ dn: c.entry.dn, reason: `duplicate username ${c.username} (the first entry is used)` });
+        continue;
+      }
+      // A second entry of a name read before the one the user is linked to never takes the account
+      // over while the linked entry is still a user there: that one is used when it comes.
+      const linked = local.get(c.key)?.directoryDn;
+      if (linked && dnKey(linked) !== dn && (await this.#client.isUser(linked))) {
+        run.seen.set(c.key, dnKey(linked));
+        report.skipped.push({ dn: c.entry.dn, reason: `duplicate username ${c.username} (the entry it is linked to, ${linked}, is used)` });
+        continue;
+      }
+      run.seen.set(c.key, dn);
+      valid.push(c);
+    }
     const ids = [...local.values()].map((u) => u.id);
     const [methods, groupKeys] = await Promise.all([this.#store.directory.methodsOf(ids), this.#store.directory.groupKeysOf(ids)]);
     const write = async (store: Store) => {
@@ -263,7 +277,7 @@ export class DirectorySync {
   }
 
   /** Disables (never deletes) enabled directory users the complete read did not see, marked as done by the sync. */
-  async #disableGone(seen: Set<string>, report: SyncReport): Promise<void> {
+  async #disableGone(seen: Map<string, string>, report: SyncReport): Promise<void> {
     let after = '';
     for (;;) {
       const batch = await this.#store.directory.fromDirectory(after, 500);

@@ -41,7 +41,7 @@ import { setupRoutes } from './flows/setup/routes.ts';
 import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
 import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
 import { clientAuthGuard, clientAuthLimits } from './oidc/client-auth-throttle.ts';
-import { RecoveryService, type PasswordWriteback } from './flows/recover/service.ts';
+import { RecoveryService } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
 import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
 import { OneTimeCodes } from './security/codes.ts';
@@ -63,7 +63,7 @@ import { isLocale } from './i18n/index.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createDirectoryRuntime, directoryPasswordCheck, type DirectoryRuntime } from './directory/runtime.ts';
-import { LdapPasswordWriteback } from './directory/writeback.ts';
+import { LdapPasswordWriteback, type PasswordWriteback } from './directory/writeback.ts';
 import { createMetrics, meteredDelivery, meteredThrottle, serveMetrics, type Metrics, type MetricsListener } from './metrics/index.ts';
 
 export interface IdpOptions {
@@ -231,7 +231,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
   const standing = new StandingService({ store, config: () => live.current, clock });
   const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier, standing });
-  const writeback = options.writeback ?? (directory && config.directory?.mode === 'writable' ? new LdapPasswordWriteback(store, directory.client) : undefined);
+  const writeback = options.writeback ?? (directory && config.directory?.mode === 'writable' ? new LdapPasswordWriteback(store, directory.client, { log, clock }) : undefined);
   if (config.sspr.onPremises.passwordWriteback && !writeback) {
     log.warn(
       { key: 'sspr.onPremises.passwordWriteback' },

@@ -50,6 +50,7 @@ export const errorCatalogue = {
   DIRECTORY_UNREACHABLE: { status: 503, messageId: 'directory.unreachable' },
   DIRECTORY_SERVICE_REFUSED: { status: 502, messageId: 'directory.service_refused' },
   DIRECTORY_MISCONFIGURED: { status: 502, messageId: 'directory.misconfigured' },
+  DIRECTORY_LOCKED_BY_ADMIN: { status: 403, messageId: 'directory.locked_by_admin' },
   // Delivery of codes
   delivery_failed: { status: 502, messageId: 'error.delivery_failed' },
 } as const satisfies Record<string, ErrorEntry>;

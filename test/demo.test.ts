@@ -7,6 +7,9 @@ import { once } from 'node:events';
 import { Browser } from './helpers/browser.ts';
 import { freePort, NODE, ROOT } from './helpers/process.ts';
 import { codeIn } from './helpers/register.ts';
+import { slapdInstalled, userDn } from './helpers/slapd.ts';
+import { DirectoryClient } from '../src/directory/client.ts';
+import { parseConfig } from '../src/config/load.ts';
 
 // `npm run demo`: the IdP with its demo users and a relying party, each case visible.
 
@@ -78,6 +81,28 @@ test('the demo signs a user in to its relying party, interrupts the unregistered
     await waitFor(/sms to \+31612345678/);
     const adminPassword = await a.submit(textPage, '/reset/flow/answer', { code: codeIn(output.slice(output.indexOf('sms to +31612345678'))) });
     t.regex(adminPassword.html, /Choose a new password/);
+
+    // The directory user: with slapd installed its reset writes back to a real directory; without, the demo says so.
+    if (!slapdInstalled()) {
+      t.regex(output, /No directory user: slapd is not installed/);
+    } else {
+      const url = /dirk\s+in the directory \(a real slapd at (ldap:\/\/127\.0\.0\.1:\d+)\)/.exec(output)?.[1];
+      t.truthy(url, output);
+      const d = new Browser();
+      const dirkFlow = await d.submit(await d.navigate(`http://localhost:${idpPort}/reset`), '/reset', { username: 'dirk' });
+      const dirkCode = await d.submit(dirkFlow, '/reset/flow/method', { method: 'email' });
+      await waitFor(/email to dirk\.private@example\.net/);
+      const dirkPassword = await d.submit(dirkCode, '/reset/flow/answer', { code: codeIn(output.slice(output.indexOf('email to dirk.private@example.net'))) });
+      const dirkDone = await d.submit(dirkPassword, '/reset/flow/password', { password: 'lichen harbour quartz', confirm: 'lichen harbour quartz' });
+      t.regex(dirkDone.html, /Your password has been reset/);
+      // Read back from the demo's slapd itself: the directory has the new password.
+      const client = new DirectoryClient(parseConfig({ directory: { url: url!, bindDn: 'cn=x,dc=example,dc=org', bindPassword: 'x', baseDn: 'dc=example,dc=org' } }).directory!);
+      t.true(await client.verifyPassword(userDn('dirk'), 'lichen harbour quartz'));
+      const dirkLogin = new Browser();
+      const dirkForm = await dirkLogin.follow(await dirkLogin.navigate(`${rp}/`), '/login');
+      const signedIn = await dirkLogin.submit(dirkForm, '/login', { username: 'dirk', password: 'lichen harbour quartz' });
+      t.regex(signedIn.html, /&#34;dirk&#34;/);
+    }
   } finally {
     if (!exited) {
       child.kill('SIGTERM');

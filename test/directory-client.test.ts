@@ -1,6 +1,6 @@
 /** The LDAP client against a real slapd (ppolicy): lookups, filter injection, binds, Password Modify, unlock, faults. */
 import test from 'ava';
-import { DirectoryClient } from '../src/directory/client.ts';
+import { DirectoryClient, dnKey } from '../src/directory/client.ts';
 import { DirectoryError, DirectoryPolicyRefusal } from '../src/directory/errors.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { startSlapd, BASE_DN, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, userDn, type TestSlapd } from './helpers/slapd.ts';
@@ -77,4 +77,12 @@ test('faults: wrong service password, unreachable host, TLS failure, missing bas
   t.is(tls.code, 'DIRECTORY_UNREACHABLE');
   const missing = await t.throwsAsync(client({ baseDn: `ou=nowhere,${BASE_DN}` }).ping(), { instanceOf: DirectoryError });
   t.is(missing.code, 'DIRECTORY_MISCONFIGURED');
+});
+
+test('dnKey: escaped, hex-escaped, spaced and differently cased forms of a DN are one key', (t) => {
+  t.is(dnKey('cn=Smith\\2C John,ou=people,dc=example,dc=org'), dnKey('CN=smith\\, john , OU=People,dc=example,dc=org'));
+  t.is(dnKey('uid=zo\\C3\\AB,ou=people'), dnKey('uid=zoë,ou=people'));
+  t.is(dnKey('cn=a+uid=b,dc=x'), dnKey('uid=b+cn=a,dc=x'));
+  t.not(dnKey('cn=a\\,b,dc=x'), dnKey('cn=a,cn=b,dc=x'));
+  t.not(dnKey('cn=a b,dc=x'), dnKey('cn=ab,dc=x'));
 });

@@ -66,3 +66,19 @@ test.serial('/healthz reports the directory apart; with slapd gone a directory u
     await slapd.restart();
   }
 });
+
+test.serial('/healthz with a directory that hangs (slapd stopped, connections accepted, no answers): the directory is reported unavailable, the IdP itself ok, cloud users sign in', async (t) => {
+  slapd.pause();
+  try {
+    const probes = await Promise.all([1, 2, 3].map(() => fetch(`${idp.url}/healthz`)));
+    for (const health of probes) {
+      t.is(health.status, 200);
+      t.deepEqual(await health.json(), { status: 'ok', directory: { status: 'unavailable', error: 'DIRECTORY_UNREACHABLE' } });
+    }
+    t.truthy((await login(await rp(), 'cloudy', 'cloudy password 12')).tokens.id_token);
+  } finally {
+    await slapd.kill();
+    await slapd.restart();
+  }
+  t.deepEqual(await (await fetch(`${idp.url}/healthz`)).json(), { status: 'ok', directory: { status: 'ok' } });
+});

@@ -145,3 +145,127 @@ test('a directory name that mixes scripts or looks like an existing user is repo
   t.deepEqual(report.created.map((c) => c.username).sort(), ['alice', 'bob', 'nomail', 'zoë'], 'the rest is synced');
   t.is((await sync.run()).skipped.filter((s) => /mistaken/.test(s.reason)).length, 1, 'reported again at the next sync');
 });
+
+/** An entry added to the running slapd (ldapmodify as the rootdn). */
+const addEntry = (ldif: string) => ldif.replace(/\n/, '\nchangetype: add\n') + '\n';
+
+test('groups: the sync replaces the memberships it gave, keeps those added here, and leaves all alone when the directory returns no groups', async (t) => {
+  const { slapd, config, store, users, sync } = await setup(t);
+  await sync.run();
+  const alice = (await users.find('alice'))!;
+  const zoe = (await users.find('zoë'))!;
+  t.true(await users.addToGroup('alice', 'Helpdesk'), 'a group an administrator adds here');
+  t.true(await users.addToGroup('zoë', 'IT Admins'));
+  slapd.modify(`dn: cn=Staff,ou=groups,${BASE_DN}\nchangetype: modify\ndelete: member\nmember: ${userDn('alice')}\nmember: ${userDn('zoë')}\n`);
+  slapd.modify(`dn: cn=IT Admins,ou=groups,${BASE_DN}\nchangetype: modify\nadd: member\nmember: ${userDn('alice')}\nmember: ${userDn('zoë')}\n`);
+  const report = await sync.run();
+  t.deepEqual(report.updated.map((u) => [u.username, u.changes]).sort(), [['alice', ['groups']], ['zoë', ['groups']]]);
+  t.deepEqual((await users.groupsOf(alice.id)).sort(), ['Helpdesk', 'IT Admins'], 'Staff went (the directory gave it), Helpdesk stayed');
+  t.deepEqual((await users.groupsOf(zoe.id)).sort(), ['IT Admins']);
+  t.is((await sync.run()).unchanged, 4, 'a group both give is no change at every sync');
+  // The directory drops zoë from IT Admins: the membership an administrator added here stays.
+  slapd.modify(`dn: cn=IT Admins,ou=groups,${BASE_DN}\nchangetype: modify\ndelete: member\nmember: ${userDn('zoë')}\n`);
+  await sync.run();
+  t.deepEqual(await users.groupsOf(zoe.id), ['IT Admins']);
+  // A group filter that matches nothing: no membership changes, and the report says so.
+  const blind = new DirectorySync({ client: new DirectoryClient({ ...config.directory!, groupFilter: '(cn=no such group)' }), store, users, clock: systemClock, log: createLogger('silent'), defaultCountry: () => 'NL' });
+  const none = await blind.run();
+  t.true(none.noGroups);
+  t.is(none.updated.length, 0);
+  t.deepEqual((await users.groupsOf(alice.id)).sort(), ['Helpdesk', 'IT Admins']);
+  t.deepEqual((await users.groupsOf((await users.find('bob'))!.id)).sort(), ['IT Admins', 'Staff']);
+});
+
+test('a user the sync disabled is enabled again when it is back in the directory; one an administrator disabled stays disabled', async (t) => {
+  const { slapd, store, users, sync } = await setup(t);
+  await sync.run();
+  await users.setStatus('alice', 'disabled'); // an administrator's decision
+  for (const uid of ['bob', 'alice']) slapd.modify(`dn: ${userDn(uid)}\nchangetype: delete\n`);
+  t.deepEqual((await sync.run()).disabled, ['bob'], 'alice was disabled already');
+  t.is((await users.find('bob'))!.status, 'disabled');
+  slapd.modify(addEntry(userLdif({ uid: 'bob', cn: 'Bob Admin', sn: 'Admin', mail: 'bob@example.org', mobile: '+31 6 22222222', password: 'bob directory pw 1' })));
+  slapd.modify(addEntry(userLdif({ uid: 'alice', cn: 'Alice Directory', sn: 'Directory', mail: 'alice@example.org', password: 'alice directory pw 1' })));
+  const dry = await sync.run({ dryRun: true });
+  t.deepEqual(dry.updated.find((u) => u.username === 'bob')?.changes, ['enabled']);
+  t.is((await users.find('bob'))!.status, 'disabled', 'dry run changes nothing');
+  await sync.run();
+  t.is((await users.find('bob'))!.status, 'enabled');
+  t.is((await users.find('alice'))!.status, 'disabled', 'the administrator disabled alice, not the sync');
+  const bob = (await users.find('bob'))!;
+  t.deepEqual((await store.audit.list({ type: 'directory.user_enabled' })).map((e) => [e.userId, e.details?.reason]), [[bob.id, 'back_in_directory']]);
+  // Disabled by the sync once more, then an administrator disables it too: it stays disabled when it comes back.
+  slapd.modify(`dn: ${userDn('bob')}\nchangetype: delete\n`);
+  await sync.run();
+  await users.setStatus('bob', 'disabled');
+  slapd.modify(addEntry(userLdif({ uid: 'bob', cn: 'Bob Admin', sn: 'Admin', mail: 'bob@example.org', mobile: '+31 6 22222222', password: 'bob directory pw 1' })));
+  await sync.run();
+  t.is((await users.find('bob'))!.status, 'disabled');
+});
+
+test('slapd killed in the middle of a first sync: what was read stays, nobody is disabled, the audit says where it stopped, the next sync completes', async (t) => {
+  const many = Array.from({ length: 60 }, (_, i) => userLdif({ uid: `user${i}`, cn: `User ${i}`, password: 'x' })).join('\n\n');
+  const { slapd, store, users, sync } = await setup(t, { extraLdif: many }, { pageSize: 10 });
+  let pages = 0;
+  const error = await t.throwsAsync(sync.run({ onPage: async () => { if (++pages === 2) await slapd.kill(); } }), { instanceOf: DirectoryError });
+  t.is(error.code, 'DIRECTORY_UNREACHABLE');
+  const [failure] = await store.audit.list({ type: 'directory.sync' });
+  t.is(failure!.outcome, 'failure');
+  t.is(failure!.details?.error, 'DIRECTORY_UNREACHABLE');
+  t.is(failure!.details?.pages, 2);
+  t.is(failure!.details?.disabled, 0);
+  const kept = (await users.list({ limit: 1000 })).length;
+  t.is(kept, Number(failure!.details?.created), 'every user the audit counts is there');
+  t.true(kept >= 10 && kept < 64);
+  await slapd.restart();
+  const next = await sync.run();
+  t.is(next.created.length, 64 - kept);
+  t.is(next.disabled.length, 0);
+  t.is((await users.list({ limit: 1000 })).filter((u) => u.status === 'enabled').length, 64);
+  t.is((await store.audit.list({ type: 'directory.sync' })).at(-1)?.outcome, 'success');
+});
+
+test('non-ASCII and escaped DNs: users and their group memberships are matched; a mapped attribute no entry has falls back', async (t) => {
+  const extra = [
+    `dn:: ${Buffer.from(`ou=Réception,${BASE_DN}`).toString('base64')}\nobjectClass: organizationalUnit\nou:: ${Buffer.from('Réception').toString('base64')}`,
+    userLdif({ uid: 'jürgen', cn: 'Jürgen Øster', password: 'x' }).replace(`uid=jürgen,${PEOPLE}`, `uid=jürgen,ou=Réception,${BASE_DN}`).replace(/^dn:: .*$/m, `dn:: ${Buffer.from(`uid=jürgen,ou=Réception,${BASE_DN}`).toString('base64')}`),
+    userLdif({ uid: 'smith', cn: 'Smith, John', password: 'x' }).replace(/^dn: .*$/m, `dn: cn=Smith\\, John,${PEOPLE}`),
+    `dn:: ${Buffer.from(`cn=Équipe,ou=groups,${BASE_DN}`).toString('base64')}\nobjectClass: groupOfNames\ncn:: ${Buffer.from('Équipe').toString('base64')}\nmember:: ${Buffer.from(`uid=jürgen,ou=Réception,${BASE_DN}`).toString('base64')}\nmember: cn=Smith\\, John,${PEOPLE}`,
+  ].join('\n\n');
+  const { users, sync } = await setup(t, { extraLdif: extra }, { attributes: { displayName: 'displayName' } });
+  const report = await sync.run();
+  t.deepEqual(report.skipped, []);
+  const jurgen = (await users.find('JÜRGEN'))!;
+  t.deepEqual(await users.groupsOf(jurgen.id), ['Équipe']);
+  t.deepEqual(await users.groupsOf((await users.find('smith'))!.id), ['Équipe']);
+  t.is(jurgen.displayName, 'jürgen', 'no displayName attribute: the username stands in');
+  t.is((await sync.run()).unchanged, 6);
+});
+
+test('a service account whose size limit is below the directory: DIRECTORY_MISCONFIGURED (size_limit_exceeded), audited, nobody disabled', async (t) => {
+  const many = Array.from({ length: 510 }, (_, i) => userLdif({ uid: `user${i}`, cn: `User ${i}`, password: 'x' })).join('\n\n');
+  const { store, users, sync } = await setup(t, { extraLdif: many, serviceSizeLimit: true }, { pageSize: 100 });
+  const error = await t.throwsAsync(sync.run(), { instanceOf: DirectoryError });
+  t.is(error.code, 'DIRECTORY_MISCONFIGURED');
+  t.is(error.reason, 'size_limit_exceeded');
+  t.like((await store.audit.list({ type: 'directory.sync' })).at(-1)?.details, { error: 'DIRECTORY_MISCONFIGURED', reason: 'size_limit_exceeded', disabled: 0 });
+  t.is((await users.list({ limit: 1000 })).filter((u) => u.status === 'disabled').length, 0);
+});
+
+test('a duplicate read before the entry a user is linked to does not take the account over', async (t) => {
+  const { slapd, users, sync } = await setup(t);
+  await sync.run();
+  const alice = (await users.find('alice'))!;
+  const aliceLdif = userLdif({ uid: 'alice', cn: 'Alice Directory', sn: 'Directory', mail: 'alice@example.org', mobile: '+31 6 11111111', telephoneNumber: '+31 20 1234567', password: 'alice directory pw 1' });
+  slapd.modify(addEntry(`dn: ou=more,${BASE_DN}\nobjectClass: organizationalUnit\nou: more`));
+  slapd.modify(addEntry(userLdif({ uid: 'alice', cn: 'Another Alice', password: 'other alice pw 1' }).replace(`uid=alice,${PEOPLE}`, `uid=alice,ou=more,${BASE_DN}`)));
+  // The linked entry is recreated: the search now returns the other one first.
+  slapd.modify(`dn: ${userDn('alice')}\nchangetype: delete\n`);
+  slapd.modify(addEntry(aliceLdif));
+  t.regex(slapd.search(BASE_DN, '(uid=alice)', 'dn').split('\n').find((l) => l.startsWith('dn:'))!, /ou=more/, 'the other entry comes first');
+  const report = await sync.run();
+  t.deepEqual(report.skipped.map((s) => s.dn), [`uid=alice,ou=more,${BASE_DN}`]);
+  t.regex(report.skipped[0]!.reason, /the entry it is linked to, uid=alice,ou=people/);
+  t.false(report.updated.some((u) => u.username === 'alice'), 'not relinked');
+  t.is((await users.find('alice'))!.displayName, 'Alice Directory');
+  t.is((await users.find('alice'))!.id, alice.id);
+});

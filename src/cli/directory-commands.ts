@@ -26,6 +26,7 @@ export function directoryCommands(deps: { withUsers: typeof WithUsers }): Comman
         for (const name of report.disabled) ctx.out(`${would}disable ${name} (gone from the directory)`);
         for (const s of report.skipped) ctx.out(`skipped ${s.dn}: ${s.reason}`);
         if (report.emptyDirectory) ctx.out('the directory returned no users under directory.baseDn: nobody was disabled');
+        if (report.noGroups) ctx.out('the directory returned no groups (directory.groupFilter under groupBaseDn): no membership was changed');
         const [c, u, d] = report.dryRun ? ['to create', 'to update', 'to disable'] : ['created', 'updated', 'disabled'];
         ctx.out(`${report.dryRun ? 'dry run, nothing changed: ' : ''}${report.created.length} ${c}, ${report.updated.length} ${u}, ${report.disabled.length} ${d}, ${report.unchanged} unchanged, ${report.skipped.length} skipped, ${report.groups} groups`);
       },

@@ -10,6 +10,7 @@ import { createIdp } from '../app.ts';
 import { createLogger } from '../logging.ts';
 import { DuplicateError } from '../store/users.ts';
 import { startDemoRp } from './rp.ts';
+import { slapdInstalled, startSlapd, BASE_DN, SERVICE_DN, SERVICE_PASSWORD, SLAPD, type TestSlapd } from './slapd.ts';
 
 const IDP_PORT = Number(process.env.DEMO_IDP_PORT ?? 3000);
 const RP_PORT = Number(process.env.DEMO_RP_PORT ?? 3001);
@@ -26,9 +27,24 @@ export const demoUsers = [
   { username: 'admin', name: 'Ada Admin', groups: ['Staff', 'Admins'], email: 'ada@example.org', methods: { email: 'ada.private@example.net', mobile_phone: '+31612345678' }, about: 'administrator: needs two methods at reset (email, then mobile phone +31 6 12345678)' },
 ];
 
+/** The directory user, when slapd is installed: a real OpenLDAP (ppolicy) the reset writes back to. */
+export const directoryUser = { username: 'dirk', name: 'Dirk Directory', password: 'dirk directory pw 1', email: 'dirk.private@example.net' };
+
+/** The demo's slapd, stopped on every way out (it is a process of its own). */
+let directoryServer: TestSlapd | undefined;
+
 async function main(): Promise<void> {
   process.stdout.write(`oidc-sspr demo: starting (data in ${DATA})\n`);
+  // With slapd installed, a directory of one user in Staff; the demo's 'onprem' user stays a local
+  // on-premises account the directory doesn't know (refused with SSPR_ONPREM_MANAGED).
+  const slapd: TestSlapd | undefined = slapdInstalled()
+    ? await startSlapd({ users: [{ uid: directoryUser.username, cn: directoryUser.name, mail: 'dirk@example.org', password: directoryUser.password }], groups: [{ cn: 'Staff', members: [directoryUser.username] }] })
+    : undefined;
+  directoryServer = slapd;
   const config = parseConfig({
+    ...(slapd
+      ? { directory: { url: slapd.url, bindDn: SERVICE_DN, bindPassword: SERVICE_PASSWORD, baseDn: `ou=people,${BASE_DN}`, groupBaseDn: `ou=groups,${BASE_DN}`, mode: 'writable', syncIntervalMinutes: 0 } }
+      : {}),
     server: { issuer: `http://localhost:${IDP_PORT}`, port: IDP_PORT },
     database: { client: 'sqlite', filename: DATA },
     logging: { level: 'warn' },
@@ -45,11 +61,21 @@ async function main(): Promise<void> {
       registration: { requireOnSignIn: true, reconfirmAfterDays: 180 },
       captcha: { enabled: process.env.DEMO_CAPTCHA !== 'off' },
       codes: { resendAfterSeconds: 5 },
+      onPremises: { passwordWriteback: slapd !== undefined },
     },
     delivery: { mail: { transport: 'outbox', from: 'Demo Organisation <no-reply@example.org>' }, phone: { transport: 'outbox' } },
   });
   const idp = await createIdp(config, { logger: createLogger('warn') });
   const { users, store } = idp.parts;
+  if (idp.parts.directory) {
+    await idp.parts.directory.settled(); // the sync at start created dirk
+    const dirk = await users.find(directoryUser.username);
+    if (!dirk) throw new Error('the directory sync did not create the directory user');
+    if (!(await store.sspr.methods(dirk.id)).some((m) => m.kind === 'email')) {
+      await store.sspr.putMethod(dirk.id, 'email', directoryUser.email, Date.now());
+      await store.sspr.recordConfirmation(dirk.id, Date.now());
+    }
+  }
   for (const u of demoUsers) {
     try {
       await users.create({ username: u.username, displayName: u.name, email: u.email, password: PASSWORD, passwordSource: u.source ?? 'cloud' });
@@ -73,6 +99,11 @@ async function main(): Promise<void> {
   out(`  demo application:    http://localhost:${RP_PORT}`);
   out(`  every user's password: ${PASSWORD}`);
   for (const u of demoUsers) out(`  - ${u.username.padEnd(9)} ${u.about}`);
+  if (slapd) {
+    out(`  - ${directoryUser.username.padEnd(9)} in the directory (a real slapd at ${slapd.url}), password "${directoryUser.password}": signs in by a bind; a reset writes the new password back to the directory`);
+  } else {
+    out(`  No directory user: slapd is not installed (${SLAPD}); apt-get install slapd ldap-utils to get one whose reset writes back to a real directory.`);
+  }
   out(`  Codes sent by email, text or call are printed below as they are sent.\n`);
 
   // Print new outbox messages: the demo has no mail server or phone gateway.
@@ -92,13 +123,15 @@ async function main(): Promise<void> {
     await rp.close();
     server.close();
     await idp.close();
+    await slapd?.stop();
     process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   process.stderr.write(`demo failed to start: ${(error as Error).message}\n`);
+  await directoryServer?.stop().catch(() => {});
   process.exit(1);
 });

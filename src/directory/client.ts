@@ -26,6 +26,9 @@ export interface DirectoryGroup {
   members: string[];
 }
 
+/** ppolicy's pwdAccountLockedTime value for a lock set by an administrator (RFC draft behera-ldap-password-policy). */
+const ADMIN_LOCK = '000001010000';
+
 /** RFC 3062 LDAP Password Modify extended operation. */
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
 
@@ -37,8 +40,63 @@ const first = (value: Entry[string] | undefined): string | undefined => {
 };
 const all = (value: Entry[string] | undefined): string[] => (value === undefined ? [] : (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))));
 
-/** Normalised DN for comparing (attribute names and values as the server returns them, case folded). */
-export const dnKey = (dn: string) => dn.replace(/\s*,\s*/g, ',').toLowerCase();
+/**
+ * Normalised DN for comparing (RFC 4514): RDNs split at unescaped commas, each value unescaped
+ * (`\,` and `\2C` are the same comma, `\C3\AB` is ë), spaces around separators dropped, multi-valued
+ * RDNs sorted, case and Unicode form folded. slapd hands back a DN as the entry's normalised form
+ * and a member value as it was written, so both must come to the same key.
+ */
+export function dnKey(dn: string): string {
+  const rdns: string[] = [];
+  let avas: string[] = [];
+  let type = '';
+  let bytes: number[] = [];
+  let inValue = false;
+  let pendingSpaces = 0;
+  const push = (text: string) => {
+    for (let i = 0; i < pendingSpaces; i += 1) bytes.push(0x20);
+    pendingSpaces = 0;
+    bytes.push(...Buffer.from(text));
+  };
+  const endAva = () => {
+    pendingSpaces = 0;
+    avas.push(`${type.trim().toLowerCase()}=${Buffer.from(bytes).toString('utf8').normalize('NFC').toLowerCase()}`);
+    type = '';
+    bytes = [];
+    inValue = false;
+  };
+  for (let i = 0; i < dn.length; i += 1) {
+    const c = dn[i]!;
+    if (!inValue) {
+      if (c === '=') inValue = true;
+      else type += c;
+      continue;
+    }
+    if (c === '\\' && i + 1 < dn.length) {
+      const hex = dn.slice(i + 1, i + 3);
+      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+        for (let k = 0; k < pendingSpaces; k += 1) bytes.push(0x20);
+        pendingSpaces = 0;
+        bytes.push(parseInt(hex, 16));
+        i += 2;
+      } else {
+        push(dn[i + 1]!);
+        i += 1;
+      }
+    } else if (c === ',' || c === ';' || c === '+') {
+      endAva();
+      if (c !== '+') {
+        rdns.push(avas.sort().join('+'));
+        avas = [];
+      }
+    } else if (c === ' ') {
+      if (bytes.length) pendingSpaces += 1; // leading spaces dropped; trailing ones only if more follows
+    } else push(c);
+  }
+  if (inValue || type.trim()) endAva();
+  if (avas.length) rdns.push(avas.sort().join('+'));
+  return rdns.join(',');
+}
 
 export class DirectoryClient {
   readonly #config: DirectoryConfig;
@@ -161,6 +219,22 @@ export class DirectoryClient {
     }
   }
 
+  /** True when `dn` is under baseDn, exists and matches the user filter. */
+  async isUser(dn: string): Promise<boolean> {
+    const key = dnKey(dn);
+    const base = dnKey(this.#config.baseDn);
+    if (key !== base && !key.endsWith(`,${base}`)) return false;
+    return this.#service(async (client) => {
+      try {
+        const { searchEntries } = await client.search(dn, { scope: 'base', filter: this.#config.userFilter, attributes: ['1.1'] });
+        return searchEntries.length > 0;
+      } catch (error) {
+        if (resultCode(error) === LDAP.noSuchObject) return false;
+        throw error;
+      }
+    });
+  }
+
   /** Every group with its member DNs (paged). */
   async groups(): Promise<DirectoryGroup[]> {
     const a = this.#config.attributes;
@@ -222,20 +296,35 @@ export class DirectoryClient {
     }
   }
 
-  /** True when ppolicy locked the account (pwdAccountLockedTime is set). */
-  async isLocked(dn: string): Promise<boolean> {
+  /**
+   * ppolicy's lock on the account: `failures` when failed binds locked it (pwdAccountLockedTime
+   * set), `administrator` for the administrative lock (the value 000001010000Z, which only an
+   * administrator may lift), `none` otherwise.
+   */
+  async lockState(dn: string): Promise<'none' | 'failures' | 'administrator'> {
     const { searchEntries } = await this.#service((client) => client.search(dn, { scope: 'base', attributes: ['pwdAccountLockedTime'] }));
-    return first(searchEntries[0]?.pwdAccountLockedTime) !== undefined;
+    const locked = first(searchEntries[0]?.pwdAccountLockedTime);
+    if (locked === undefined) return 'none';
+    return locked.startsWith(ADMIN_LOCK) ? 'administrator' : 'failures';
   }
 
-  /** Ends a ppolicy lockout (removes pwdAccountLockedTime; the failure times are slapd's to clear at the next bind); nothing to do when not locked. */
+  /** True when ppolicy locked the account after failed binds (not the administrative lock). */
+  async isLocked(dn: string): Promise<boolean> {
+    return (await this.lockState(dn)) === 'failures';
+  }
+
+  /**
+   * Ends a ppolicy lockout after failed binds: removes pwdAccountLockedTime, and ppolicy drops the
+   * failure times with it (the next wrong password does not lock again at once). Nothing to do when
+   * not locked; the administrative lock is never lifted here (DIRECTORY_LOCKED_BY_ADMIN).
+   */
   async unlock(dn: string): Promise<void> {
     await this.#service(async (client) => {
-      try {
-        await client.modify(dn, new Change({ operation: 'delete', modification: new Attribute({ type: 'pwdAccountLockedTime' }) }));
-      } catch (error) {
-        if (resultCode(error) !== LDAP.noSuchAttribute) throw error;
-      }
+      const { searchEntries } = await client.search(dn, { scope: 'base', attributes: ['pwdAccountLockedTime'] });
+      const locked = first(searchEntries[0]?.pwdAccountLockedTime);
+      if (locked === undefined) return;
+      if (locked.startsWith(ADMIN_LOCK)) throw new DirectoryError('locked_by_admin', 'administrative_lock');
+      await client.modify(dn, new Change({ operation: 'delete', modification: new Attribute({ type: 'pwdAccountLockedTime' }) }));
     });
   }
 }

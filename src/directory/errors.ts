@@ -1,20 +1,26 @@
 /**
  * How the directory fails, as the user and the audit see it: stable codes, distinct for "can't
  * reach the directory" (an outage: 503 with Retry-After) and "the directory refused the service
- * account" or "the configuration doesn't match the directory" (502: an administrator has to act).
+ * account" or "the configuration doesn't match the directory" (502: an administrator has to act),
+ * and an account an administrator locked in the directory (403: a reset or unlock won't lift it).
  */
 import { ResultCodeError } from 'ldapts';
 import { AppError } from '../errors.ts';
 
-export type DirectoryFailure = 'unreachable' | 'service_refused' | 'misconfigured';
+export type DirectoryFailure = 'unreachable' | 'service_refused' | 'misconfigured' | 'locked_by_admin';
 
 export class DirectoryError extends AppError {
   readonly failure: DirectoryFailure;
   /** What went wrong underneath, for the log and the audit (never a password): tls, timeout, ... */
   readonly reason: string;
   constructor(failure: DirectoryFailure, cause: string) {
-    const code = ({ unreachable: 'DIRECTORY_UNREACHABLE', service_refused: 'DIRECTORY_SERVICE_REFUSED', misconfigured: 'DIRECTORY_MISCONFIGURED' } as const)[failure];
-    const what = { unreachable: "can't reach the directory", service_refused: 'the directory refused the service account', misconfigured: "the directory doesn't match directory: in the configuration" }[failure];
+    const code = ({ unreachable: 'DIRECTORY_UNREACHABLE', service_refused: 'DIRECTORY_SERVICE_REFUSED', misconfigured: 'DIRECTORY_MISCONFIGURED', locked_by_admin: 'DIRECTORY_LOCKED_BY_ADMIN' } as const)[failure];
+    const what = {
+      unreachable: "can't reach the directory",
+      service_refused: 'the directory refused the service account',
+      misconfigured: "the directory doesn't match directory: in the configuration",
+      locked_by_admin: 'an administrator locked the account in the directory',
+    }[failure];
     super(code, `${what} (${code}: ${cause})`);
     this.name = 'DirectoryError';
     this.failure = failure;
@@ -61,6 +67,8 @@ export function asServiceError(error: unknown): DirectoryError {
   if (rc === LDAP.invalidCredentials) return new DirectoryError('service_refused', 'invalid_credentials');
   if (rc === LDAP.insufficientAccess) return new DirectoryError('service_refused', 'insufficient_access');
   if (rc === LDAP.noSuchObject) return new DirectoryError('misconfigured', 'no_such_object');
+  // The directory's size limit for the service account is below the number of entries (paged searches count too).
+  if (rc === 4) return new DirectoryError('misconfigured', 'size_limit_exceeded');
   if (rc === 51 || rc === 52) return new DirectoryError('unreachable', rc === 51 ? 'busy' : 'unavailable');
   return new DirectoryError('misconfigured', `ldap_result_${rc}`);
 }

@@ -13,12 +13,17 @@ import { DirectorySync } from './sync.ts';
 import { DirectoryError } from './errors.ts';
 import type { DirectoryClient } from './client.ts';
 
+export type DirectoryHealth = { status: 'ok' | 'unavailable'; error?: string };
+
+/** Longest /healthz waits for the directory's answer; no answer by then counts as unreachable. */
+export const HEALTH_WAIT_MS = 1000;
+
 export interface DirectoryRuntime {
   client: DirectoryClient;
   /** Starts the sync (now, then on the interval); failures are logged and audited, never thrown. */
   start(users: UserService): void;
-  /** ok, or the error code of the last failure (DIRECTORY_UNREACHABLE, DIRECTORY_SERVICE_REFUSED, ...). */
-  health(): Promise<{ status: 'ok' | 'unavailable'; error?: string }>;
+  /** ok, or the error code of the failure (DIRECTORY_UNREACHABLE, also when no answer came within HEALTH_WAIT_MS; DIRECTORY_SERVICE_REFUSED, ...). */
+  health(): Promise<DirectoryHealth>;
   /** Resolves when a sync in progress is done. */
   settled(): Promise<void>;
   stop(): void;
@@ -38,6 +43,7 @@ export async function createDirectoryRuntime(config: Config, deps: { store: Stor
   const client = await createDirectoryClient(config.directory, deps.cwd);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  let checking: Promise<DirectoryHealth> | undefined;
   const log = deps.log.child({ component: 'directory' });
   const once = (users: UserService) => {
     if (running) return;
@@ -45,10 +51,10 @@ export async function createDirectoryRuntime(config: Config, deps: { store: Stor
     running = sync
       .run()
       .then((r) => log.info({ event: 'directory.sync', created: r.created.length, updated: r.updated.length, disabled: r.disabled.length, skipped: r.skipped.length }, 'directory synchronised'))
-      .catch(async (error: unknown) => {
+      .catch((error: unknown) => {
+        // DirectorySync.run audits the failure itself.
         const code = error instanceof DirectoryError ? error.code : 'error';
         log.error({ event: 'directory.sync.failed', errorCode: code, err: { message: (error as Error).message } }, 'directory sync failed: nothing was disabled');
-        await deps.store.audit.record({ type: 'directory.sync', outcome: 'failure', details: { error: code } }, deps.clock.now()).catch(() => {});
       })
       .finally(() => {
         running = undefined;
@@ -64,13 +70,21 @@ export async function createDirectoryRuntime(config: Config, deps: { store: Stor
         timer.unref();
       }
     },
-    async health() {
-      try {
-        await client.ping();
-        return { status: 'ok' };
-      } catch (error) {
-        return { status: 'unavailable', error: error instanceof DirectoryError ? error.code : 'error' };
-      }
+    health() {
+      // One check at a time however many probes ask, and never longer than HEALTH_WAIT_MS: a
+      // directory that hangs must not make /healthz (and the load balancer) wait for it.
+      checking ??= client
+        .ping()
+        .then((): DirectoryHealth => ({ status: 'ok' }))
+        .catch((error: unknown): DirectoryHealth => ({ status: 'unavailable', error: error instanceof DirectoryError ? error.code : 'error' }))
+        .finally(() => {
+          checking = undefined;
+        });
+      let timer: NodeJS.Timeout | undefined;
+      const slow = new Promise<DirectoryHealth>((resolve) => {
+        timer = setTimeout(() => resolve({ status: 'unavailable', error: 'DIRECTORY_UNREACHABLE' }), HEALTH_WAIT_MS);
+      });
+      return Promise.race([checking, slow]).finally(() => clearTimeout(timer));
     },
     settled: async () => {
       await running;

@@ -6,17 +6,26 @@
  * groups are the directory's; their mobile and office numbers pre-populate the methods, marked as
  * set by the directory (a number the user registered stays theirs). A user gone from the directory
  * is disabled (sessions and tokens revoked), never deleted; only after a complete read, so a sync
- * cut short disables nobody, and a read that finds no users at all disables nobody either.
+ * cut short disables nobody, and a read that finds no users at all disables nobody either. A user
+ * the sync disabled is enabled again when it is back in the directory; one an administrator
+ * disabled stays disabled.
+ *
+ * Groups: the sync owns the memberships it added (marked as set by the directory) and replaces
+ * exactly those; memberships an administrator added here (`users add-group`) stay. When the
+ * directory returns no groups at all (a group filter that matches nothing) memberships are left as
+ * they are, as for an empty user read. A sync that fails part-way is audited (`directory.sync`,
+ * failure, with the error and how far it got); what it already wrote stays, the next sync goes on.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.ts';
+import { createStore, type Store } from '../store/index.ts';
 import type { LocalDirectoryUser, LocalMethod, DirectoryMethodKind } from '../store/directory.ts';
 import type { UserService } from '../users/service.ts';
 import type { Clock } from '../clock.ts';
 import { ConfusableUsernameError, DuplicateError } from '../store/users.ts';
 import { normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername, usernameKey, usernameSkeleton } from '../users/names.ts';
 import { parsePhone } from '../methods/mobile-phone/register.ts';
+import { DirectoryError } from './errors.ts';
 import { dnKey, type DirectoryClient, type DirectoryEntry, type DirectoryGroup } from './client.ts';
 
 export interface SyncChange {
@@ -36,6 +45,17 @@ export interface SyncReport {
   /** Set when the directory returned no users at all: then nobody was disabled. */
   emptyDirectory: boolean;
   groups: number;
+  /** Set when the directory returned no groups at all: then no membership was changed. */
+  noGroups: boolean;
+}
+
+type GroupRef = { name: string; key: string };
+interface Run {
+  /** Username key → key of the DN of the entry used for it (duplicates are checked against it). */
+  seen: Map<string, string>;
+  byMember: Map<string, GroupRef[]>;
+  byGroupDn: Map<string, GroupRef>;
+  report: SyncReport;
 }
 
 const toE164 = (country: string, value: string | undefined): string | undefined => {
@@ -47,15 +67,14 @@ const toE164 = (country: string, value: string | undefined): string | undefined 
 export class DirectorySync {
   readonly #client: DirectoryClient;
   readonly #store: Store;
-  readonly #users: UserService;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #country: () => string;
 
-  constructor(deps: { client: DirectoryClient; store: Store; users: UserService; clock: Clock; log: Logger; defaultCountry: () => string }) {
+  /** `users` is no longer needed (kept so callers need not change). */
+  constructor(deps: { client: DirectoryClient; store: Store; users?: UserService; clock: Clock; log: Logger; defaultCountry: () => string }) {
     this.#client = deps.client;
     this.#store = deps.store;
-    this.#users = deps.users;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#country = deps.defaultCountry;
@@ -64,34 +83,48 @@ export class DirectorySync {
   /** Runs one sync; with dryRun nothing is written and the report says what would change. */
   async run(options: { dryRun?: boolean; onPage?: (entries: number) => Promise<void> | void } = {}): Promise<SyncReport> {
     const dryRun = options.dryRun ?? false;
-    const report: SyncReport = { dryRun, created: [], updated: [], disabled: [], unchanged: 0, skipped: [], emptyDirectory: false, groups: 0 };
-    const groups = await this.#client.groups();
-    report.groups = groups.length;
-    const byMember = new Map<string, { name: string; key: string }[]>();
-    const byGroupDn = new Map<string, { name: string; key: string }>();
-    for (const g of groups) this.#indexGroup(g, byMember, byGroupDn);
-    const seen = new Set<string>();
-    for await (const page of this.#client.users()) {
-      for (const dn of page.skipped) report.skipped.push({ dn, reason: `no ${this.#client.config.attributes.username} attribute` });
-      await this.#page(page.entries, { seen, byMember, byGroupDn, report });
-      await options.onPage?.(page.entries.length);
-    }
-    if (seen.size === 0) {
-      report.emptyDirectory = true;
-      this.#log.warn({ event: 'directory.sync.empty', baseDn: this.#client.config.baseDn }, 'the directory returned no users: nobody is disabled');
-    } else {
-      await this.#disableGone(seen, report);
+    const report: SyncReport = { dryRun, created: [], updated: [], disabled: [], unchanged: 0, skipped: [], emptyDirectory: false, groups: 0, noGroups: false };
+    let pages = 0;
+    try {
+      const groups = await this.#client.groups();
+      report.groups = groups.length;
+      report.noGroups = groups.length === 0;
+      if (report.noGroups) this.#log.warn({ event: 'directory.sync.no_groups' }, 'the directory returned no groups: group memberships are left as they are');
+      const run: Run = { seen: new Map<string, string>(), byMember: new Map(), byGroupDn: new Map(), report };
+      for (const g of groups) this.#indexGroup(g, run.byMember, run.byGroupDn);
+      for await (const page of this.#client.users()) {
+        for (const dn of page.skipped) report.skipped.push({ dn, reason: `no ${this.#client.config.attributes.username} attribute` });
+        await this.#page(page.entries, run);
+        pages += 1;
+        await options.onPage?.(page.entries.length);
+      }
+      if (run.seen.size === 0) {
+        report.emptyDirectory = true;
+        this.#log.warn({ event: 'directory.sync.empty', baseDn: this.#client.config.baseDn }, 'the directory returned no users: nobody is disabled');
+      } else {
+        await this.#disableGone(run.seen, report);
+      }
+    } catch (error) {
+      if (!dryRun) {
+        const code = error instanceof DirectoryError ? error.code : 'error';
+        // What the pages read so far wrote stays (each user on its own); nobody was disabled.
+        await this.#store.audit
+          .record({ type: 'directory.sync', outcome: 'failure', details: { error: code, ...(error instanceof DirectoryError ? { reason: error.reason } : {}), pages, ...this.#counts(report) } }, this.#clock.now())
+          .catch(() => {});
+      }
+      throw error;
     }
     if (!dryRun) {
-      await this.#store.audit.record(
-        { type: 'directory.sync', outcome: 'success', details: { created: report.created.length, updated: report.updated.length, disabled: report.disabled.length, skipped: report.skipped.length, unchanged: report.unchanged, empty: report.emptyDirectory ? 1 : 0 } },
-        this.#clock.now(),
-      );
+      await this.#store.audit.record({ type: 'directory.sync', outcome: 'success', details: { ...this.#counts(report), empty: report.emptyDirectory ? 1 : 0, noGroups: report.noGroups ? 1 : 0 } }, this.#clock.now());
     }
     return report;
   }
 
-  #indexGroup(g: DirectoryGroup, byMember: Map<string, { name: string; key: string }[]>, byGroupDn: Map<string, { name: string; key: string }>): void {
+  #counts(report: SyncReport): Record<string, number> {
+    return { created: report.created.length, updated: report.updated.length, disabled: report.disabled.length, skipped: report.skipped.length, unchanged: report.unchanged };
+  }
+
+  #indexGroup(g: DirectoryGroup, byMember: Map<string, GroupRef[]>, byGroupDn: Map<string, GroupRef>): void {
     let group;
     try {
       group = normaliseGroupName(g.name);
@@ -103,8 +136,8 @@ export class DirectorySync {
     for (const member of g.members) byMember.set(dnKey(member), [...(byMember.get(dnKey(member)) ?? []), group]);
   }
 
-  #groupsOf(entry: DirectoryEntry, byMember: Map<string, { name: string; key: string }[]>, byGroupDn: Map<string, { name: string; key: string }>): { name: string; key: string }[] {
-    const found = new Map<string, { name: string; key: string }>();
+  #groupsOf(entry: DirectoryEntry, byMember: Map<string, GroupRef[]>, byGroupDn: Map<string, GroupRef>): GroupRef[] {
+    const found = new Map<string, GroupRef>();
     for (const g of byMember.get(dnKey(entry.dn)) ?? []) found.set(g.key, g);
     for (const dn of entry.memberOf) {
       const g = byGroupDn.get(dnKey(dn));
@@ -113,40 +146,70 @@ export class DirectorySync {
     return [...found.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  async #page(entries: DirectoryEntry[], run: { seen: Set<string>; byMember: Map<string, { name: string; key: string }[]>; byGroupDn: Map<string, { name: string; key: string }>; report: SyncReport }): Promise<void> {
+  async #page(entries: DirectoryEntry[], run: Run): Promise<void> {
     const { report } = run;
-    const valid: { entry: DirectoryEntry; username: string; key: string }[] = [];
+    const candidates: { entry: DirectoryEntry; username: string; key: string }[] = [];
     for (const entry of entries) {
-      let username: string;
       try {
-        username = normaliseUsername(entry.username);
+        const username = normaliseUsername(entry.username);
+        candidates.push({ entry, username, key: usernameKey(username) });
       } catch (error) {
         report.skipped.push({ dn: entry.dn, reason: `invalid username: ${(error as Error).message}` });
-        continue;
       }
-      const key = usernameKey(username);
-      if (run.seen.has(key)) {
-        report.skipped.push({ dn: entry.dn, reason: `duplicate username ${username} (the first entry is used)` });
-        continue;
-      }
-      run.seen.add(key);
-      valid.push({ entry, username, key });
     }
-    const local = await this.#store.directory.byKeys(valid.map((v) => v.key));
+    const local = await this.#store.directory.byKeys([...new Set(candidates.map((c) => c.key))]);
+    const valid: typeof candidates = [];
+    for (const c of candidates) {
+      const chosen = run.seen.get(c.key);
+      const dn = dnKey(c.entry.dn);
+      if (chosen !== undefined) {
+        // The entry chosen for this name: used when it comes (DNs are unique); any other is a duplicate.
+        if (chosen === dn) valid.push(c);
+        else report.skipped.push({ dn: c.entry.dn, reason: `duplicate username ${c.username} (the first entry is used)` });
+        continue;
+      }
+      // A second entry of a name read before the one the user is linked to never takes the account
+      // over while the linked entry is still a user there: that one is used when it comes.
+      const linked = local.get(c.key)?.directoryDn;
+      if (linked && dnKey(linked) !== dn && (await this.#client.isUser(linked))) {
+        run.seen.set(c.key, dnKey(linked));
+        report.skipped.push({ dn: c.entry.dn, reason: `duplicate username ${c.username} (the entry it is linked to, ${linked}, is used)` });
+        continue;
+      }
+      run.seen.set(c.key, dn);
+      valid.push(c);
+    }
     const ids = [...local.values()].map((u) => u.id);
     const [methods, groupKeys] = await Promise.all([this.#store.directory.methodsOf(ids), this.#store.directory.groupKeysOf(ids)]);
-    for (const { entry, username, key } of valid) {
-      const existing = local.get(key);
-      if (existing && existing.directoryDn === null && existing.passwordSource === 'cloud') {
-        // Never take over an account created here: an administrator decides (users set-source).
-        report.skipped.push({ dn: entry.dn, reason: `a local cloud account ${existing.username} exists` });
-        continue;
+    const write = async (store: Store) => {
+      for (const { entry, username, key } of valid) {
+        const existing = local.get(key);
+        if (existing && existing.directoryDn === null && existing.passwordSource === 'cloud') {
+          // Never take over an account created here: an administrator decides (users set-source).
+          report.skipped.push({ dn: entry.dn, reason: `a local cloud account ${existing.username} exists` });
+          continue;
+        }
+        const groups = report.noGroups ? undefined : this.#groupsOf(entry, run.byMember, run.byGroupDn);
+        await this.#apply(store, entry, username, existing, methods.get(existing?.id ?? '') ?? [], groupKeys.get(existing?.id ?? '') ?? { directory: [], local: [] }, groups, report);
       }
-      await this.#apply(entry, username, existing, methods.get(existing?.id ?? '') ?? [], groupKeys.get(existing?.id ?? '') ?? [], this.#groupsOf(entry, run.byMember, run.byGroupDn), report);
+    };
+    if (report.dryRun) return write(this.#store);
+    // One transaction per page (one commit, not one per statement); a page that fails leaves nothing
+    // of itself, and the report forgets it too.
+    const counts = { created: report.created.length, updated: report.updated.length, skipped: report.skipped.length, unchanged: report.unchanged };
+    try {
+      await this.#store.db.transaction((trx) => write(createStore(trx)));
+    } catch (error) {
+      report.created.length = counts.created;
+      report.updated.length = counts.updated;
+      report.skipped.length = counts.skipped;
+      report.unchanged = counts.unchanged;
+      throw error;
     }
   }
 
-  async #apply(entry: DirectoryEntry, username: string, existing: LocalDirectoryUser | undefined, methods: LocalMethod[], groupKeys: string[], groups: { name: string; key: string }[], report: SyncReport): Promise<void> {
+  /** `groups` undefined: leave the memberships as they are (the directory returned no groups). */
+  async #apply(store: Store, entry: DirectoryEntry, username: string, existing: LocalDirectoryUser | undefined, methods: LocalMethod[], groupKeys: { directory: string[]; local: string[] }, groups: GroupRef[] | undefined, report: SyncReport): Promise<void> {
     const now = this.#clock.now();
     let displayName = username;
     try {
@@ -167,9 +230,12 @@ export class DirectorySync {
       if (existing.directoryDn !== entry.dn) changes.push('link');
       if (existing.displayName !== displayName) changes.push('displayName');
       if (existing.email !== email) changes.push('email');
+      if (existing.disabledBySync) changes.push('enabled');
     }
-    const sameGroups = groupKeys.slice().sort().join('\n') === groups.map((g) => g.key).join('\n');
-    if (!sameGroups && (existing || groups.length)) changes.push('groups');
+    // A group an administrator gave here as well is theirs: the directory's set is the rest.
+    const wanted = groups?.filter((g) => !groupKeys.local.includes(g.key));
+    const sameGroups = !wanted || groupKeys.directory.slice().sort().join('\n') === wanted.map((g) => g.key).join('\n');
+    if (!sameGroups) changes.push('groups');
     const methodOps: { kind: DirectoryMethodKind; value: string | undefined }[] = [];
     for (const kind of ['mobile_phone', 'office_phone'] as const) {
       const current = methods.find((m) => m.kind === kind);
@@ -186,7 +252,9 @@ export class DirectorySync {
       let id = existing?.id;
       if (!id) {
         try {
-          id = (await this.#store.users.create({ id: randomUUID(), username, usernameKey: usernameKey(username), usernameSkeleton: usernameSkeleton(username), displayName, email, emailVerified: false, passwordSource: 'onpremises', passwordHash: null, now })).id;
+          const user = { id: randomUUID(), username, usernameKey: usernameKey(username), usernameSkeleton: usernameSkeleton(username), displayName, email, emailVerified: false, passwordSource: 'onpremises' as const, passwordHash: null, now };
+          // In a savepoint: a name taken meanwhile must not abort the page's transaction (PostgreSQL).
+          id = (await store.db.transaction((savepoint) => createStore(savepoint).users.create(user))).id;
         } catch (error) {
           if (error instanceof ConfusableUsernameError) {
             // A look-alike of an existing account: reported, never created; the sync goes on.
@@ -199,18 +267,22 @@ export class DirectorySync {
           return;
         }
       }
-      await this.#store.directory.link(id, { dn: entry.dn, displayName, email, status: existing?.status ?? 'enabled' }, now);
-      if (!sameGroups) await this.#store.directory.setGroups(id, groups, now);
+      await store.directory.link(id, { dn: entry.dn, displayName, email }, now);
+      if (existing?.disabledBySync && (await store.directory.enableReturned(id, now))) {
+        await store.audit.record({ type: 'directory.user_enabled', outcome: 'info', userId: id, details: { reason: 'back_in_directory' } }, now);
+        this.#log.info({ event: 'directory.user_enabled', userId: id }, 'user back in the directory: enabled again');
+      }
+      if (!sameGroups) await store.directory.setGroups(id, wanted!, now);
       for (const op of methodOps) {
-        if (op.value) await this.#store.directory.putDirectoryMethod(id, op.kind, op.value, now);
-        else await this.#store.directory.deleteDirectoryMethod(id, op.kind);
+        if (op.value) await store.directory.putDirectoryMethod(id, op.kind, op.value, now);
+        else await store.directory.deleteDirectoryMethod(id, op.kind);
       }
     }
     (existing ? report.updated : report.created).push({ username, changes: existing ? changes : ['created', ...changes.filter((c) => c !== 'created')] });
   }
 
-  /** Disables (never deletes) enabled directory users the complete read did not see. */
-  async #disableGone(seen: Set<string>, report: SyncReport): Promise<void> {
+  /** Disables (never deletes) enabled directory users the complete read did not see, marked as done by the sync. */
+  async #disableGone(seen: Map<string, string>, report: SyncReport): Promise<void> {
     let after = '';
     for (;;) {
       const batch = await this.#store.directory.fromDirectory(after, 500);
@@ -220,7 +292,7 @@ export class DirectorySync {
         if (seen.has(user.usernameKey) || user.status === 'disabled') continue;
         report.disabled.push(user.username);
         if (report.dryRun) continue;
-        await this.#users.setStatus(user.username, 'disabled');
+        await this.#store.directory.disableGone(user.id, this.#clock.now());
         await this.#store.audit.record({ type: 'directory.user_disabled', outcome: 'info', userId: user.id, details: { reason: 'gone_from_directory' } }, this.#clock.now());
         this.#log.info({ event: 'directory.user_disabled', userId: user.id }, 'user gone from the directory: disabled, sessions and tokens revoked');
       }

@@ -225,6 +225,7 @@ export const en = {
   'directory.unreachable': "The sign-in service can't reach your organisation's directory right now. Nothing was changed. Try again in a few minutes.",
   'directory.service_refused': "Your organisation's directory refused this service's account, so your password can't be checked or changed here. Nothing was changed. Contact your administrator.",
   'directory.misconfigured': "This service isn't set up correctly for your organisation's directory. Nothing was changed. Contact your administrator.",
+  'directory.locked_by_admin': "An administrator has locked your account in your organisation's directory, so it can't be unlocked or reset here. Nothing was changed. Contact your administrator.",
   'recover.done.title': 'Your password has been reset',
   'recover.done.text': 'You can now sign in with your new password. For your safety you have been signed out everywhere.',
   'recover.done.unlocked_title': 'Your account is unlocked',

@@ -227,6 +227,7 @@ export const nl: Record<MessageId, string> = {
   'directory.unreachable': 'De aanmeldservice kan de directory van je organisatie nu niet bereiken. Er is niets veranderd. Probeer het over een paar minuten opnieuw.',
   'directory.service_refused': 'De directory van je organisatie weigert het account van deze dienst, dus je wachtwoord kan hier niet gecontroleerd of gewijzigd worden. Er is niets veranderd. Neem contact op met je beheerder.',
   'directory.misconfigured': 'Deze dienst is niet goed ingesteld voor de directory van je organisatie. Er is niets veranderd. Neem contact op met je beheerder.',
+  'directory.locked_by_admin': 'Een beheerder heeft je account geblokkeerd in de directory van je organisatie; het kan hier niet ontgrendeld of opnieuw ingesteld worden. Er is niets veranderd. Neem contact op met je beheerder.',
   'recover.done.title': 'Je wachtwoord is opnieuw ingesteld',
   'recover.done.text': 'Je kunt je nu aanmelden met je nieuwe wachtwoord. Voor je veiligheid ben je overal afgemeld.',
   'recover.done.unlocked_title': 'Je account is ontgrendeld',

@@ -1,6 +1,7 @@
 /** What the directory sync (src/directory/sync.ts) reads and writes: the only place its SQL lives. */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { revokeAccountIn } from './oidc-payloads.ts';
 
 export interface LocalDirectoryUser {
   id: string;
@@ -8,6 +9,8 @@ export interface LocalDirectoryUser {
   usernameKey: string;
   directoryDn: string | null;
   status: 'enabled' | 'disabled';
+  /** True when the sync disabled the user (gone from the directory), not an administrator. */
+  disabledBySync: boolean;
   passwordSource: 'cloud' | 'onpremises';
   displayName: string;
   email: string | null;
@@ -27,6 +30,7 @@ interface Row {
   username_key: string;
   directory_dn: string | null;
   status: string;
+  disabled_by: string | null;
   password_source: string;
   display_name: string;
   email: string | null;
@@ -38,12 +42,13 @@ const toLocal = (r: Row): LocalDirectoryUser => ({
   usernameKey: r.username_key,
   directoryDn: r.directory_dn,
   status: r.status === 'disabled' ? 'disabled' : 'enabled',
+  disabledBySync: r.status === 'disabled' && r.disabled_by === 'directory',
   passwordSource: r.password_source === 'onpremises' ? 'onpremises' : 'cloud',
   displayName: r.display_name,
   email: r.email,
 });
 
-const COLUMNS = ['id', 'username', 'username_key', 'directory_dn', 'status', 'password_source', 'display_name', 'email'];
+const COLUMNS = ['id', 'username', 'username_key', 'directory_dn', 'status', 'disabled_by', 'password_source', 'display_name', 'email'];
 
 export class DirectoryStore {
   readonly #db: Knex;
@@ -73,17 +78,29 @@ export class DirectoryStore {
     return row?.directory_dn ?? undefined;
   }
 
-  /** Links a local user to its directory entry, with the directory's name, mail and state. */
-  async link(userId: string, fields: { dn: string; displayName: string; email: string | null; status: 'enabled' | 'disabled' }, now: number): Promise<void> {
+  /** Links a local user to its directory entry, with the directory's name and mail (the status is left alone). */
+  async link(userId: string, fields: { dn: string; displayName: string; email: string | null }, now: number): Promise<void> {
     await this.#db('users').where({ id: userId }).update({
       directory_dn: fields.dn,
       display_name: fields.displayName,
       email: fields.email,
-      status: fields.status,
       password_source: 'onpremises',
       password_hash: null,
       updated_at: now,
     });
+  }
+
+  /** Disables a user gone from the directory, marked as done by the sync, and ends its sessions and tokens (one transaction). */
+  async disableGone(userId: string, now: number): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      await trx('users').where({ id: userId, status: 'enabled' }).update({ status: 'disabled', disabled_by: 'directory', updated_at: now });
+      await revokeAccountIn(trx, userId);
+    });
+  }
+
+  /** Enables a user back in the directory, only when the sync disabled it (an administrator's disable holds); true when it did. */
+  async enableReturned(userId: string, now: number): Promise<boolean> {
+    return (await this.#db('users').where({ id: userId, status: 'disabled', disabled_by: 'directory' }).update({ status: 'enabled', disabled_by: null, updated_at: now })) > 0;
   }
 
   async methodsOf(userIds: string[]): Promise<Map<string, LocalMethod[]>> {
@@ -117,28 +134,36 @@ export class DirectoryStore {
     return row?.set_by === 'directory';
   }
 
-  /** Group name keys of each of these users. */
-  async groupKeysOf(userIds: string[]): Promise<Map<string, string[]>> {
-    const found = new Map<string, string[]>();
+  /** Name keys of each user's groups: those the directory gave, and those an administrator added here. */
+  async groupKeysOf(userIds: string[]): Promise<Map<string, { directory: string[]; local: string[] }>> {
+    const found = new Map<string, { directory: string[]; local: string[] }>();
     for (let i = 0; i < userIds.length; i += 500) {
       const rows = await this.#db('user_groups')
         .join('groups', 'groups.id', 'user_groups.group_id')
         .whereIn('user_groups.user_id', userIds.slice(i, i + 500))
-        .select<{ user_id: string; name_key: string }[]>('user_groups.user_id', 'groups.name_key');
-      for (const r of rows) found.set(r.user_id, [...(found.get(r.user_id) ?? []), r.name_key]);
+        .select<{ user_id: string; name_key: string; set_by: string | null }[]>('user_groups.user_id', 'groups.name_key', 'user_groups.set_by');
+      for (const r of rows) {
+        const keys = found.get(r.user_id) ?? { directory: [], local: [] };
+        (r.set_by === 'directory' ? keys.directory : keys.local).push(r.name_key);
+        found.set(r.user_id, keys);
+      }
     }
     return found;
   }
 
-  /** The user's groups become exactly these (the directory owns the groups of its users). */
+  /**
+   * The user's directory groups become exactly these. Memberships an administrator added here
+   * (`users add-group`) stay; a group both give stays the administrator's (it outlives the directory's).
+   */
   async setGroups(userId: string, groups: { name: string; key: string }[], now: number): Promise<void> {
     await this.#db.transaction(async (trx) => {
       if (groups.length) {
         await trx('groups').insert(groups.map((g) => ({ name: g.name, name_key: g.key, created_at: now }))).onConflict('name_key').ignore();
       }
       const ids = groups.length ? (await trx('groups').whereIn('name_key', groups.map((g) => g.key)).select<{ id: number }[]>('id')).map((r) => r.id) : [];
-      await trx('user_groups').where({ user_id: userId }).delete();
-      if (ids.length) await trx('user_groups').insert(ids.map((group_id) => ({ user_id: userId, group_id })));
+      const gone = trx('user_groups').where({ user_id: userId, set_by: 'directory' });
+      await (ids.length ? gone.whereNotIn('group_id', ids) : gone).delete();
+      if (ids.length) await trx('user_groups').insert(ids.map((group_id) => ({ user_id: userId, group_id, set_by: 'directory' }))).onConflict(['user_id', 'group_id']).ignore();
     });
   }
 }

@@ -58,16 +58,21 @@ export class ResetStore {
    * hash is stored, the lockout is cleared, and every session, grant and token of the account goes.
    * With `passwordHash` null only the lockout is cleared (unlock without reset).
    */
-  async finish(idHash: string, fromVersion: number, userId: string, passwordHash: string | null, data: Record<string, unknown>, now: number): Promise<boolean> {
+  /**
+   * `passwordChanged` (the default when a hash is given): the password changed, so every session
+   * and token ends; with a null hash it changed elsewhere (the directory) and no hash is kept here.
+   * Otherwise (an unlock) only the lockout ends.
+   */
+  async finish(idHash: string, fromVersion: number, userId: string, passwordHash: string | null, data: Record<string, unknown>, now: number, passwordChanged = passwordHash !== null): Promise<boolean> {
     return this.#db.transaction(async (trx) => {
       if (!(await this.transition(idHash, fromVersion, 'done', data, now, trx))) return false;
       const user: Record<string, unknown> = { failed_signins: 0, locked_until: null, updated_at: now };
-      if (passwordHash !== null) {
+      if (passwordChanged) {
         user.password_hash = passwordHash;
         user.password_changed_at = now;
       }
       await trx('users').where({ id: userId }).update(user);
-      if (passwordHash !== null) await signOutEverywhereIn(trx, userId);
+      if (passwordChanged) await signOutEverywhereIn(trx, userId);
       return true;
     });
   }

@@ -169,7 +169,11 @@ export class UserStore {
     if (patch.displayName !== undefined) row.display_name = patch.displayName;
     if (patch.email !== undefined) row.email = patch.email;
     if (patch.emailVerified !== undefined) row.email_verified = patch.emailVerified;
-    if (patch.status !== undefined) row.status = patch.status;
+    if (patch.status !== undefined) {
+      row.status = patch.status;
+      // An administrator's choice: the directory sync no longer re-enables (see store/directory.ts).
+      row.disabled_by = null;
+    }
     if (patch.passwordSource !== undefined) row.password_source = patch.passwordSource;
     return (await this.#db('users').where({ id }).update(row)) > 0;
   }

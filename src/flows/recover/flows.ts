@@ -58,9 +58,9 @@ export class ResetFlows {
   }
 
   /** The flow's last move, to done: the account changes in the same transaction (see ResetStore.finish). */
-  async finish(flow: Flow, user: User, passwordHash: string | null, data: FlowData): Promise<Flow> {
+  async finish(flow: Flow, user: User, passwordHash: string | null, data: FlowData, passwordChanged = passwordHash !== null): Promise<Flow> {
     if (!canMove(flow.state, 'done')) throw wrongStep();
-    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now()))) throw conflict();
+    if (!(await this.#store.reset.finish(hash(flow.id), flow.version, user.id, passwordHash, { ...data }, this.#clock.now(), passwordChanged))) throw conflict();
     return { ...flow, state: 'done', data, version: flow.version + 1 };
   }
 }

@@ -29,14 +29,10 @@ import { writebackRefused } from '../../directory/refusal.ts';
 import { ref, resetAudit, type ResetAudit } from './audit.ts';
 import { ResetLimits } from './limits.ts';
 import { ResetNotices } from './notify.ts';
+import { lockedInDirectory, writebackManages, type PasswordWriteback } from '../../directory/writeback.ts';
 
-/** Lets an integrator set passwords in an on-premises directory (password writeback). */
-export interface PasswordWriteback {
-  /** Sets the new password there; a DirectoryPolicyRefusal (src/directory/errors.ts) is shown to the user, who can try again. */
-  setPassword(user: { id: string; username: string }, newPassword: string): Promise<void>;
-  /** Ends a lockout there (optional: without it an unlock changes only the local lockout). */
-  unlock?(user: { id: string; username: string }): Promise<void>;
-}
+/** Lets an integrator set passwords in an on-premises directory (password writeback): see src/directory/writeback.ts. */
+export type { PasswordWriteback };
 
 export interface RequestInfo {
   ip?: string;
@@ -160,6 +156,7 @@ export class RecoveryService {
     else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
     // Said before the user proves anything, not after: the last step could never succeed.
     else if (active.passwordSource === 'onpremises' && !this.#writeback) reason = 'writeback_unavailable';
+    else if (active.passwordSource === 'onpremises' && !(await writebackManages(this.#writeback!, active))) reason = 'onprem_managed';
     if (reason) state = 'refused';
     const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
     await this.#flows.create(id, active?.id ?? null, state, data, now + config.sspr.resetFlowMinutes * 60_000);
@@ -239,8 +236,9 @@ export class RecoveryService {
     const proven = [...flow.data.proven, current.method];
     const data: FlowData = { ...flow.data, proven, current: undefined };
     if (proven.length < flow.data.required) return { flow: await this.#flows.move(flow, 'verify', data) };
-    const locked = user.lockedUntil !== null && user.lockedUntil > this.#clock.now();
-    const next: FlowState = locked && this.#config().sspr.onPremises.allowUnlockWithoutReset ? 'choose' : 'password';
+    const unlockOnly = this.#config().sspr.onPremises.allowUnlockWithoutReset;
+    const locked = (user.lockedUntil !== null && user.lockedUntil > this.#clock.now()) || (unlockOnly && (await lockedInDirectory(this.#writeback, user)));
+    const next: FlowState = locked && unlockOnly ? 'choose' : 'password';
     return { flow: await this.#flows.move(flow, next, data) };
   }
 
@@ -284,7 +282,8 @@ export class RecoveryService {
         throw new AppError('writeback_unavailable');
       }
     }
-    const passwordHash = await this.#hasher.hash(password);
+    // A directory that checks sign-ins itself keeps the password: no hash of it here.
+    const passwordHash = onPremises && this.#writeback?.passThrough ? null : await this.#hasher.hash(password);
     // Once more right before the finish: a block set while the hash was computed counts too.
     const still = await this.#ensureOpen(flow, info);
     if (still.state !== 'password') return { flow: still, problems: [] };
@@ -318,9 +317,9 @@ export class RecoveryService {
    * error naming the account, the flow goes back to the password step where it can be (best effort,
    * the database may still be away), and the user is asked to submit the new password once more.
    */
-  async #finishAfterWriteback(claimed: Flow, user: User, passwordHash: string, data: FlowData, at: { ip?: string; flowId: string }): Promise<Flow> {
+  async #finishAfterWriteback(claimed: Flow, user: User, passwordHash: string | null, data: FlowData, at: { ip?: string; flowId: string }): Promise<Flow> {
     try {
-      return await this.#flows.finish(claimed, user, passwordHash, data);
+      return await this.#flows.finish(claimed, user, passwordHash, data, true);
     } catch (error) {
       this.#log.error(
         { event: 'reset.incomplete', userId: user.id, username: user.username, flowId: at.flowId, err: { message: (error as Error).message } },

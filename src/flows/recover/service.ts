@@ -20,6 +20,7 @@ import type { UserService } from '../../users/service.ts';
 import { checkNewPassword, type PasswordProblem } from '../../security/password-policy.ts';
 import type { Throttle } from '../../security/throttle.ts';
 import type { HelpdeskRequests } from './helpdesk.ts';
+import type { ResetGate, StartRequest } from './gate.ts';
 import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
 import { canMove, type FlowData, type FlowState, type RefusalReason } from './state.ts';
@@ -69,6 +70,7 @@ export class RecoveryService {
   readonly #writeback: PasswordWriteback | undefined;
   readonly #throttle: Throttle;
   readonly #helpdesk: HelpdeskRequests;
+  readonly #gate: ResetGate;
 
   constructor(deps: {
     store: Store;
@@ -82,6 +84,7 @@ export class RecoveryService {
     log: Logger;
     throttle: Throttle;
     helpdesk: HelpdeskRequests;
+    gate: ResetGate;
     writeback?: PasswordWriteback;
   }) {
     this.#store = deps.store;
@@ -96,6 +99,7 @@ export class RecoveryService {
     this.#writeback = deps.writeback;
     this.#throttle = deps.throttle;
     this.#helpdesk = deps.helpdesk;
+    this.#gate = deps.gate;
   }
 
   /**
@@ -174,8 +178,11 @@ export class RecoveryService {
   /**
    * Starts a flow for a typed user id and runs the checks in Entra's order. An unknown user id
    * gets exactly what a real account without enough methods gets, after the same database work.
+   * The gate (CAPTCHA, per-address budget) comes first and throws its AppError.
    */
-  async start(typed: string, returnTo: string | undefined, info: { ip?: string }): Promise<string> {
+  async start(typed: string, returnTo: string | undefined, request: StartRequest): Promise<string> {
+    await this.#gate.admit(request);
+    const info = { ip: request.ip };
     const now = this.#clock.now();
     const config = this.#config();
     const user = await this.#users.find(typed);

@@ -1,7 +1,7 @@
-/** Renders a page: the view inside the shared layout, with the translator and site details (koa-views + ejs). */
+/** Renders a page: the view inside the shared layout, with the translator and site details. */
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
-import views from 'koa-views';
 import type { Context } from 'koa';
 import { chooseLocale, translator, locales, type Locale, type Translate } from '../i18n/index.ts';
 
@@ -47,27 +47,9 @@ export function pagePath(basePath: string, path: string): string {
 
 export type Renderer = (ctx: Context, view: string, locals: Record<string, unknown>, options?: PageOptions) => Promise<void>;
 
-/** The ejs engine koa-views calls: locals are data only, never ejs options (consolidate would mix them). */
-function ejsEngine(dir: string) {
-  // Compiled templates are kept, except in development where views are edited live.
-  const options = { cache: process.env.NODE_ENV !== 'development', async: true, root: dir } as const;
-  return { ejs: (file: string, locals: Record<string, unknown>): Promise<string> => ejs.renderFile(file, locals, options) };
-}
-
-/** ctx.render as koa-views attaches it, with autoRender off: it gives the HTML instead of sending it. */
-type RenderView = (view: string, locals: Record<string, unknown>) => Promise<string>;
-
-/**
- * Renders through koa-views (views/, ejs). It is attached to each request's ctx when a page is
- * rendered, not as app middleware, so the pages oidc-provider renders itself (renderError,
- * logoutSource: another Koa app's ctx) go through the same code.
- */
 export function createRenderer(site: () => SiteInfo, dir: string = viewsDir): Renderer {
-  const attach = views(dir, { extension: 'ejs', autoRender: false, engineSource: ejsEngine(dir) });
-  const viewOf = async (ctx: Context): Promise<RenderView> => {
-    if (typeof ctx.render !== 'function') await attach(ctx, async () => {});
-    return ctx.render as unknown as RenderView;
-  };
+  // Compiled templates are kept, except in development where views are edited live.
+  const opts = { cache: process.env.NODE_ENV !== 'development', async: true, root: dir } as const;
   return async (ctx, view, locals, options = {}) => {
     const info = site();
     const locale = localeOf(ctx, info, options.uiLocales);
@@ -82,10 +64,8 @@ export function createRenderer(site: () => SiteInfo, dir: string = viewsDir): Re
       title: '',
       ...locals,
     };
-    const render = await viewOf(ctx);
-    // With the extension given, koa-views finds the file with one stat, not two.
-    const body = await render(`${view}.ejs`, shared);
-    const html = await render('layout.ejs', { ...shared, body });
+    const body = await ejs.renderFile(path.join(dir, `${view}.ejs`), shared, opts);
+    const html = await ejs.renderFile(path.join(dir, 'layout.ejs'), { ...shared, body }, opts);
     ctx.status = options.status ?? 200;
     ctx.type = 'html';
     ctx.body = html;

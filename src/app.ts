@@ -44,6 +44,7 @@ import { clientAuthGuard, clientAuthLimits } from './oidc/client-auth-throttle.t
 import { RecoveryService } from './flows/recover/service.ts';
 import { recoverRoutes } from './flows/recover/routes.ts';
 import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
+import { ResetGate } from './flows/recover/gate.ts';
 import { OneTimeCodes } from './security/codes.ts';
 import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
 import { createMethodRegistry, createChallenges } from './methods/registry.ts';
@@ -55,6 +56,7 @@ import { pinOrigin } from './web/pin-origin.ts';
 import { ChangeNotifier } from './sspr/notify.ts';
 import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
 import { formActionsOnGet } from './web/form-get.ts';
+import { createRouteKit } from './web/route-kit.ts';
 import { logoAssetPath, readLogo } from './web/logo.ts';
 import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { requestId, requestIdOf } from './web/request-id.ts';
@@ -246,6 +248,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
       (await devices.check(token, accountId, request)) === 'remembered',
   };
   const helpdesk = new HelpdeskRequests({ store, config: () => live.current, clock, mail, log });
+  const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
   const recovery = new RecoveryService({
     store,
     config: () => live.current,
@@ -258,11 +261,11 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     log,
     throttle,
     helpdesk,
+    gate: new ResetGate({ throttle, captcha, config: () => live.current }),
     writeback,
   });
   const purgeTimers = new Set<NodeJS.Timeout>();
   const purging = new Set<Promise<unknown>>();
-  const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
 
   /**
    * Every purge is a plain DELETE of expired rows: safe to run from several instances at once.
@@ -325,18 +328,17 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         isFirstParty,
       }),
     middleware(provider) {
-      const kit = interactionKit(provider, csrf, basePath, () => live.current.server.bodyLimitKb, clock);
+      const web = createRouteKit({ csrf, site, bodyLimitKb: () => live.current.server.bodyLimitKb });
+      const kit = interactionKit(provider, web, clock);
       const reauth = new ReauthService({ signIn: passwordSignIn, audit: store.audit, clock });
-      const register = registerRoutes({ kit, registration, reauth, users, render, site });
-      const second = mfaRoutes({ kit, mfa, devices, users, render, site, config: () => live.current });
+      const register = registerRoutes({ kit, registration, reauth, users, render });
+      const second = mfaRoutes({ kit, mfa, devices, users, render, config: () => live.current });
       const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages }, passkeys: new PasskeySignIn(methodDeps) });
       const setup = setupRoutes({
         setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),
         registration,
-        csrf,
+        web,
         render,
-        site,
-        bodyLimitKb: () => live.current.server.bodyLimitKb,
       });
       const rememberLocale: Middleware = async (ctx, next) => {
         const lang = ctx.query.lang;
@@ -345,7 +347,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         }
         await next();
       };
-      const recover = recoverRoutes({ recovery, captcha, csrf, render, site, config: () => live.current, throttle });
+      const recover = recoverRoutes({ recovery, captcha, web, render, config: () => live.current });
       return compose([
         requestId(config.server.trustProxy),
         pinOrigin(config.server.issuer),

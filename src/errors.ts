@@ -42,6 +42,8 @@ export const errorCatalogue = {
   reset_wrong_step: { status: 409, messageId: 'recover.wrong_step' },
   reset_method_unavailable: { status: 400, messageId: 'recover.method_unavailable' },
   reset_bad_choice: { status: 400, messageId: 'error.bad_request' },
+  reset_captcha_failed: { status: 400, messageId: 'recover.captcha_failed' },
+  reset_too_many_from_network: { status: 429, messageId: 'recover.too_many_from_network' },
   SSPR_ONPREM_MANAGED: { status: 409, messageId: 'recover.refused.onprem_managed.text' },
   writeback_unavailable: { status: 503, messageId: 'recover.writeback_failed' },
   writeback_failed: { status: 502, messageId: 'recover.writeback_failed' },

@@ -151,3 +151,38 @@ test('security headers on pages', async (t) => {
   t.is(page.headers.get('cache-control'), 'no-store');
   t.notRegex(page.html, /<script(?![^>]*\bsrc=)/i, 'no inline script');
 });
+
+/** The language switcher's links on a page (each `href` ending in `?lang=xx`). */
+const languageLinks = (html: string) => [...html.matchAll(/href="([^"]*)\?lang=(en|nl)"/g)].map((m) => m[1]!);
+
+/** Sends a request with a raw request target, as an attacker's client can (fetch would normalise it). */
+async function rawGet(origin: string, target: string): Promise<{ status: number; html: string }> {
+  const { request } = await import('node:http');
+  const url = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: target, headers: { Accept: 'text/html' } }, (res) => {
+      let html = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (html += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, html }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the branded 404 links its languages to this site only, whatever the path looks like (issue 13 #6)', async (t) => {
+  for (const target of ['//evil.example/reset', '///evil.example/reset', '/\\evil.example/reset', '/\\/evil.example/x', 'http://evil.example/reset']) {
+    const page = await rawGet(idp.url, target);
+    // The absolute form names a path that exists here (/reset): that page, linking to itself.
+    t.is(page.status, target.startsWith('http:') ? 200 : 404, target);
+    const links = languageLinks(page.html);
+    t.true(links.length > 0, `${target}: the switcher is there`);
+    // One leading slash and no backslash (browsers read `\` as `/`): a path here, never `//host`.
+    for (const href of links) t.regex(href, /^\/(?![/\\])[^\\]*$/, `${target}: ${href} is a path on this site`);
+  }
+  const plain = await rawGet(idp.url, '//evil.example/reset');
+  t.deepEqual(languageLinks(plain.html), ['/evil.example/reset']);
+  const ordinary = await rawGet(idp.url, '/reset');
+  t.deepEqual(languageLinks(ordinary.html), ['/reset'], 'an ordinary page links to itself, as before');
+});

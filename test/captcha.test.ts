@@ -17,6 +17,7 @@ import { assets } from '../src/web/assets.ts';
 import { securityHeaders } from '../src/security/headers.ts';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
 import { TestClock, listen, closeServer, startIdp } from './helpers/idp.ts';
+import { Browser } from './helpers/browser.ts';
 
 let db: TestDatabase;
 let config: Config;
@@ -315,4 +316,32 @@ test('the IdP serves the widget files under its base path', async (t) => {
     t.regex(res.headers.get('content-type') ?? '', type, name);
     await res.arrayBuffer();
   }
+});
+
+test('posts without a solved CAPTCHA do not use up the address\'s reset budget; solved ones do (issue 13 #8)', async (t) => {
+  const running = await startIdp({
+    db,
+    config: { sspr: { enabled: 'all', methods: { email: true }, captcha: { enabled: true, maxNumber: 2000 } }, throttle: { resetPerIp: 2 } },
+  });
+  t.teardown(() => running.close());
+  const browser = new Browser();
+  const form = await browser.navigate(`${running.issuer}/reset`);
+  // Three times the budget of unsolved posts (an office behind one NAT address, a bot without the widget).
+  for (let i = 0; i < 6; i += 1) {
+    const refused = await browser.submit(form, '/reset', { username: 'someone', altcha: i % 2 ? 'garbage' : '' });
+    t.is(refused.status, 400, `unsolved post ${i + 1}`);
+    t.regex(refused.html, /couldn(&#39;|')t confirm that you(&#39;|')re a person/);
+  }
+  const solvedField = async () => {
+    const challenge = (await (await fetch(`${running.issuer}/reset/captcha`)).json()) as CaptchaChallenge;
+    return payloadOf(challenge, await solve(challenge));
+  };
+  for (let i = 0; i < 2; i += 1) {
+    const started = await browser.submit(form, '/reset', { username: 'someone', altcha: await solvedField() });
+    t.is(started.status, 200, `solved post ${i + 1} starts a flow`);
+    t.regex(started.url, /\/reset\/flow$/);
+  }
+  const over = await browser.submit(form, '/reset', { username: 'someone', altcha: await solvedField() });
+  t.is(over.status, 429, 'the third solved post is over resetPerIp (2)');
+  t.regex(over.html, /too many attempts from your network/);
 });

@@ -139,3 +139,28 @@ test('mounted, parts.startPurge deletes expired rows on its timer until it is st
   t.false(await stored('purge-after-stop'));
   t.throws(() => parts.startPurge(0), { instanceOf: RangeError });
 });
+
+test('mounted, the branded 404 links its languages under the prefix only (issue 13 #6)', async (t) => {
+  const { request } = await import('node:http');
+  const url = new URL(origin);
+  const get = (target: string) =>
+    new Promise<{ status: number; html: string }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: target, headers: { Accept: 'text/html' } }, (res) => {
+        let html = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (html += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, html }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const links = (html: string) => [...html.matchAll(/href="([^"]*)\?lang=(en|nl)"/g)].map((m) => m[1]);
+  for (const [target, expected] of [
+    ['/idp//evil.example/reset', '/idp/evil.example/reset'],
+    ['/idp/\\evil.example/reset', '/idp/evil.example/reset'],
+    ['/idp/reset', '/idp/reset'],
+  ] as const) {
+    const page = await get(target);
+    t.deepEqual(links(page.html), [expected], target);
+  }
+});

@@ -3,9 +3,13 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { AppError } from '../errors.ts';
-import { readForm, type Form } from '../security/form.ts';
+import type { Form } from '../security/form.ts';
 import type { Csrf } from '../security/csrf.ts';
 import type { Clock } from '../clock.ts';
+import type { Locale, Translate } from '../i18n/index.ts';
+import type { RouteKit } from '../web/route-kit.ts';
+import type { UserService } from '../users/service.ts';
+import type { User } from '../store/users.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type InteractionResult = Parameters<Provider['interactionResult']>[2];
@@ -17,6 +21,8 @@ export interface InteractionKit {
   provider: Provider;
   csrf: Csrf;
   basePath: string;
+  /** The route kit every page uses (forms, cookies, error pages). */
+  web: RouteKit;
   url(uid: string, ...path: string[]): string;
   details(ctx: Context): Promise<Interaction>;
   /** Reads the posted form and checks its CSRF token for this flow and purpose. */
@@ -30,6 +36,8 @@ export interface InteractionKit {
   finish(ctx: Context, interaction: Interaction, result: InteractionResult, merge: boolean): Promise<void>;
   clientName(interaction: Interaction): Promise<string>;
   uiLocales(interaction: Interaction): string | undefined;
+  /** The page's language for this flow (its ui_locales first) and its translator. */
+  language(ctx: Context, interaction: Interaction): { locale: Locale; t: Translate };
   /** Now, from the injected clock (epoch ms). */
   now(): number;
   /** When the flow's account last authenticated (epoch ms): oidc-provider's session loginTs. */
@@ -40,7 +48,17 @@ export interface InteractionKit {
 
 export const sessionExpired = () => new AppError('session_expired');
 
-export function interactionKit(provider: Provider, csrf: Csrf, basePath: string, bodyLimitKb: () => number, clock: Clock): InteractionKit {
+/** The flow's account, while it is still enabled; otherwise the flow has expired for the user. */
+export async function enabledAccount(users: UserService, interaction: Interaction): Promise<User> {
+  const accountId = interaction.session?.accountId;
+  const user = accountId ? await users.byId(accountId) : undefined;
+  if (!user || user.status !== 'enabled') throw sessionExpired();
+  return user;
+}
+
+export function interactionKit(provider: Provider, web: RouteKit, clock: Clock): InteractionKit {
+  const basePath = web.site().basePath;
+  const uiLocales = (interaction: Interaction) => (typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : undefined);
   /** The flow's oidc-provider session (found by its uid, which survives id rotation), if still the same account's. */
   async function sessionOf(interaction: Interaction) {
     const { uid, accountId } = interaction.session ?? {};
@@ -50,8 +68,9 @@ export function interactionKit(provider: Provider, csrf: Csrf, basePath: string,
 
   return {
     provider,
-    csrf,
+    csrf: web.csrf,
     basePath,
+    web,
     url: (uid, ...path) => [`${basePath}/interaction/${uid}`, ...path].join('/'),
     async details(ctx) {
       let interaction: Interaction;
@@ -64,11 +83,7 @@ export function interactionKit(provider: Provider, csrf: Csrf, basePath: string,
       if (interaction.uid !== ctx.params.uid) throw sessionExpired();
       return interaction;
     },
-    async form(ctx, interaction, purpose) {
-      const body = await readForm(ctx, bodyLimitKb());
-      if (!csrf.verify(interaction.uid, purpose, body.csrf)) throw new AppError('csrf_invalid');
-      return body;
-    },
+    form: (ctx, interaction, purpose) => web.form(ctx, interaction.uid, purpose),
     requirePrompt(interaction, ...names) {
       if (!names.includes(interaction.prompt.name)) throw new AppError('wrong_step', `expected prompt ${names.join('|')}`);
     },
@@ -76,14 +91,14 @@ export function interactionKit(provider: Provider, csrf: Csrf, basePath: string,
       interaction.result = merge && !('error' in result) ? { ...interaction.lastSubmission, ...result } : result;
       // oidc-provider's own clock (not the injected one) set `exp`: the remaining lifetime is by it too.
       await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
-      ctx.status = 303;
-      ctx.redirect(interaction.returnTo);
+      web.seeOther(ctx, interaction.returnTo);
     },
     async clientName(interaction) {
       const client = await provider.Client.find(String(interaction.params.client_id));
       return client?.clientName ?? client?.clientId ?? '';
     },
-    uiLocales: (interaction) => (typeof interaction.params.ui_locales === 'string' ? interaction.params.ui_locales : undefined),
+    uiLocales,
+    language: (ctx, interaction) => web.language(ctx, uiLocales(interaction)),
     now: () => clock.now(),
     async authenticatedAt(interaction) {
       const loginTs = (await sessionOf(interaction))?.loginTs;

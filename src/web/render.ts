@@ -37,6 +37,15 @@ export function localeOf(ctx: Context, site: SiteInfo, uiLocales?: string): Loca
   );
 }
 
+/**
+ * The page's own path for the language links, always on this site: the base path and the path
+ * under it with every run of slashes or backslashes made one slash. The raw request target could be
+ * `//evil.example/x` or `http://evil.example/x`, which a browser would follow off-site.
+ */
+export function pagePath(basePath: string, path: string): string {
+  return `${basePath}/${path.replace(/[/\\]+/g, '/').replace(/^\//, '')}`;
+}
+
 export type Renderer = (ctx: Context, view: string, locals: Record<string, unknown>, options?: PageOptions) => Promise<void>;
 
 export function createRenderer(site: () => SiteInfo, dir: string = viewsDir): Renderer {
@@ -52,7 +61,7 @@ export function createRenderer(site: () => SiteInfo, dir: string = viewsDir): Re
       locales,
       site: info,
       asset: (file: string) => `${info.basePath}/assets/${file}`,
-      currentPath: ctx.originalUrl.split('?')[0],
+      currentPath: pagePath(info.basePath, ctx.path),
       // Shown on error pages, so a screenshot finds the log line.
       requestId: requestIdOf(ctx),
       title: '',

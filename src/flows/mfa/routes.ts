@@ -1,13 +1,10 @@
 /** The second-factor prompt under /interaction/:uid: choose a way, get or read a code, prove it. */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Renderer, SiteInfo } from '../../web/render.ts';
-import { localeOf } from '../../web/render.ts';
-import { translator } from '../../i18n/index.ts';
-import { AppError } from '../../errors.ts';
+import type { Renderer } from '../../web/render.ts';
 import type { UserService } from '../../users/service.ts';
 import type { Config } from '../../config/schema.ts';
-import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
+import { enabledAccount, type InteractionKit, type Interaction, type PromptPage } from '../interaction.ts';
 import type { MfaService, MfaRequest } from '../../mfa/service.ts';
 import { DEVICE_COOKIE, type RememberedDevices } from '../../mfa/devices.ts';
 import { isMethodId, methodFacts, type MethodId } from '../../methods/ids.ts';
@@ -21,7 +18,6 @@ export interface MfaRouteDeps {
   devices: RememberedDevices;
   users: UserService;
   render: Renderer;
-  site: () => SiteInfo;
   config: () => Config;
 }
 
@@ -39,15 +35,8 @@ interface Shown {
 export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Record<string, PromptPage> } {
   const { kit, mfa, render } = deps;
   const router = new Router();
-  const locale = (ctx: Context, interaction: Interaction) => localeOf(ctx, deps.site(), kit.uiLocales(interaction));
   const request = (ctx: Context, interaction: Interaction): MfaRequest => ({ flow: interaction.uid, ip: ctx.ip, clientId: String(interaction.params.client_id) });
-
-  async function userOf(interaction: Interaction) {
-    const accountId = interaction.session?.accountId;
-    const user = accountId ? await deps.users.byId(accountId) : undefined;
-    if (!user || user.status !== 'enabled') throw new AppError('session_expired');
-    return user;
-  }
+  const userOf = (interaction: Interaction) => enabledAccount(deps.users, interaction);
 
   /** The methods a user without a second factor may set up here (through the registration pages). */
   function setupChoices(isAdmin: boolean): MethodId[] {
@@ -102,8 +91,8 @@ export function mfaRoutes(deps: MfaRouteDeps): { router: Router; promptPages: Re
     const { interaction, form, method, user } = await posted(ctx);
     if (!method) return show(ctx, interaction, { error: 'mfa.method_unavailable', status: 400 });
     const channel = form.channel === 'voice' ? 'voice' : 'sms';
-    const t = translator(locale(ctx, interaction));
-    const sent = await mfa.send(user, method, channel, request(ctx, interaction), t, locale(ctx, interaction));
+    const { locale, t } = kit.language(ctx, interaction);
+    const sent = await mfa.send(user, method, channel, request(ctx, interaction), t, locale);
     if (!sent.ok) return show(ctx, interaction, { method, error: sent.error, errorVars: sent.vars, status: 400 });
     return show(ctx, interaction, { method, sent: true, channel });
   });

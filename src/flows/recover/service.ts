@@ -22,6 +22,8 @@ import type { UserService } from '../../users/service.ts';
 import { checkNewPassword, type PasswordProblem } from '../../security/password-policy.ts';
 import type { Throttle } from '../../security/throttle.ts';
 import type { HelpdeskRequests } from './helpdesk.ts';
+import type { ResetGate, StartRequest } from './gate.ts';
+import { usernameKey } from '../../users/names.ts';
 import { AppError } from '../../errors.ts';
 import type { FlowData, FlowState, RefusalReason } from './state.ts';
 import { ResetFlows, wrongStep, type Flow } from './flows.ts';
@@ -56,6 +58,7 @@ export class RecoveryService {
   readonly #notices: ResetNotices;
   readonly #audit: ResetAudit;
   readonly #flows: ResetFlows;
+  readonly #gate: ResetGate;
 
   constructor(deps: {
     store: Store;
@@ -69,6 +72,7 @@ export class RecoveryService {
     log: Logger;
     throttle: Throttle;
     helpdesk: HelpdeskRequests;
+    gate: ResetGate;
     writeback?: PasswordWriteback;
   }) {
     this.#config = deps.config;
@@ -84,6 +88,7 @@ export class RecoveryService {
     this.#flows = new ResetFlows({ store: deps.store, users: deps.users, clock: deps.clock });
     this.#limits = new ResetLimits({ throttle: deps.throttle, config: deps.config, audit: this.#audit });
     this.#notices = new ResetNotices({ store: deps.store, config: deps.config, standing: deps.standing, mail: deps.mail, log: deps.log });
+    this.#gate = deps.gate;
   }
 
   /** Counts one costly action of the flow (see ResetLimits.spend). */
@@ -137,8 +142,11 @@ export class RecoveryService {
   /**
    * Starts a flow for a typed user id and runs the checks in Entra's order. An unknown user id
    * gets exactly what a real account without enough methods gets, after the same database work.
+   * The gate (CAPTCHA, per-address budget) comes first and throws its AppError.
    */
-  async start(typed: string, returnTo: string | undefined, info: { ip?: string }): Promise<string> {
+  async start(typed: string, returnTo: string | undefined, request: StartRequest): Promise<string> {
+    await this.#gate.admit(request);
+    const info = { ip: request.ip };
     const now = this.#clock.now();
     const config = this.#config();
     const user = await this.#users.find(typed);

@@ -9,13 +9,12 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Renderer } from '../../web/render.ts';
 import { renderMethodPage } from '../../web/method-page.ts';
-import { localeOf, type SiteInfo } from '../../web/render.ts';
-import { translator, type MessageId } from '../../i18n/index.ts';
-import { AppError } from '../../errors.ts';
+import { refusals } from '../../web/route-kit.ts';
+import type { MessageId } from '../../i18n/index.ts';
 import { MFA_PROMPT } from '../../oidc/policy.ts';
 import type { UserService } from '../../users/service.ts';
 import type { MethodPage } from '../../methods/types.ts';
-import type { InteractionKit, Interaction, PromptPage } from '../interaction.ts';
+import { enabledAccount, type InteractionKit, type Interaction, type PromptPage } from '../interaction.ts';
 import type { RegistrationService, RequestInfo } from './service.ts';
 import type { ReauthService } from './reauth.ts';
 import type { User } from '../../store/users.ts';
@@ -33,22 +32,15 @@ export interface RegisterRouteDeps {
   reauth: ReauthService;
   users: UserService;
   render: Renderer;
-  site: () => SiteInfo;
 }
 
 export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promptPages: Record<string, PromptPage> } {
   const { kit, registration, reauth, render } = deps;
   const router = new Router();
 
-  const t = (ctx: Context, interaction: Interaction) => translator(localeOf(ctx, deps.site(), kit.uiLocales(interaction)));
+  const t = (ctx: Context, interaction: Interaction) => kit.language(ctx, interaction).t;
   const info = (ctx: Context, interaction: Interaction): RequestInfo => ({ ip: ctx.ip, clientId: String(interaction.params.client_id), flowId: interaction.uid });
-
-  async function userOf(interaction: Interaction) {
-    const accountId = interaction.session?.accountId;
-    const user = accountId ? await deps.users.byId(accountId) : undefined;
-    if (!user || user.status !== 'enabled') throw new AppError('session_expired');
-    return user;
-  }
+  const userOf = (interaction: Interaction) => enabledAccount(deps.users, interaction);
 
   async function showOverview(ctx: Context, interaction: Interaction, error?: MessageId, status = 200): Promise<void> {
     const user = await userOf(interaction);
@@ -77,14 +69,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
 
   /** Runs a change; when it is refused (409: too few methods, no skips left) the overview says why. */
   async function orOverview(ctx: Context, interaction: Interaction, change: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await change();
-      return true;
-    } catch (error) {
-      if (!(error instanceof AppError && error.status === 409)) throw error;
-      await showOverview(ctx, interaction, error.messageId, 409);
-      return false;
-    }
+    return Boolean(await kit.web.attempt(change, refusals, (error) => showOverview(ctx, interaction, error.messageId, error.status)));
   }
 
   function showMethod(ctx: Context, interaction: Interaction, methodId: string, page: MethodPage): Promise<void> {
@@ -126,9 +111,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
   router.get('/interaction/:uid/methods/:method', async (ctx) => {
     const { interaction, user } = await flow(ctx, false);
     if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, `methods/${ctx.params.method}`, false);
-    const translate = t(ctx, interaction);
-    const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
-    const page = await registration.begin(user, ctx.params.method!, { locale, t: translate, flow: interaction.uid });
+    const page = await registration.begin(user, ctx.params.method!, { ...kit.language(ctx, interaction), flow: interaction.uid });
     return showMethod(ctx, interaction, ctx.params.method!, page);
   });
 
@@ -136,19 +119,15 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
     const { interaction, user } = await flow(ctx, true);
     if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, '', false);
     if (!(await orOverview(ctx, interaction, () => registration.remove(user, ctx.params.method!, t(ctx, interaction), info(ctx, interaction))))) return;
-    ctx.status = 303;
-    ctx.redirect(kit.url(interaction.uid));
+    kit.web.seeOther(ctx, kit.url(interaction.uid));
   });
 
   router.post('/interaction/:uid/methods/:method/:step', async (ctx) => {
     const { interaction, form, user } = await flow(ctx, true);
     if (!(await fresh(interaction))) return showConfirm(ctx, interaction, user, `methods/${ctx.params.method}`, false);
-    const translate = t(ctx, interaction);
-    const locale = localeOf(ctx, deps.site(), kit.uiLocales(interaction));
-    const outcome = await registration.step(user, ctx.params.method!, ctx.params.step!, form!, { locale, t: translate, flow: interaction.uid }, info(ctx, interaction));
+    const outcome = await registration.step(user, ctx.params.method!, ctx.params.step!, form!, { ...kit.language(ctx, interaction), flow: interaction.uid }, info(ctx, interaction));
     if (outcome.kind === 'page') return showMethod(ctx, interaction, ctx.params.method!, outcome.page);
-    ctx.status = 303;
-    ctx.redirect(kit.url(interaction.uid));
+    kit.web.seeOther(ctx, kit.url(interaction.uid));
   });
 
   router.post('/interaction/:uid/confirm-password', async (ctx) => {
@@ -157,8 +136,7 @@ export function registerRoutes(deps: RegisterRouteDeps): { router: Router; promp
     const at = await reauth.confirmPassword(user, form!.password ?? '', info(ctx, interaction));
     if (at === undefined) return showConfirm(ctx, interaction, user, returnTo, true);
     await kit.reauthenticated(interaction, at);
-    ctx.status = 303;
-    ctx.redirect(returnTo ? kit.url(interaction.uid, ...returnTo.split('/')) : kit.url(interaction.uid));
+    kit.web.seeOther(ctx, returnTo ? kit.url(interaction.uid, ...returnTo.split('/')) : kit.url(interaction.uid));
   });
 
   router.post('/interaction/:uid/finish', async (ctx) => {

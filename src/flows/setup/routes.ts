@@ -5,14 +5,10 @@
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError } from '../../errors.ts';
-import { readForm, type Form } from '../../security/form.ts';
-import type { Csrf } from '../../security/csrf.ts';
-import { localeOf, type Renderer, type SiteInfo } from '../../web/render.ts';
-import { translator } from '../../i18n/index.ts';
+import type { Renderer } from '../../web/render.ts';
+import { refusals, type RouteKit } from '../../web/route-kit.ts';
 import type { MethodPage } from '../../methods/types.ts';
 import { renderMethodPage } from '../../web/method-page.ts';
-import { preSession } from '../../web/pre-session.ts';
 import type { RegistrationService, RequestInfo } from '../register/service.ts';
 import type { SetupService, SetupSession } from './service.ts';
 import { SESSION_MINUTES } from './service.ts';
@@ -20,30 +16,21 @@ import { SESSION_MINUTES } from './service.ts';
 export interface SetupRouteDeps {
   setup: SetupService;
   registration: RegistrationService;
-  csrf: Csrf;
+  web: RouteKit;
   render: Renderer;
-  site: () => SiteInfo;
-  bodyLimitKb: () => number;
 }
 
-const SESSION_COOKIE = 'oidc_sspr_account';
-const PRE_COOKIE = 'oidc_sspr_account_pre';
-
 export function setupRoutes(deps: SetupRouteDeps): Router {
-  const { setup, registration, csrf, render } = deps;
+  const { setup, registration, web, render } = deps;
+  const { csrf } = web;
   const router = new Router();
-  const base = () => `${deps.site().basePath}/security-info`;
-  const cookieOptions = (ctx: Context, maxAge: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: ctx.secure, path: base(), maxAge, signed: false });
-  const translate = (ctx: Context) => translator(localeOf(ctx, deps.site()));
+  const base = () => `${web.site().basePath}/security-info`;
+  const sessionCookie = web.cookie('oidc_sspr_account', '/security-info');
+  const preCookie = web.cookie('oidc_sspr_account_pre', '/security-info');
+  const translate = (ctx: Context) => web.language(ctx).t;
   const info = (ctx: Context, session: SetupSession): RequestInfo => ({ ip: ctx.ip, flowId: `setup:${session.id.slice(0, 8)}` });
-
-  const pre = (ctx: Context) => preSession(ctx, PRE_COOKIE, base());
-
-  async function form(ctx: Context, flowId: string, purpose: string): Promise<Form> {
-    const body = await readForm(ctx, deps.bodyLimitKb());
-    if (!csrf.verify(flowId, purpose, body.csrf)) throw new AppError('csrf_invalid');
-    return body;
-  }
+  const form = web.form;
+  const pre = (ctx: Context) => preCookie.browserId(ctx);
 
   async function showLogin(ctx: Context, failed: boolean, status = 200): Promise<void> {
     await render(ctx, 'setup/login', { title: 'setup.title', action: `${base()}/login`, csrf: csrf.token(pre(ctx), 'setup-login'), failed }, { status });
@@ -83,15 +70,14 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
   }
 
   async function current(ctx: Context): Promise<SetupSession | undefined> {
-    return setup.session(ctx.cookies.get(SESSION_COOKIE));
+    return setup.session(sessionCookie.get(ctx));
   }
 
   /** The session, or a redirect to the sign-in form (returns undefined then). */
   async function required(ctx: Context): Promise<SetupSession | undefined> {
     const session = await current(ctx);
     if (!session) {
-      ctx.status = 303;
-      ctx.redirect(base());
+      web.seeOther(ctx, base());
     }
     return session;
   }
@@ -110,9 +96,8 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     const body = await form(ctx, pre(ctx), 'setup-login');
     const id = await setup.signIn(body.username ?? '', body.password ?? '', ctx.ip);
     if (!id) return showLogin(ctx, true);
-    ctx.cookies.set(SESSION_COOKIE, id, cookieOptions(ctx, SESSION_MINUTES * 60_000));
-    ctx.status = 303;
-    ctx.redirect(base());
+    sessionCookie.set(ctx, id, SESSION_MINUTES * 60_000);
+    web.seeOther(ctx, base());
   });
 
   router.post('/security-info/logout', async (ctx) => {
@@ -120,7 +105,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     if (!session) return;
     await form(ctx, session.id, 'setup');
     await setup.signOut(session.id);
-    ctx.cookies.set(SESSION_COOKIE, '', cookieOptions(ctx, 0));
+    sessionCookie.clear(ctx);
     await render(ctx, 'setup/signed-out', { title: 'setup.signed_out.title', signInUrl: base() });
   });
 
@@ -130,15 +115,14 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     const body = await form(ctx, session.id, 'setup');
     const returnTo = /^\/methods\/[A-Za-z]+$/.test(body.returnTo ?? '') ? body.returnTo! : '';
     if (!(await setup.confirmPassword(session, body.password ?? '', ctx.ip))) return showConfirm(ctx, session, returnTo, true);
-    ctx.status = 303;
-    ctx.redirect(`${base()}${returnTo}`);
+    web.seeOther(ctx, `${base()}${returnTo}`);
   });
 
   router.get('/security-info/methods/:method', async (ctx) => {
     const session = await required(ctx);
     if (!session) return;
     if (!session.fresh) return showConfirm(ctx, session, `/methods/${ctx.params.method}`, false);
-    const page = await registration.begin(session.user, ctx.params.method!, { locale: localeOf(ctx, deps.site()), t: translate(ctx), flow: info(ctx, session).flowId });
+    const page = await registration.begin(session.user, ctx.params.method!, { ...web.language(ctx), flow: info(ctx, session).flowId });
     return showMethod(ctx, session, ctx.params.method!, page);
   });
 
@@ -147,14 +131,13 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     if (!session) return;
     await form(ctx, session.id, 'setup');
     if (!session.fresh) return showConfirm(ctx, session, '', false);
-    try {
-      await registration.remove(session.user, ctx.params.method!, translate(ctx), info(ctx, session));
-    } catch (error) {
-      if (error instanceof AppError && error.status === 409) return showOverview(ctx, session, error.messageId, 409);
-      throw error;
-    }
-    ctx.status = 303;
-    ctx.redirect(base());
+    const removed = await web.attempt(
+      () => registration.remove(session.user, ctx.params.method!, translate(ctx), info(ctx, session)),
+      refusals,
+      (error) => showOverview(ctx, session, error.messageId, error.status),
+    );
+    if (!removed) return;
+    web.seeOther(ctx, base());
   });
 
   router.post('/security-info/methods/:method/:step', async (ctx) => {
@@ -162,11 +145,10 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
     if (!session) return;
     const body = await form(ctx, session.id, 'setup');
     if (!session.fresh) return showConfirm(ctx, session, `/methods/${ctx.params.method}`, false);
-    const outcome = await registration.step(session.user, ctx.params.method!, ctx.params.step!, body, { locale: localeOf(ctx, deps.site()), t: translate(ctx), flow: info(ctx, session).flowId }, info(ctx, session));
+    const outcome = await registration.step(session.user, ctx.params.method!, ctx.params.step!, body, { ...web.language(ctx), flow: info(ctx, session).flowId }, info(ctx, session));
     if (outcome.kind === 'page') return showMethod(ctx, session, ctx.params.method!, outcome.page);
     await confirmed(session, ctx);
-    ctx.status = 303;
-    ctx.redirect(base());
+    web.seeOther(ctx, base());
   });
 
   return router;

@@ -107,7 +107,7 @@ test('a counter that goes back (a cloned authenticator) is refused and audited; 
   t.is(clones[0]!.details?.stored, 5);
 });
 
-test('bad answers at the sign-in page: malformed, replayed, another origin or RP ID, unverified, another flow, expired, unknown or disabled: 400, nothing signed in', async (t) => {
+test.serial('bad answers at the sign-in page: malformed, replayed, another origin or RP ID, unverified, another flow, expired, unknown or disabled: 400, nothing signed in', async (t) => {
   const { authenticator, user } = await withPasskey('bert', ['Staff']);
   const refusedWith = async (make: (page: Page) => string, before?: (page: Page) => Promise<void>) => {
     const { page, browser } = await signInPage();

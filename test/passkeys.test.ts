@@ -91,7 +91,7 @@ test('a passkey registered on /security-info is stored with its key, counter, fl
   t.truthy(await parts().store.passkeys.find(slotOf(response.id)));
 });
 
-test('a passkey made for another origin or RP ID, without user verification, replayed, or for another flow is refused and stores nothing', async (t) => {
+test.serial('a passkey made for another origin or RP ID, without user verification, replayed, or for another flow is refused and stores nothing', async (t) => {
   const { browser, page, userId } = await securityInfo('rudi');
   const authenticator = new SoftAuthenticator(new URL(bed.idp.issuer).origin);
   const count = async () => (await parts().store.sspr.methods(userId)).filter((m) => m.kind === 'passkey').length;

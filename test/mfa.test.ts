@@ -114,7 +114,7 @@ test('step-up: a password-only session asked for acr mfa proves a text code with
   t.is((await tokensFrom(relogin.config, relogin.auth, relogin.page)).claims()!.acr, ACR_PASSWORD);
 });
 
-test('an administrator with no second factor is sent to set one up, never let through; then proves it', async (t) => {
+test.serial('an administrator with no second factor is sent to set one up, never let through; then proves it', async (t) => {
   const user = await newUser('adam', ['Admins']);
   const { config, auth, page, browser } = await startSignIn('adam');
   t.regex(page.html, /Set up a second way to sign in/);

@@ -88,7 +88,8 @@ const detailsText = (details: AuditLine['details']) =>
     .join(' ');
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_cell, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  // A loop, not Math.max(...): a report over a million users would overflow the call stack.
+  const widths = rows[0]!.map((_cell, i) => rows.reduce((w, r) => Math.max(w, r[i]!.length), 0));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 

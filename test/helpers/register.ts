@@ -3,6 +3,7 @@ import type { Browser, Page } from './browser.ts';
 import type { TestSmtp } from './smtp.ts';
 import type { SmsReceiver } from './sms.ts';
 import { totpCodeAt, totpStep } from '../../src/security/totp.ts';
+import type { PhoneChannel } from '../../src/delivery/channel.ts';
 
 export function codeIn(text: string): string {
   const match = /\b(\d{6,10})\b/.exec(text.replace(/(\d) (?=\d)/g, '$1'));
@@ -19,7 +20,7 @@ export async function registerEmail(browser: Browser, overview: Page, smtp: Test
   return browser.submit(codePage, '/methods/email/verify', { code: codeIn(mail.text) });
 }
 
-export async function registerPhone(browser: Browser, overview: Page, sms: SmsReceiver, country: string, number: string, e164: string, channel: 'sms' | 'voice' = 'sms'): Promise<Page> {
+export async function registerPhone(browser: Browser, overview: Page, sms: SmsReceiver, country: string, number: string, e164: string, channel: PhoneChannel = 'sms'): Promise<Page> {
   const form = await browser.follow(overview, '/methods/mobilePhone');
   const before = sms.messages.length;
   const codePage = await browser.submit(form, '/methods/mobilePhone/send', { country, number, channel });

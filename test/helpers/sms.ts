@@ -1,6 +1,6 @@
 /**
  * A real HTTP SMS/voice gateway on 127.0.0.1 (random port) implementing the receiving side of the
- * webhook protocol (see src/delivery/phone.ts): it checks X-Signature over `${X-Timestamp}.${raw body}`
+ * webhook protocol (see src/delivery/webhook.ts): it checks X-Signature over `${X-Timestamp}.${raw body}`
  * (401 when wrong or the timestamp is more than 5 minutes off), accepts each Idempotency-Key once,
  * and can be told to fail or stall, for retry and timeout tests.
  *
@@ -12,10 +12,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isPhoneChannel, type PhoneChannel } from '../../src/delivery/channel.ts';
 
 export interface ReceivedSms {
   to: string;
-  channel: 'sms' | 'voice';
+  channel: PhoneChannel;
   text: string;
   locale: string;
 }
@@ -70,7 +71,7 @@ function parseMessage(body: string): ReceivedSms | undefined {
     if (typeof value !== 'object' || value === null) return undefined;
     const { to, channel, text, locale } = value as Record<string, unknown>;
     if (typeof to !== 'string' || typeof text !== 'string' || typeof locale !== 'string') return undefined;
-    if (channel !== 'sms' && channel !== 'voice') return undefined;
+    if (!isPhoneChannel(channel)) return undefined;
     return { to, channel, text, locale };
   } catch {
     return undefined;

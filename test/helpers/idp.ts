@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../src/logging.ts';
 import type { Clock } from '../../src/clock.ts';
 import type { PasswordWriteback } from '../../src/flows/recover/service.ts';
 import type { Argon2Functions } from '../../src/security/password.ts';
+import type { Channels } from '../../src/delivery/index.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
 /** A clock tests can move. */
@@ -74,6 +75,8 @@ export interface StartOptions {
   argon2?: Argon2Functions;
   /** Log here instead of stdout at the configured level (tests that read the log). */
   logger?: Logger;
+  /** Senders of the test's own, in place of the configured transports. */
+  channels?: Partial<Channels>;
 }
 
 export function listen(server: http.Server): Promise<number> {
@@ -109,7 +112,7 @@ export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> 
   const issuer = `${url}${options.prefix ?? ''}`;
   const config = buildConfig(issuer, db, options.config);
   const logger = options.logger ?? createLogger(config.logging.level);
-  const idp = await createIdp(config, { clock: options.clock, logger, writeback: options.writeback, argon2: options.argon2 });
+  const idp = await createIdp(config, { clock: options.clock, logger, writeback: options.writeback, argon2: options.argon2, channels: options.channels });
   server.on('request', idp.app.callback());
   return {
     url,

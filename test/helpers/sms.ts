@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isPhoneChannel, type PhoneChannel } from '../../src/delivery/channel.ts';
+import { createInbox, type Inbox } from './inbox.ts';
 
 export interface ReceivedSms {
   to: string;
@@ -43,13 +44,10 @@ export interface SmsBehaviour {
   now?: () => number;
 }
 
-export interface SmsReceiver {
+/** `messages`: the accepted ones (one per Idempotency-Key), oldest first. */
+export interface SmsReceiver extends Inbox<ReceivedSms> {
   url: string;
-  /** Accepted messages (one per Idempotency-Key), oldest first. */
-  messages: ReceivedSms[];
   requests: SmsRequest[];
-  /** The first accepted message (already or still to come) that matches; rejects after timeoutMs (default 5 s). */
-  waitFor(predicate?: (sms: ReceivedSms) => boolean, timeoutMs?: number): Promise<ReceivedSms>;
   /** Answer the next n validly signed requests with `status` (default 500). */
   failNext(n: number, status?: number): void;
   /** Delay the next n responses (default 1) by ms. */
@@ -79,10 +77,9 @@ function parseMessage(body: string): ReceivedSms | undefined {
 }
 
 export async function startSmsReceiver(secret: string, behaviour: SmsBehaviour = {}): Promise<SmsReceiver> {
-  const messages: ReceivedSms[] = [];
+  const inbox = createInbox<ReceivedSms>();
   const requests: SmsRequest[] = [];
   const seenKeys = new Set<string>();
-  const waiters = new Set<{ predicate: (m: ReceivedSms) => boolean; resolve: (m: ReceivedSms) => void }>();
   const timers = new Set<NodeJS.Timeout>();
   let failures = behaviour.failNext ?? 0;
   let failStatus = behaviour.failStatus ?? 500;
@@ -112,13 +109,7 @@ export async function startSmsReceiver(secret: string, behaviour: SmsBehaviour =
       if (seenKeys.has(key)) return;
       seenKeys.add(key);
     }
-    messages.push(message);
-    for (const waiter of waiters) {
-      if (waiter.predicate(message)) {
-        waiters.delete(waiter);
-        waiter.resolve(message);
-      }
-    }
+    inbox.add(message);
   }
 
   const server = http.createServer((req, res) => {
@@ -174,26 +165,9 @@ export async function startSmsReceiver(secret: string, behaviour: SmsBehaviour =
 
   return {
     url: `http://127.0.0.1:${port}/send`,
-    messages,
+    messages: inbox.messages,
     requests,
-    waitFor(predicate = () => true, timeoutMs = 5000) {
-      const found = messages.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const waiter = {
-          predicate,
-          resolve: (sms: ReceivedSms) => {
-            clearTimeout(timer);
-            resolve(sms);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no matching message within ${timeoutMs} ms (received ${messages.length})`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    waitFor: inbox.waitFor,
     failNext(n, status = 500) {
       failures = n;
       failStatus = status;

@@ -3,11 +3,9 @@
  * `createIdpParts` gives an integrator the pieces for their own Provider; `createIdp` builds the
  * whole standalone app from them.
  */
-import path from 'node:path';
 import { createHmac } from 'node:crypto';
 import Koa from 'koa';
 import type { Middleware } from 'koa';
-import compose from 'koa-compose';
 import mount from 'koa-mount';
 import Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
@@ -17,56 +15,32 @@ import { LiveConfig } from './config/live.ts';
 import { openDatabase, migrateLatest } from './store/db.ts';
 import { createStore, type Store } from './store/index.ts';
 import { ensureKeys, type LoadedKeys } from './oidc/keys.ts';
-import { createKnexAdapter, type AdapterClass } from './oidc/adapter.ts';
-import { createClientSource } from './oidc/clients.ts';
+import type { AdapterClass } from './oidc/adapter.ts';
 import { createFindAccount } from './oidc/account.ts';
 import { createInteractionPolicy } from './oidc/policy.ts';
 import { providerConfiguration } from './oidc/provider.ts';
-import { createPasswordHasher, type Argon2Functions } from './security/password.ts';
+import type { Argon2Functions } from './security/password.ts';
 import { createCsrf, type Csrf } from './security/csrf.ts';
 import { loadCommonPasswords } from './security/password-policy.ts';
 import { createCookieSigner, type CookieSigner } from './security/cookie-signer.ts';
-import { securityHeaders } from './security/headers.ts';
-import { UserService } from './users/service.ts';
-import { LoginService } from './flows/login/service.ts';
-import { PasswordSignIn } from './flows/sign-in.ts';
-import { loginRoutes } from './flows/login/routes.ts';
-import { interactionKit } from './flows/interaction.ts';
-import { RegistrationService } from './flows/register/service.ts';
-import { StandingService } from './sspr/standing.ts';
-import { registerRoutes } from './flows/register/routes.ts';
-import { ReauthService } from './flows/register/reauth.ts';
-import { SetupService } from './flows/setup/service.ts';
-import { setupRoutes } from './flows/setup/routes.ts';
-import { loadSecretsKey, secretKeys, createSecretBox, deriveKey } from './security/secrets.ts';
-import { Captcha, CAPTCHA_KEY_LABEL } from './security/captcha.ts';
-import { clientAuthGuard, clientAuthLimits } from './oidc/client-auth-throttle.ts';
-import { RecoveryService } from './flows/recover/service.ts';
-import { recoverRoutes } from './flows/recover/routes.ts';
-import { HelpdeskRequests } from './flows/recover/helpdesk.ts';
-import { ResetGate } from './flows/recover/gate.ts';
-import { OneTimeCodes } from './security/codes.ts';
-import { createMailDelivery, createPhoneDelivery, type MailDelivery, type PhoneDelivery } from './delivery/index.ts';
-import { createMethodRegistry, createChallenges } from './methods/registry.ts';
-import { MfaService } from './mfa/service.ts';
-import { RememberedDevices } from './mfa/devices.ts';
-import { mfaRoutes } from './flows/mfa/routes.ts';
-import { PasskeySignIn } from './methods/passkey/sign-in.ts';
-import { pinOrigin } from './web/pin-origin.ts';
-import { ChangeNotifier } from './sspr/notify.ts';
-import { createRenderer, viewsDir, LOCALE_COOKIE, type Renderer } from './web/render.ts';
-import { formActionsOnGet } from './web/form-get.ts';
-import { createRouteKit } from './web/route-kit.ts';
+import type { UserService } from './users/service.ts';
+import type { RegistrationService } from './flows/register/service.ts';
+import type { PasswordWriteback } from './directory/writeback.ts';
+import type { Channels, MailDelivery, PhoneDelivery } from './delivery/index.ts';
+import { createRenderer, type Renderer } from './web/render.ts';
 import { logoAssetPath, readLogo } from './web/logo.ts';
-import { errorPages, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
-import { requestId, requestIdOf } from './web/request-id.ts';
-import { assets } from './web/assets.ts';
-import { isLocale } from './i18n/index.ts';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from './web/errors.ts';
 import { createLogger, followLevel, type Logger } from './logging.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { createDirectoryRuntime, directoryPasswordCheck, type DirectoryRuntime } from './directory/runtime.ts';
-import { LdapPasswordWriteback, type PasswordWriteback } from './directory/writeback.ts';
-import { createMetrics, meteredDelivery, meteredThrottle, serveMetrics, type Metrics, type MetricsListener } from './metrics/index.ts';
+import type { DirectoryRuntime } from './directory/runtime.ts';
+import { createServices } from './app/services.ts';
+import { interactionStack } from './app/middleware.ts';
+import { createPurger } from './app/purge.ts';
+import { health, requestLog } from './app/standalone.ts';
+import { createMetrics, serveMetrics, type Metrics, type MetricsListener } from './metrics/index.ts';
+import { requestId, requestIdOf } from './web/request-id.ts';
+
+export { PurgeError } from './app/purge.ts';
 
 export interface IdpOptions {
   /** Injected time source; the system clock by default. */
@@ -84,6 +58,13 @@ export interface IdpOptions {
   writeback?: PasswordWriteback;
   /** The argon2 functions to hash with (tests wrap them to count calls); the argon2 package by default. */
   argon2?: Argon2Functions;
+  /**
+   * Your own senders, used instead of the configured transports (`delivery.mail`, `delivery.phone`):
+   * `mail` for email, `sms` for text messages, `voice` for calls. Each gets messages whose recipient
+   * is already checked (one plain address; E.164) and resolves once it accepted the message; what it
+   * throws is shown to the user as "couldn't send". They are yours to close.
+   */
+  channels?: Partial<Channels>;
 }
 
 /** The parts of the IdP an integrator mounts into a Koa app that owns its own Provider. */
@@ -141,18 +122,6 @@ export interface Idp {
   close(): Promise<void>;
 }
 
-/** Some purge jobs failed (each was logged); the others ran and deleted `deleted` rows. */
-export class PurgeError extends Error {
-  readonly failed: string[];
-  readonly deleted: number;
-  constructor(failed: string[], of: number, deleted: number) {
-    super(`purge: ${failed.length} of ${of} jobs failed: ${failed.join(', ')} (${deleted} rows deleted by the others)`);
-    this.name = 'PurgeError';
-    this.failed = failed;
-    this.deleted = deleted;
-  }
-}
-
 function csrfSecret(cookieKey: string): Buffer {
   return createHmac('sha256', cookieKey).update('oidc-sspr csrf').digest();
 }
@@ -181,17 +150,8 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
   const cookieSigner = createCookieSigner(keys.cookieKeys);
   const secret = csrfSecret(keys.cookieKeys[0]!);
   const csrf = createCsrf(() => secret);
-  const hasher = createPasswordHasher(() => live.current.passwords.argon2, options.argon2);
-  // The dummy hash for unknown users exists before the first sign-in, for every parameter set.
-  await hasher.prepare();
-  live.onChange(() => {
-    hasher.prepare().catch((error: unknown) => log.error({ err: error }, 'computing the dummy password hash failed'));
-  });
-  const directory = await createDirectoryRuntime(config, { store, clock, log, cwd: options.cwd, country: () => live.current.sspr.defaultCountry });
-  const users = new UserService(store, hasher, clock, () => live.current.lockout, directory && directoryPasswordCheck(store, directory.client));
-  const clients = createClientSource(() => live.current.clients, config.oidc.signingAlgorithm);
-  const isFirstParty = (clientId: string) => clients.get(clientId)?.firstParty === true;
-  const adapter = createKnexAdapter(store.oidc, clock, clients);
+  const services = await createServices(config, live, { store, clock, log, metrics }, options);
+  const { directory, users, registration, mail, phone, adapter, helpdesk, isFirstParty, standing, mfaGate } = services;
   const basePath = new URL(config.server.issuer).pathname.replace(/\/+$/, '');
   const site = () => ({
     organisation: live.current.ui.organisation,
@@ -200,104 +160,7 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
     basePath,
   });
   const render = createRenderer(site);
-  const throttle = meteredThrottle(store.throttle, clock, metrics);
-  const passwordSignIn = new PasswordSignIn({
-    users,
-    log,
-    audit: store.audit,
-    clock,
-    throttle,
-    limit: () => ({ points: live.current.throttle.signinPerIp, windowSeconds: live.current.throttle.signinWindowSeconds }),
-  });
-  const login = new LoginService({ signIn: passwordSignIn, isFirstParty });
-
-  const master = await loadSecretsKey(store.keys, config.sspr.secretsKey, clock);
-  const derived = secretKeys(master);
-  const box = createSecretBox(derived.secretBox);
-  const codes = new OneTimeCodes(store.sspr, clock, () => derived.codePepper, () => live.current.sspr.codes);
-  const mail = meteredDelivery(createMailDelivery({ config: () => live.current.delivery.mail, outbox: store.outbox, log, clock }), metrics);
-  const phone = meteredDelivery(createPhoneDelivery({ config: () => live.current.delivery.phone, outbox: store.outbox, log, clock }), metrics);
-  const methodDeps = {
-    config: () => live.current,
-    store,
-    clock,
-    codes,
-    throttle,
-    hasher,
-    mail,
-    phone,
-    seal: (plain: string) => box.seal(plain),
-    open: (sealed: string) => box.open(sealed),
-  };
-  const methods = createMethodRegistry(methodDeps);
-  const notifier = new ChangeNotifier(mail, log, () => live.current.ui.organisation);
-  const standing = new StandingService({ store, config: () => live.current, clock });
-  const registration = new RegistrationService({ store, config: () => live.current, clock, methods, notifier, standing });
-  const writeback = options.writeback ?? (directory && config.directory?.mode === 'writable' ? new LdapPasswordWriteback(store, directory.client, { log, clock }) : undefined);
-  if (config.sspr.onPremises.passwordWriteback && !writeback) {
-    log.warn(
-      { key: 'sspr.onPremises.passwordWriteback' },
-      'sspr.onPremises.passwordWriteback is on but no PasswordWriteback was passed to createIdp/createIdpParts: on-premises accounts are refused at "Can\'t access your account?" (SSPR_WRITEBACK_UNAVAILABLE)',
-    );
-  }
-  const mfa = new MfaService(methodDeps);
-  const devices = new RememberedDevices({ store, clock, config: () => live.current });
-  const mfaGate = {
-    required: (accountId: string) => mfa.required(accountId),
-    remembered: async (accountId: string, token: string | undefined, request: { ip?: string; clientId?: string }) =>
-      (await devices.check(token, accountId, request)) === 'remembered',
-  };
-  const helpdesk = new HelpdeskRequests({ store, config: () => live.current, clock, mail, log });
-  const captcha = new Captcha({ store: store.captcha, clock, key: deriveKey(master, CAPTCHA_KEY_LABEL), config: () => live.current.sspr.captcha });
-  const recovery = new RecoveryService({
-    store,
-    config: () => live.current,
-    clock,
-    users,
-    standing,
-    challenges: createChallenges(methodDeps),
-    hasher,
-    mail,
-    log,
-    throttle,
-    helpdesk,
-    gate: new ResetGate({ throttle, captcha, config: () => live.current }),
-    writeback,
-  });
-  const purgeTimers = new Set<NodeJS.Timeout>();
-  const purging = new Set<Promise<unknown>>();
-
-  /**
-   * Every purge is a plain DELETE of expired rows: safe to run from several instances at once.
-   * Each job runs even when another failed (each failure is logged with its job); then a failure
-   * rejects with a PurgeError that still tells how many rows the other jobs deleted.
-   */
-  async function purge(): Promise<number> {
-    const now = clock.now();
-    const jobs: [string, () => Promise<number>][] = [
-      ['oidc_payloads', () => store.oidc.purgeExpired(now)],
-      ['sspr_challenges', () => store.sspr.purgeChallenges(now)],
-      ['webauthn_challenges', () => store.passkeys.purgeChallenges(now)],
-      ['account_sessions', () => store.accountSessions.purgeExpired(now)],
-      ['mfa_devices', () => store.mfaDevices.purgeExpired(now)],
-      ['reset_flows', () => store.reset.purgeExpired(now)],
-      ['captcha_solutions', () => store.captcha.purgeExpired(now)],
-      ['throttle_counters', () => throttle.purgeExpired()],
-      ['audit_events', () => store.audit.purgeOlderThan(now - live.current.audit.retentionDays * 86_400_000)],
-    ];
-    let total = 0;
-    const failed: string[] = [];
-    for (const [job, run] of jobs) {
-      try {
-        total += await run();
-      } catch (error) {
-        failed.push(job);
-        log.error({ err: error, job }, 'purge job failed');
-      }
-    }
-    if (failed.length) throw new PurgeError(failed, jobs.length, total);
-    return total;
-  }
+  const purger = createPurger({ store, throttle: services.throttle, clock, log, auditRetentionDays: () => live.current.audit.retentionDays });
 
   return {
     config: live,
@@ -327,73 +190,13 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         basePath,
         isFirstParty,
       }),
-    middleware(provider) {
-      const web = createRouteKit({ csrf, site, bodyLimitKb: () => live.current.server.bodyLimitKb });
-      const kit = interactionKit(provider, web, clock);
-      const reauth = new ReauthService({ signIn: passwordSignIn, audit: store.audit, clock });
-      const register = registerRoutes({ kit, registration, reauth, users, render });
-      const second = mfaRoutes({ kit, mfa, devices, users, render, config: () => live.current });
-      const routes = loginRoutes({ kit, login, render, promptPages: { ...register.promptPages, ...second.promptPages }, passkeys: new PasskeySignIn(methodDeps) });
-      const setup = setupRoutes({
-        setup: new SetupService({ store, users, clock, signIn: passwordSignIn }),
-        registration,
-        web,
-        render,
-      });
-      const rememberLocale: Middleware = async (ctx, next) => {
-        const lang = ctx.query.lang;
-        if (isLocale(lang)) {
-          ctx.cookies.set(LOCALE_COOKIE, lang, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 86400_000, path: '/', signed: false });
-        }
-        await next();
-      };
-      const recover = recoverRoutes({ recovery, captcha, web, render, config: () => live.current });
-      return compose([
-        requestId(config.server.trustProxy),
-        pinOrigin(config.server.issuer),
-        securityHeaders(),
-        errorPages(render, log),
-        rememberLocale,
-        formActionsOnGet(basePath),
-        assets(path.join(viewsDir, 'assets'), { logoFile: () => live.current.ui.logoFile, cwd: options.cwd }),
-        register.router.routes() as Middleware,
-        second.router.routes() as Middleware,
-        setup.routes() as Middleware,
-        recover.routes() as Middleware,
-        routes.routes() as Middleware,
-        routes.allowedMethods() as Middleware,
-        clientAuthGuard(provider, { throttle, audit: store.audit, clock, limits: () => clientAuthLimits(live.current) }),
-        mount(provider),
-      ]);
-    },
-    purge,
+    middleware: (provider) => interactionStack(provider, { live, store, services, csrf, render, site, basePath, issuer: config.server.issuer, trustProxy: config.server.trustProxy, log, clock, cwd: options.cwd }),
+    purge: purger.purge,
     metrics,
-    startPurge(intervalMs = config.oidc.purgeIntervalSeconds * 1000) {
-      if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new RangeError(`startPurge: intervalMs must be a positive number, got ${intervalMs}`);
-      let running: Promise<unknown> | undefined;
-      const timer = setInterval(() => {
-        if (running) return;
-        const run = purge()
-          .catch((error: unknown) => log.warn({ err: { message: (error as Error).message } }, 'purge failed'))
-          .finally(() => {
-            running = undefined;
-            purging.delete(run);
-          });
-        running = run;
-        purging.add(run);
-      }, intervalMs);
-      timer.unref();
-      purgeTimers.add(timer);
-      return () => {
-        clearInterval(timer);
-        purgeTimers.delete(timer);
-      };
-    },
+    startPurge: (intervalMs = config.oidc.purgeIntervalSeconds * 1000) => purger.startPurge(intervalMs),
     settled: () => helpdesk.settled(),
     async close() {
-      for (const timer of purgeTimers) clearInterval(timer);
-      purgeTimers.clear();
-      await Promise.allSettled([...purging]);
+      await purger.stop();
       directory?.stop();
       await directory?.settled();
       // Closing the transports cancels background sends; their failures are logged before the database goes.
@@ -450,35 +253,5 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
       await metricsListener?.close();
       await parts.close();
     },
-  };
-}
-
-/**
- * `GET /healthz`: 200 when the database answers, 503 otherwise (for load balancers). The directory's
- * state is reported on its own (`directory`): when only it is down, cloud users are still served.
- */
-function health(store: Store, directory: DirectoryRuntime | undefined): Middleware {
-  return async (ctx, next) => {
-    if (ctx.path !== '/healthz' || ctx.method !== 'GET') return next();
-    try {
-      await store.ping();
-      ctx.body = { status: 'ok', ...(directory ? { directory: await directory.health() } : {}) };
-    } catch {
-      ctx.status = 503;
-      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      ctx.body = { status: 'unavailable' };
-    }
-  };
-}
-
-/** One log line per request: its id, method, path without query (it may carry codes), status, duration. */
-function requestLog(log: Logger): Middleware {
-  return async (ctx, next) => {
-    const started = performance.now();
-    try {
-      await next();
-    } finally {
-      log.debug({ requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
-    }
   };
 }

@@ -1,5 +1,6 @@
 import test from 'ava';
 import net from 'node:net';
+import dc from 'node:diagnostics_channel';
 import type { Knex } from 'knex';
 import type { Store } from '../src/store/index.ts';
 import { deliverySchema, type DeliveryConfig } from '../src/config/sspr-schema.ts';
@@ -13,6 +14,7 @@ import {
   DeliveryError,
   maskEmail,
   maskPhone,
+  type Channel,
   type MailMessage,
   type PhoneMessage,
 } from '../src/delivery/index.ts';
@@ -170,13 +172,66 @@ test('SMTP server down: DeliveryError', async (t) => {
   const error = await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
   t.true(error instanceof AppError);
   t.is(error?.channel, 'email');
-  // Refused at once normally; a loaded machine may time the connection out first (the socket's own
-  // timeout, or the overall deadline while the event loop stalls). Either way: no hang, no mail.
-  t.true(['unreachable', 'timeout'].includes(error!.reason), `reason ${error?.reason}`);
+  t.is(error?.reason, 'unreachable', 'refused is unreachable, whatever the load');
   const failed = entries().find((e) => e.event === 'mail.failed');
   t.like(failed, { level: 40, kind: message.kind, reason: error?.reason, to: maskEmail(message.to) });
   t.is((await store.outbox.latest({ recipient: message.to })).length, 0, 'not put in the outbox instead');
   assertNoContent(t, lines, message.subject, message.text, message.to);
+});
+
+/**
+ * Blocks the event loop once, right after the next client socket has started connecting, for
+ * longer than the SMTP deadline: the refusal and every timer of the send then come due together,
+ * as on a machine stalled under load.
+ */
+function stallAfterNextConnect(ms: number): void {
+  const stall = () => {
+    dc.unsubscribe('net.client.socket', stall);
+    // Two ticks: the connect itself is issued on the first one.
+    process.nextTick(() => process.nextTick(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)));
+  };
+  dc.subscribe('net.client.socket', stall);
+}
+
+test.serial('SMTP server down on a stalled event loop: still unreachable, not the timer that fired first', async (t) => {
+  const { log, entries } = capture();
+  const delivery = createMailDelivery({
+    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: CLOSED_PORT, timeoutSeconds: 1 } }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  const message = mail();
+  // Past the connect timeout (1 s) and the overall deadline (3 s).
+  stallAfterNextConnect(3500);
+  const error = await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
+  t.is(error?.reason, 'unreachable');
+  t.like(entries().find((e) => e.event === 'mail.failed'), { reason: 'unreachable', errorCode: 'ECONNREFUSED' });
+  t.is((await store.outbox.latest({ recipient: message.to })).length, 0);
+});
+
+test.serial('SMTP server that never answers, on a stalled event loop: a timeout', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const { port } = silent.address() as net.AddressInfo;
+  const { log, entries } = capture();
+  const delivery = createMailDelivery({
+    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port, timeoutSeconds: 1 } }),
+    outbox: store.outbox,
+    log,
+    clock: systemClock,
+  });
+  t.teardown(() => delivery.close());
+  stallAfterNextConnect(3500);
+  const error = await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError });
+  t.is(error?.reason, 'timeout');
+  t.like(entries().find((e) => e.event === 'mail.failed'), { reason: 'timeout' });
 });
 
 test('a mail failure is classified by what happened, not by one socket code', (t) => {
@@ -506,6 +561,66 @@ test('a number that is not E.164 is refused', async (t) => {
   for (const to of ['0612345678', '+31 6 12345678', '+0612345678', '+316123456789012345', '']) {
     await t.throwsAsync(delivery.send(sms({ to })), { instanceOf: DeliveryError }, JSON.stringify(to));
   }
+});
+
+// ---- a host's channels ---------------------------------------------------------------------
+
+/** A host's sender that keeps what it is given (and can be told to fail). */
+function hostChannel<M>() {
+  const received: M[] = [];
+  let failure: Error | undefined;
+  let closed = false;
+  const channel: Channel<M> = {
+    async send(message) {
+      if (failure) throw failure;
+      received.push(message);
+    },
+    async close() {
+      closed = true;
+    },
+  };
+  return { channel, received, failWith: (e: Error) => void (failure = e), closed: () => closed };
+}
+
+test("a host's mail channel gets the message instead of the configured transport, recipient checked first", async (t) => {
+  const smtp = await startSmtp();
+  t.teardown(() => smtp.close());
+  const host = hostChannel<MailMessage>();
+  const { log, lines, entries } = capture();
+  const delivery = createMailDelivery({ config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } }), outbox: store.outbox, log, clock: systemClock, channel: host.channel });
+  const message = mail();
+  await delivery.send(message);
+  t.deepEqual(host.received, [message]);
+  await t.throwsAsync(delivery.send(mail({ to: 'Eve <eve@example.net>' })), { instanceOf: DeliveryError });
+  t.is(host.received.length, 1, 'an invalid recipient never reaches the host');
+
+  host.failWith(new Error(`could not send to ${message.to}`));
+  const error = await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError });
+  t.like(error, { channel: 'email', reason: 'error' });
+  t.like(entries().find((e) => e.event === 'mail.failed'), { level: 40, reason: 'error', error: 'Error' });
+  assertNoContent(t, lines, message.to, message.text);
+
+  await delivery.close();
+  t.false(host.closed(), "the host's channel is the host's to close");
+  await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError }, 'closed for good');
+  t.is(smtp.messages.length, 0, 'nothing went to the configured server');
+  t.is((await store.outbox.latest({ recipient: message.to })).length, 0);
+});
+
+test("a host's sms channel takes text messages; voice calls keep the configured transport", async (t) => {
+  const host = hostChannel<PhoneMessage>();
+  const { log } = capture();
+  const delivery = createPhoneDelivery({ config: () => phoneConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: fixedClock, channels: { sms: host.channel } });
+  t.teardown(() => delivery.close());
+  const text = sms();
+  const call = sms({ to: text.to, channel: 'voice' });
+  await delivery.send(text);
+  await delivery.send(call);
+  t.deepEqual(host.received, [text]);
+  t.like(await store.outbox.latest({ recipient: text.to }), [{ channel: 'voice', body: call.text }]);
+  t.is((await store.outbox.latest({ recipient: text.to })).length, 1);
+  await t.throwsAsync(delivery.send(sms({ to: '0612345678' })), { instanceOf: DeliveryError });
+  t.is(host.received.length, 1, 'a number that is not E.164 never reaches the host');
 });
 
 // ---- masking ------------------------------------------------------------------------------

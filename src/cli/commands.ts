@@ -1,74 +1,18 @@
 /** The administrator commands: each one loads the configuration, opens the database, does one thing. */
 import path from 'node:path';
-import type { Store, User } from '../store/index.ts';
-import type { UserService } from '../users/service.ts';
-import { ConfusableUsernameError, DuplicateError } from '../store/users.ts';
-import { InvalidInputError, normaliseDisplayName, normaliseEmail, normaliseGroupName, normaliseUsername } from '../users/names.ts';
 import { systemClock } from '../clock.ts';
 import { UsageError } from './errors.ts';
 import { auditCommands } from './audit-commands.ts';
+import { reportCommands } from './reports.ts';
+import { userCommands } from './user-commands.ts';
 import { directoryCommands } from './directory-commands.ts';
-import type { Config } from '../config/schema.ts';
-import { methodFacts, methodOfKind, type MethodId } from '../methods/ids.ts';
-import type { MethodChange } from '../sspr/notify.ts';
-import { notifyMethodChange, notifyPasswordReset } from './notify.ts';
 
 // The database, argon2 and configuration modules are loaded only by the commands that need them,
 // so `help` and usage errors answer at once.
-import { optionSpec, withDatabase, withStore, withUsers, passwordSource, iso, type Command, type CommandContext } from './context.ts';
+import { optionSpec, withDatabase, withStore, withUsers, iso, type Command } from './context.ts';
 
 export { optionSpec };
 export type { Command, CommandContext, OptionName, OptionValues } from './context.ts';
-
-/**
- * A user's recovery information as administrators may see it: addresses and numbers yes;
- * security answers and authenticator secrets never.
- */
-async function ssprRecord(store: Store, userId: string) {
-  const [methods, answers, state] = await Promise.all([store.sspr.methods(userId), store.sspr.answers(userId), store.sspr.state(userId)]);
-  return {
-    methods: methods.map((m) => ({ method: m.kind, value: methodFacts(methodOfKind(m.kind)).secretValue ? null : m.value, verifiedAt: iso(m.verifiedAt) })),
-    securityQuestions: answers.length,
-    confirmedAt: iso(state.confirmedAt),
-    skips: state.skips,
-  };
-}
-
-/** What `users show --json` and `users list --json` print: everything but the password hash. */
-function userRecord(user: User, groups?: string[]) {
-  return {
-    id: user.id,
-    username: user.username,
-    displayName: user.displayName,
-    email: user.email,
-    emailVerified: user.emailVerified,
-    status: user.status,
-    passwordSource: user.passwordSource,
-    hasPassword: user.passwordHash !== null,
-    ...(groups ? { groups } : {}),
-    createdAt: iso(user.createdAt),
-    updatedAt: iso(user.updatedAt),
-    passwordChangedAt: iso(user.passwordChangedAt),
-  };
-}
-
-async function allUsers(users: UserService): Promise<User[]> {
-  const page = 500;
-  const all: User[] = [];
-  for (let offset = 0; ; offset += page) {
-    const batch = await users.list({ limit: page, offset });
-    all.push(...batch);
-    if (batch.length < page) return all;
-  }
-}
-
-function table(rows: string[][]): string {
-  // A loop, not Math.max(...): a report over a million users would overflow the call stack.
-  const widths = rows[0]!.map((_cell, i) => rows.reduce((w, r) => Math.max(w, r[i]!.length), 0));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
-}
-
-const username = (ctx: CommandContext) => ctx.args[0]!;
 
 /** Commands that change something are recorded in the audit trail as admin.<command>. */
 const AUDITED = /^(users (add|disable|enable|unlock|delete|set-password|set-source|set-office-phone|groups add|groups remove)|keys rotate)$/;
@@ -129,207 +73,7 @@ const allCommands: Command[] = [
       });
     },
   },
-  {
-    name: 'users add',
-    args: ['USERNAME'],
-    options: ['name', 'email', 'source', 'no-password'],
-    synopsis: '[--name NAME] [--email ADDR] [--source cloud|onpremises] [--no-password]',
-    summary: 'create a user; the password is prompted for (or read from stdin) unless --no-password',
-    async run(ctx) {
-      const { name, email } = ctx.values;
-      // Check everything that needs no database before asking for a password.
-      normaliseUsername(username(ctx));
-      if (name !== undefined && normaliseDisplayName(name) === '') throw new InvalidInputError('display_name', 'must not be empty');
-      if (email !== undefined) normaliseEmail(email);
-      const source = passwordSource(ctx.values.source);
-      await withUsers(ctx, async (users) => {
-        const existing = await users.find(username(ctx));
-        if (existing) throw new DuplicateError(`user ${existing.username}`);
-        const lookalike = await users.lookalike(username(ctx));
-        if (lookalike) throw new ConfusableUsernameError(normaliseUsername(username(ctx)), lookalike);
-        const password = ctx.values['no-password'] ? undefined : await ctx.readPassword();
-        const user = await users.create({ username: username(ctx), displayName: name, email: email || undefined, password, passwordSource: source });
-        ctx.out(`created user ${user.username} (${user.id})${password === undefined ? ' without a password' : ''}`);
-      });
-    },
-  },
-  {
-    name: 'users list',
-    args: [],
-    options: ['json'],
-    synopsis: '[--json]',
-    summary: 'list all users',
-    async run(ctx) {
-      const list = await withUsers(ctx, allUsers);
-      if (ctx.values.json) return ctx.out(JSON.stringify(list.map((u) => userRecord(u)), null, 2));
-      if (list.length === 0) return ctx.out('no users');
-      ctx.out(table(list.map((u) => [u.username, u.status, u.passwordSource, u.displayName, u.email ?? ''])));
-    },
-  },
-  {
-    name: 'users show',
-    args: ['USERNAME'],
-    options: ['json'],
-    synopsis: '[--json]',
-    summary: 'show one user: status, password source, email, groups, timestamps',
-    async run(ctx) {
-      const record = await withUsers(ctx, async (users, store) => {
-        const user = await users.require(username(ctx));
-        return { ...userRecord(user, await users.groupsOf(user.id)), sspr: await ssprRecord(store, user.id) };
-      });
-      if (ctx.values.json) return ctx.out(JSON.stringify(record, null, 2));
-      const rows: [string, string][] = [
-        ['username', record.username],
-        ['id', record.id],
-        ['display name', record.displayName],
-        ['email', record.email === null ? '(none)' : `${record.email}${record.emailVerified ? '' : ' (unverified)'}`],
-        ['status', record.status],
-        ['password source', record.passwordSource],
-        ['password', record.hasPassword ? 'set' : 'not set'],
-        ['groups', record.groups?.length ? record.groups.join(', ') : '(none)'],
-        ['created', record.createdAt!],
-        ['updated', record.updatedAt!],
-        ['password changed', record.passwordChangedAt ?? 'never'],
-        ['recovery methods', record.sspr.methods.map((m) => `${m.method}${m.value ? ` ${m.value}` : ''}`).join(', ') || '(none)'],
-        ['security questions', String(record.sspr.securityQuestions)],
-        ['methods confirmed', record.sspr.confirmedAt ?? 'never'],
-      ];
-      ctx.out(table(rows.map(([k, v]) => [`${k}:`, v])));
-    },
-  },
-  {
-    name: 'users disable',
-    args: ['USERNAME'],
-    options: [],
-    summary: 'block sign-in and end the sessions and tokens of a user',
-    async run(ctx) {
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.setStatus(user.username, 'disabled');
-        ctx.out(`disabled user ${user.username}; their sessions and tokens are revoked`);
-      });
-    },
-  },
-  {
-    name: 'users enable',
-    args: ['USERNAME'],
-    options: [],
-    summary: 'allow a disabled user to sign in again',
-    async run(ctx) {
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.setStatus(user.username, 'enabled');
-        ctx.out(`enabled user ${user.username}`);
-      });
-    },
-  },
-  {
-    name: 'users unlock',
-    args: ['USERNAME'],
-    options: [],
-    summary: 'end a sign-in lockout (failed passwords); the password stays as it is',
-    async run(ctx) {
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.unlock(user.username);
-        ctx.out(`unlocked ${user.username}`);
-      });
-    },
-  },
-  {
-    name: 'users delete',
-    args: ['USERNAME'],
-    options: ['yes'],
-    synopsis: '--yes',
-    summary: 'delete a user with their group memberships, sessions and tokens (--yes is required)',
-    async run(ctx) {
-      if (!ctx.values.yes) throw new UsageError(`refusing to delete user ${username(ctx)} without --yes`);
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.delete(user.username);
-        ctx.out(`deleted user ${user.username}`);
-      });
-    },
-  },
-  {
-    name: 'users set-password',
-    args: ['USERNAME'],
-    options: [],
-    summary: "set a user's password (prompted for, or read from stdin)",
-    async run(ctx) {
-      await withUsers(ctx, async (users, store, config) => {
-        const user = await users.setPassword((await users.require(username(ctx))).username, await ctx.readPassword());
-        ctx.out(`password set for ${user.username}; every session and token of the account ended`);
-        await notifyPasswordReset(ctx, store, config, user);
-      });
-    },
-  },
-  {
-    name: 'users groups add',
-    args: ['USERNAME', 'GROUP'],
-    options: [],
-    summary: 'add a user to a group (created if needed)',
-    async run(ctx) {
-      const group = normaliseGroupName(ctx.args[1]!).name;
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        const added = await users.addToGroup(user.username, group);
-        ctx.out(added ? `added ${user.username} to group ${group}` : `${user.username} is already in group ${group}`);
-      });
-    },
-  },
-  {
-    name: 'users groups remove',
-    args: ['USERNAME', 'GROUP'],
-    options: [],
-    summary: 'remove a user from a group',
-    async run(ctx) {
-      const group = normaliseGroupName(ctx.args[1]!).name;
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        const removed = await users.removeFromGroup(user.username, group);
-        ctx.out(removed ? `removed ${user.username} from group ${group}` : `${user.username} was not in group ${group}`);
-      });
-    },
-  },
-  {
-    name: 'users set-source',
-    args: ['USERNAME', 'cloud|onpremises'],
-    options: [],
-    summary: "set where a user's password is managed",
-    async run(ctx) {
-      const source = passwordSource(ctx.args[1]);
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.setSource(user.username, source);
-        ctx.out(`password source of ${user.username} is now ${source}`);
-      });
-    },
-  },
-  {
-    name: 'users set-office-phone',
-    args: ['USERNAME', 'NUMBER'],
-    options: [],
-    summary: "set a user's office phone (+country number, or a national number in sspr.defaultCountry); 'none' clears it",
-    async run(ctx) {
-      const number = ctx.args[1]!;
-      const { parsePhone } = await import('../methods/mobile-phone/register.ts');
-      await withUsers(ctx, async (users, store, config) => {
-        const user = await users.require(username(ctx));
-        if (number === 'none') {
-          const removed = await store.sspr.deleteMethod(user.id, 'office_phone');
-          ctx.out(removed ? `office phone of ${user.username} cleared` : `${user.username} had no office phone`);
-          if (removed) await notifyMethodChange(ctx, store, config, user, 'officePhone', 'removed');
-          return;
-        }
-        const parsed = parsePhone(config.sspr.defaultCountry, number, false);
-        if (!parsed.ok) throw new InvalidInputError('phone', `'${number}' is not a valid phone number (country ${config.sspr.defaultCountry} unless it starts with +)`);
-        const previous = await store.sspr.putMethod(user.id, 'office_phone', parsed.e164, systemClock.now());
-        ctx.out(`office phone of ${user.username} is now ${parsed.e164}`);
-        if (previous !== parsed.e164) await notifyMethodChange(ctx, store, config, user, 'officePhone', previous === undefined ? 'added' : 'changed');
-      });
-    },
-  },
+  ...userCommands(),
   {
     name: 'outbox',
     args: ['[USERNAME]'],
@@ -353,6 +97,7 @@ const allCommands: Command[] = [
     },
   },
   ...auditCommands({ withStore }),
+  ...reportCommands({ withStore }),
   ...directoryCommands({ withUsers }),
   {
     name: 'keys rotate',

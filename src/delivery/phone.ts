@@ -1,36 +1,16 @@
 /**
- * Text message and voice call delivery: into the outbox table, or POSTed to your gateway's
- * webhook. The configuration getter is read on every send, so a live reload switches at once.
- * Message texts carry one-time codes: they are never logged, numbers only masked.
- *
- * ## Webhook protocol
- *
- * `POST <webhook.url>` with the JSON body `{ "to": "+31612345678", "channel": "sms" | "voice",
- * "text": "...", "locale": "en" | "nl" }` and the headers
- *
- * - `Content-Type: application/json`
- * - `X-Timestamp: <unix seconds>`
- * - `X-Signature: sha256=<hex>`: HMAC-SHA256, keyed with `webhook.secret`, of the string
- *   `${X-Timestamp}.${raw body}` (the exact bytes received, not re-serialised JSON).
- * - `Idempotency-Key: <uuid>`: the same for every attempt at one message.
- *
- * A receiver should recompute the signature over the raw body and compare in constant time,
- * refuse requests whose timestamp is more than a few minutes from its own clock (replays),
- * and send a message at most once per Idempotency-Key. Reply 2xx once the message is accepted.
- *
- * Each attempt times out after `webhook.timeoutMs`. Network errors, timeouts, 429 and 5xx are
- * retried up to `webhook.retries` times, after 200 ms × 2^n (at most 2 s) plus up to 100 ms of
- * jitter, or after Retry-After when that is longer (at most 5 s); each retry carries a fresh
- * timestamp and signature. Any other status (4xx, 3xx: redirects are not followed) fails at once.
- * A send therefore takes at most (retries + 1) × timeoutMs + retries × 5.1 s.
+ * Text message and voice call delivery: into the outbox table, or POSTed to your gateway's webhook
+ * (the protocol: src/delivery/webhook.ts), or to a host's own channel per phone channel. The
+ * configuration is read on every send, so a live reload switches transport at once.
  */
-import { createHmac, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryConfig } from '../config/sspr-schema.ts';
 import type { OutboxStore } from '../store/outbox.ts';
 import type { Logger } from '../logging.ts';
 import type { Clock } from '../clock.ts';
-import { DeliveryError, type DeliveryFailure, type PhoneDelivery, type PhoneMessage } from './types.ts';
+import { configuredChannel, guardedChannel, isPhoneChannel, type Channel, type PhoneChannel } from './channel.ts';
+import type { PhoneDelivery, PhoneMessage } from './types.ts';
+import { outboxTransport } from './outbox.ts';
+import { webhookTransport } from './webhook.ts';
 import { maskPhone } from './mask.ts';
 
 export type PhoneConfig = DeliveryConfig['phone'];
@@ -42,135 +22,31 @@ export interface PhoneDeliveryDeps {
   clock: Clock;
   /** For tests; the global fetch by default. */
   fetch?: typeof fetch;
+  /** A host's sender per channel, used instead of the configured transport. */
+  channels?: Partial<Record<PhoneChannel, Channel<PhoneMessage>>>;
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;
-const BASE_DELAY_MS = 200;
-const MAX_BACKOFF_MS = 2000;
-const MAX_RETRY_AFTER_MS = 5000;
-const JITTER_MS = 100;
 
-/** `sha256=<hex>` over `${timestamp}.${body}`; exported for receivers written in TypeScript and for tests. */
-export function webhookSignature(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
+const fields = (m: PhoneMessage) => ({ kind: m.kind, channel: m.channel, to: maskPhone(m.to), userId: m.userId });
 
-type Attempt = { ok: true; status: number } | { ok: false; retry: boolean; status?: number; error?: string; retryAfterMs?: number };
+export { webhookSignature } from './webhook.ts';
 
-function retryAfterMs(header: string | null, now: number): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function describeFetchError(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return 'timeout';
-    if (err.name === 'AbortError') return 'aborted';
-    const cause = (err as Error & { cause?: { code?: unknown } }).cause;
-    if (cause && typeof cause.code === 'string') return cause.code;
-    return err.name;
-  }
-  return 'error';
-}
-
-/** Why the last attempt failed, from what happened (the gateway's status, our timeout, our close, the network). */
-function phoneFailure(outcome: { status?: number; error?: string }, closed: boolean): DeliveryFailure {
-  if (closed) return 'closed';
-  if (outcome.status === 401 || outcome.status === 403) return 'auth';
-  if (outcome.status !== undefined) return 'rejected';
-  if (outcome.error === 'timeout') return 'timeout';
-  return 'unreachable';
-}
-
+/** Each message goes to the channel its `channel` names: the host's when given, the configured transport otherwise. */
 export function createPhoneDelivery(deps: PhoneDeliveryDeps): PhoneDelivery {
-  const doFetch = deps.fetch ?? globalThis.fetch;
-  const closing = new AbortController();
-
-  async function attempt(url: string, secret: string, timeoutMs: number, body: string, idempotencyKey: string): Promise<Attempt> {
-    const timestamp = String(Math.floor(deps.clock.now() / 1000));
-    try {
-      const response = await doFetch(url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'X-Timestamp': timestamp,
-          'X-Signature': webhookSignature(secret, timestamp, body),
-          'Idempotency-Key': idempotencyKey,
-        },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), closing.signal]),
-      });
-      await response.body?.cancel().catch(() => undefined);
-      if (response.ok) return { ok: true, status: response.status };
-      const retry = response.status >= 500 || response.status === 429;
-      const after = retryAfterMs(response.headers.get('retry-after'), Date.now());
-      return { ok: false, retry, status: response.status, ...(after === undefined ? {} : { retryAfterMs: after }) };
-    } catch (err) {
-      return { ok: false, retry: !closing.signal.aborted, error: describeFetchError(err) };
-    }
-  }
-
+  const configured = configuredChannel(
+    deps.config,
+    { outbox: outboxTransport<PhoneMessage>(deps, 'phone', (m) => ({ channel: m.channel, subject: null })), webhook: webhookTransport(deps) },
+    fields,
+  );
+  const guard = { event: 'phone', invalid: 'invalid recipient number or channel', log: deps.log, fields, channel: (m: PhoneMessage) => m.channel, valid: (m: PhoneMessage) => E164.test(m.to) && isPhoneChannel(m.channel) };
+  const own = guardedChannel(guard, configured, true);
+  const hosts = Object.entries(deps.channels ?? {}).map(([name, channel]) => [name, guardedChannel(guard, channel, false)] as const);
+  const byChannel: Record<PhoneChannel, Required<Channel<PhoneMessage>>> = { sms: own, voice: own, ...Object.fromEntries(hosts) };
   return {
-    async send(message: PhoneMessage): Promise<void> {
-      const { kind, userId, channel } = message;
-      const to = maskPhone(message.to);
-      if (closing.signal.aborted) throw new DeliveryError(channel, 'phone delivery is closed', 'closed');
-      if (!E164.test(message.to) || (channel !== 'sms' && channel !== 'voice')) {
-        deps.log.warn({ event: 'phone.invalid_recipient', kind, channel, to, userId });
-        throw new DeliveryError(channel, 'invalid recipient number or channel', 'invalid');
-      }
-      const config = deps.config();
-
-      if (config.transport === 'outbox') {
-        await deps.outbox.add({
-          channel,
-          recipient: message.to,
-          subject: null,
-          body: message.text,
-          userId: userId ?? null,
-          createdAt: deps.clock.now(),
-        });
-        deps.log.info({ event: 'phone.outbox', kind, channel, to, userId });
-        return;
-      }
-
-      const { url, secret, timeoutMs, retries } = config.webhook;
-      if (!url || !secret) {
-        deps.log.error({ event: 'phone.failed', kind, channel, to, userId, error: 'webhook url or secret not configured' });
-        throw new DeliveryError(channel, 'webhook not configured');
-      }
-      const body = JSON.stringify({ to: message.to, channel, text: message.text, locale: message.locale });
-      const idempotencyKey = randomUUID();
-      for (let n = 0; ; n += 1) {
-        const outcome = await attempt(url, secret, timeoutMs, body, idempotencyKey);
-        if (outcome.ok) {
-          deps.log.info({ event: 'phone.sent', kind, channel, to, userId, attempts: n + 1, status: outcome.status });
-          return;
-        }
-        const failure = { kind, channel, to, userId, attempts: n + 1, status: outcome.status, error: outcome.error };
-        if (!outcome.retry || n >= retries || closing.signal.aborted) {
-          const reason = phoneFailure(outcome, closing.signal.aborted);
-          deps.log.warn({ event: 'phone.failed', ...failure, reason });
-          throw new DeliveryError(channel, outcome.status ? `webhook status ${outcome.status}` : `webhook ${outcome.error ?? 'error'}`, reason);
-        }
-        deps.log.warn({ event: 'phone.retry', ...failure });
-        const backoff = Math.min(BASE_DELAY_MS * 2 ** n, MAX_BACKOFF_MS) + Math.floor(Math.random() * JITTER_MS);
-        const delay = Math.max(backoff, Math.min(outcome.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
-        try {
-          await sleep(delay, undefined, { signal: closing.signal });
-        } catch {
-          deps.log.warn({ event: 'phone.failed', ...failure, error: 'closed', reason: 'closed' });
-          throw new DeliveryError(channel, 'phone delivery is closed', 'closed');
-        }
-      }
-    },
-
-    async close(): Promise<void> {
-      closing.abort();
+    send: (message) => (byChannel[message.channel] ?? own).send(message),
+    async close() {
+      await Promise.all([own, ...hosts.map(([, channel]) => channel)].map((channel) => channel.close()));
     },
   };
 }

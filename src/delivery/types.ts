@@ -1,5 +1,6 @@
 /** What the delivery layer sends, and the one error it throws. */
 import { AppError } from '../errors.ts';
+import type { ChannelName, PhoneChannel } from './channel.ts';
 
 export interface MailMessage {
   /** One plain address (`name@domain`); anything else is refused. */
@@ -12,17 +13,17 @@ export interface MailMessage {
   kind: string;
 }
 
+/** The mail channel as the IdP uses it: resolves once stored (outbox) or accepted; throws DeliveryError otherwise. */
 export interface MailDelivery {
-  /** Resolves once the message is stored (outbox) or accepted by the SMTP server; throws DeliveryError otherwise. */
   send(message: MailMessage): Promise<void>;
-  /** Releases the SMTP transport and cancels sends still under way. */
+  /** Refuses further sends; the built-in transports also cancel sends under way and release the SMTP connection. */
   close(): Promise<void>;
 }
 
 export interface PhoneMessage {
   /** E.164, e.g. +31612345678. */
   to: string;
-  channel: 'sms' | 'voice';
+  channel: PhoneChannel;
   text: string;
   locale: 'en' | 'nl';
   userId?: string;
@@ -30,10 +31,10 @@ export interface PhoneMessage {
   kind: string;
 }
 
+/** Text messages and voice calls, each handed to the channel `message.channel` names; throws DeliveryError on failure. */
 export interface PhoneDelivery {
-  /** Resolves once the message is stored (outbox) or accepted by the gateway (2xx); throws DeliveryError otherwise. */
   send(message: PhoneMessage): Promise<void>;
-  /** Cancels webhook attempts still under way. */
+  /** Refuses further sends; the built-in webhook also cancels attempts under way. */
   close(): Promise<void>;
 }
 
@@ -48,10 +49,10 @@ export type DeliveryFailure = 'invalid' | 'closed' | 'unreachable' | 'timeout' |
 
 /** Delivery failed; the user sees "couldn't send, try again or use another method". */
 export class DeliveryError extends AppError {
-  readonly channel: 'email' | 'sms' | 'voice';
+  readonly channel: ChannelName;
   readonly reason: DeliveryFailure;
 
-  constructor(channel: 'email' | 'sms' | 'voice', detail?: string, reason: DeliveryFailure = 'error') {
+  constructor(channel: ChannelName, detail?: string, reason: DeliveryFailure = 'error') {
     super('delivery_failed', detail);
     this.name = 'DeliveryError';
     this.channel = channel;

@@ -8,8 +8,9 @@ import type { UserFacts } from '../sspr/policy.ts';
 import type { StoredMethodKind } from '../store/sspr.ts';
 import { sendCode, checkCode, spaced } from './code-steps.ts';
 import { maskEmail, maskPhone } from '../delivery/mask.ts';
+import type { PhoneChannel } from '../delivery/channel.ts';
 
-export type Channel = 'sms' | 'voice';
+export type Channel = PhoneChannel;
 type Deliver = (ctx: ChallengeContext, to: string, code: string, minutes: number, channel: Channel) => Promise<void>;
 
 export const valueOf = (facts: UserFacts, kind: StoredMethodKind) => facts.methods.find((m) => m.kind === kind)?.value;

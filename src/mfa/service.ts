@@ -10,6 +10,7 @@ import { methodFacts, type MethodId } from '../methods/ids.ts';
 import { sendCode, checkCode, spaced, type SendOutcome } from '../methods/code-steps.ts';
 import { verifyTotp } from '../security/totp.ts';
 import { maskEmail, maskPhone } from '../delivery/mask.ts';
+import type { PhoneChannel } from '../delivery/channel.ts';
 import { mfaRequired, secondFactors, type SecondFactor } from './policy.ts';
 import { Passkeys, embed } from '../methods/passkey/webauthn.ts';
 
@@ -59,7 +60,7 @@ export class MfaService {
   }
 
   /** Sends a code to a code method (the authenticator app needs none). */
-  async send(user: User, method: MethodId, channel: 'sms' | 'voice', request: MfaRequest, t: Translate, locale: Locale): Promise<SendOutcome> {
+  async send(user: User, method: MethodId, channel: PhoneChannel, request: MfaRequest, t: Translate, locale: Locale): Promise<SendOutcome> {
     const value = await this.#value(user, method);
     if (value === undefined || method === 'authenticatorApp' || method === 'passkey') return { ok: false, error: 'mfa.method_unavailable' };
     const organisation = this.#deps.config().ui.organisation;

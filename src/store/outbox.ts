@@ -1,9 +1,10 @@
 /** Messages kept in the database when no mail server or phone gateway is configured. */
 import type { Knex } from 'knex';
+import type { ChannelName } from '../delivery/channel.ts';
 
 export interface OutboxMessage {
   id: number;
-  channel: 'email' | 'sms' | 'voice';
+  channel: ChannelName;
   recipient: string;
   subject: string | null;
   body: string;

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../src/logging.ts';
 import type { Clock } from '../../src/clock.ts';
 import type { PasswordWriteback } from '../../src/flows/recover/service.ts';
 import type { Argon2Functions } from '../../src/security/password.ts';
+import type { Channels } from '../../src/delivery/index.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
 
 /** A clock tests can move. */
@@ -76,6 +77,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Host of the issuer, listened on (default 127.0.0.1); passkeys need a name, e.g. 'localhost'. */
   host?: string;
+  /** Senders of the test's own, in place of the configured transports. */
+  channels?: Partial<Channels>;
 }
 
 export function listen(server: http.Server, host = '127.0.0.1'): Promise<number> {
@@ -112,7 +115,7 @@ export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> 
   const issuer = `${url}${options.prefix ?? ''}`;
   const config = buildConfig(issuer, db, options.config);
   const logger = options.logger ?? createLogger(config.logging.level);
-  const idp = await createIdp(config, { clock: options.clock, logger, writeback: options.writeback, argon2: options.argon2 });
+  const idp = await createIdp(config, { clock: options.clock, logger, writeback: options.writeback, argon2: options.argon2, channels: options.channels });
   server.on('request', idp.app.callback());
   return {
     url,

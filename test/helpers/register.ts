@@ -1,9 +1,9 @@
 /** Walks the registration pages as a user would, reading codes from what really arrived. */
 import type { Browser, Page } from './browser.ts';
-import type { TestSmtp } from './smtp.ts';
-import type { SmsReceiver } from './sms.ts';
+import type { Inbox } from './inbox.ts';
 import { totpCodeAt, totpStep } from '../../src/security/totp.ts';
 import { passkeyOptions, type SoftAuthenticator } from './webauthn.ts';
+import type { PhoneChannel } from '../../src/delivery/channel.ts';
 
 export function codeIn(text: string): string {
   const match = /\b(\d{6,10})\b/.exec(text.replace(/(\d) (?=\d)/g, '$1'));
@@ -11,7 +11,8 @@ export function codeIn(text: string): string {
   return match[1]!;
 }
 
-export async function registerEmail(browser: Browser, overview: Page, smtp: TestSmtp, address: string): Promise<Page> {
+/** `smtp`: where the mail arrives (the test SMTP server, or a host's mail channel). */
+export async function registerEmail(browser: Browser, overview: Page, smtp: Inbox<{ to: string | string[]; text: string }>, address: string): Promise<Page> {
   const form = await browser.follow(overview, '/methods/email');
   const sentAt = smtp.messages.length;
   const codePage = await browser.submit(form, '/methods/email/send', { address });
@@ -20,7 +21,7 @@ export async function registerEmail(browser: Browser, overview: Page, smtp: Test
   return browser.submit(codePage, '/methods/email/verify', { code: codeIn(mail.text) });
 }
 
-export async function registerPhone(browser: Browser, overview: Page, sms: SmsReceiver, country: string, number: string, e164: string, channel: 'sms' | 'voice' = 'sms'): Promise<Page> {
+export async function registerPhone(browser: Browser, overview: Page, sms: Inbox<{ to: string; text: string }>, country: string, number: string, e164: string, channel: PhoneChannel = 'sms'): Promise<Page> {
   const form = await browser.follow(overview, '/methods/mobilePhone');
   const before = sms.messages.length;
   const codePage = await browser.submit(form, '/methods/mobilePhone/send', { country, number, channel });

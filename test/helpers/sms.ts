@@ -1,6 +1,6 @@
 /**
  * A real HTTP SMS/voice gateway on 127.0.0.1 (random port) implementing the receiving side of the
- * webhook protocol (see src/delivery/phone.ts): it checks X-Signature over `${X-Timestamp}.${raw body}`
+ * webhook protocol (see src/delivery/webhook.ts): it checks X-Signature over `${X-Timestamp}.${raw body}`
  * (401 when wrong or the timestamp is more than 5 minutes off), accepts each Idempotency-Key once,
  * and can be told to fail or stall, for retry and timeout tests.
  *
@@ -12,10 +12,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isPhoneChannel, type PhoneChannel } from '../../src/delivery/channel.ts';
+import { createInbox, type Inbox } from './inbox.ts';
 
 export interface ReceivedSms {
   to: string;
-  channel: 'sms' | 'voice';
+  channel: PhoneChannel;
   text: string;
   locale: string;
 }
@@ -42,13 +44,10 @@ export interface SmsBehaviour {
   now?: () => number;
 }
 
-export interface SmsReceiver {
+/** `messages`: the accepted ones (one per Idempotency-Key), oldest first. */
+export interface SmsReceiver extends Inbox<ReceivedSms> {
   url: string;
-  /** Accepted messages (one per Idempotency-Key), oldest first. */
-  messages: ReceivedSms[];
   requests: SmsRequest[];
-  /** The first accepted message (already or still to come) that matches; rejects after timeoutMs (default 5 s). */
-  waitFor(predicate?: (sms: ReceivedSms) => boolean, timeoutMs?: number): Promise<ReceivedSms>;
   /** Answer the next n validly signed requests with `status` (default 500). */
   failNext(n: number, status?: number): void;
   /** Delay the next n responses (default 1) by ms. */
@@ -70,7 +69,7 @@ function parseMessage(body: string): ReceivedSms | undefined {
     if (typeof value !== 'object' || value === null) return undefined;
     const { to, channel, text, locale } = value as Record<string, unknown>;
     if (typeof to !== 'string' || typeof text !== 'string' || typeof locale !== 'string') return undefined;
-    if (channel !== 'sms' && channel !== 'voice') return undefined;
+    if (!isPhoneChannel(channel)) return undefined;
     return { to, channel, text, locale };
   } catch {
     return undefined;
@@ -78,10 +77,9 @@ function parseMessage(body: string): ReceivedSms | undefined {
 }
 
 export async function startSmsReceiver(secret: string, behaviour: SmsBehaviour = {}): Promise<SmsReceiver> {
-  const messages: ReceivedSms[] = [];
+  const inbox = createInbox<ReceivedSms>();
   const requests: SmsRequest[] = [];
   const seenKeys = new Set<string>();
-  const waiters = new Set<{ predicate: (m: ReceivedSms) => boolean; resolve: (m: ReceivedSms) => void }>();
   const timers = new Set<NodeJS.Timeout>();
   let failures = behaviour.failNext ?? 0;
   let failStatus = behaviour.failStatus ?? 500;
@@ -111,13 +109,7 @@ export async function startSmsReceiver(secret: string, behaviour: SmsBehaviour =
       if (seenKeys.has(key)) return;
       seenKeys.add(key);
     }
-    messages.push(message);
-    for (const waiter of waiters) {
-      if (waiter.predicate(message)) {
-        waiters.delete(waiter);
-        waiter.resolve(message);
-      }
-    }
+    inbox.add(message);
   }
 
   const server = http.createServer((req, res) => {
@@ -173,26 +165,9 @@ export async function startSmsReceiver(secret: string, behaviour: SmsBehaviour =
 
   return {
     url: `http://127.0.0.1:${port}/send`,
-    messages,
+    messages: inbox.messages,
     requests,
-    waitFor(predicate = () => true, timeoutMs = 5000) {
-      const found = messages.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const waiter = {
-          predicate,
-          resolve: (sms: ReceivedSms) => {
-            clearTimeout(timer);
-            resolve(sms);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no matching message within ${timeoutMs} ms (received ${messages.length})`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    waitFor: inbox.waitFor,
     failNext(n, status = 500) {
       failures = n;
       failStatus = status;

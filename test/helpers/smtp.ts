@@ -10,6 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type AddressObject } from 'mailparser';
+import { createInbox, type Inbox } from './inbox.ts';
 
 export interface ReceivedMail {
   /** Envelope recipients (RCPT TO), lower-cased: who the message was actually delivered to. */
@@ -32,12 +33,8 @@ export interface SmtpOptions {
   auth?: { user: string; pass: string };
 }
 
-export interface TestSmtp {
+export interface TestSmtp extends Inbox<ReceivedMail> {
   port: number;
-  /** Every message received so far, oldest first. */
-  messages: ReceivedMail[];
-  /** The first message (already received or still to come) that matches; rejects after timeoutMs (default 5 s). */
-  waitFor(predicate?: (mail: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
   /**
    * Holds every message from now on (not accepted, not in `messages`) until the returned release is
    * called, or after safetyMs (default 3 s) so that a client waiting for it can't hang a test.
@@ -52,8 +49,7 @@ function addressText(value: AddressObject | AddressObject[] | undefined): string
 }
 
 export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
-  const messages: ReceivedMail[] = [];
-  const waiters = new Set<{ predicate: (m: ReceivedMail) => boolean; resolve: (m: ReceivedMail) => void }>();
+  const inbox = createInbox<ReceivedMail>('mail');
   const auth = options.auth;
   let held: Promise<void> | undefined;
 
@@ -89,13 +85,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
             headers,
             ...(typeof session.user === 'string' ? { user: session.user } : {}),
           };
-          messages.push(mail);
-          for (const waiter of waiters) {
-            if (waiter.predicate(mail)) {
-              waiters.delete(waiter);
-              waiter.resolve(mail);
-            }
-          }
+          inbox.add(mail);
           callback();
         },
         (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
@@ -112,25 +102,8 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
 
   return {
     port,
-    messages,
-    waitFor(predicate = () => true, timeoutMs = 5000) {
-      const found = messages.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const waiter = {
-          predicate,
-          resolve: (mail: ReceivedMail) => {
-            clearTimeout(timer);
-            resolve(mail);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no matching mail within ${timeoutMs} ms (received ${messages.length})`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    messages: inbox.messages,
+    waitFor: inbox.waitFor,
     hold(safetyMs = 3000) {
       let release!: () => void;
       held = new Promise<void>((resolve) => (release = resolve));

@@ -2,6 +2,7 @@
 import { parsePhoneNumberWithError, getCountries, getCountryCallingCode, type CountryCode } from 'libphonenumber-js/max';
 import type { RecoveryMethod, MethodDeps, MethodContext, MethodPage, StepOutcome } from '../types.ts';
 import { maskPhone } from '../../delivery/mask.ts';
+import { PHONE_CHANNELS } from '../../delivery/channel.ts';
 import { sendCode, checkCode, spaced } from '../code-steps.ts';
 
 const PURPOSE = 'register:mobile_phone';
@@ -37,7 +38,7 @@ export function countryOptions(locale: string): { code: string; label: string }[
 export function mobilePhoneMethod(deps: MethodDeps, defaultCountry: () => string): RecoveryMethod {
   const channels = () => {
     const m = deps.config().sspr.methods.mobilePhone;
-    return [...(m.sms ? ['sms'] : []), ...(m.voice ? ['voice'] : [])] as ('sms' | 'voice')[];
+    return PHONE_CHANNELS.filter((channel) => m[channel]);
   };
   const page = (ctx: MethodContext, step: 'number' | 'code', locals: Record<string, unknown>, error?: string, errorVars?: Record<string, string | number>): MethodPage => ({
     view: 'methods/mobile-phone',

@@ -3,7 +3,7 @@ import { freshDatabase, type TestDatabase } from './helpers/db.ts';
 import { startCluster, type Cluster } from './helpers/cluster.ts';
 import { defaultClients, testArgon2 } from './helpers/idp.ts';
 import { Browser, type Page } from './helpers/browser.ts';
-import { discover, authorizationRequest, signIn, redeem, oidc, type Authorization } from './helpers/rp.ts';
+import { discover, authorizationRequest, signIn, redeem, rpAt, oidc, type Authorization } from './helpers/rp.ts';
 import { RP_REDIRECT } from './helpers/idp.ts';
 import { codeIn } from './helpers/register.ts';
 import { createIdpParts, type IdpParts } from '../src/app.ts';
@@ -110,13 +110,7 @@ const the = () => {
 /** The relying party, talking to instance i for everything but the issuer name. */
 function rpOn(i: number): oidc.Configuration {
   const { cluster, discovered } = the();
-  const { supportsPKCE: _unused, ...metadata } = discovered.serverMetadata();
-  const moved = Object.fromEntries(
-    Object.entries(metadata).map(([k, v]) => [k, k !== 'issuer' && typeof v === 'string' ? v.replace(cluster.url(A), cluster.url(i)) : v]),
-  ) as oidc.ServerMetadata;
-  const config = new oidc.Configuration(moved, 'confidential-app', undefined, oidc.ClientSecretBasic('confidential-app-secret-0123456789'));
-  oidc.allowInsecureRequests(config);
-  return config;
+  return rpAt(discovered, cluster.url(A), cluster.url(i), 'confidential-app', 'confidential-app-secret-0123456789');
 }
 
 /** The newest outbox message to `address` after id `after`, polled (delivery is part of the request, but don't rely on it). */

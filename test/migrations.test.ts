@@ -7,13 +7,20 @@ import { UserStore, ConfusableUsernameError } from '../src/store/users.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { freshDatabase } from './helpers/db.ts';
 
+type Source = { migrationSource: DirectoryMigrationSource; schemaName: string | undefined };
+
+/** The completed migrations by name (with our migration source, knex lists them as { name }). */
+async function completedOf(knex: Knex, source: Source): Promise<string[]> {
+  const [done] = (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
+  return done.map((m) => (typeof m === 'string' ? m : m.name));
+}
+
 /** Migrates one at a time up to (not including) `name`; lists the completed ones by name. */
 async function upTo(knex: Knex, schema: string | undefined, name: string) {
   const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
   // With our migration source, knex lists migrations by name (completed ones as { name }).
-  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
-  const pending = async () => (await listed())[1];
-  const completed = async () => (await listed())[0].map((m) => (typeof m === 'string' ? m : m.name));
+  const pending = async () => ((await knex.migrate.list(source)) as [unknown[], string[]])[1];
+  const completed = () => completedOf(knex, source);
   if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   while ((await pending())[0] !== name) {
     if ((await pending()).length === 0) throw new Error(`${name} not found`);
@@ -183,15 +190,9 @@ test('hashed oidc ids: the migration rewrites existing rows so live sessions and
   const config = parseConfig({ database: db.config });
   const knex = openDatabase(config.database);
   const schema = config.database.schema;
-  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
   const MINE = '20261207093000_oidc_hashed_ids.ts';
-  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
   try {
-    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
-    while ((await listed())[1][0] !== MINE) {
-      if ((await listed())[1].length === 0) throw new Error(`${MINE} not found`);
-      await knex.migrate.up(source);
-    }
+    const { source, completed } = await upTo(knex, schema, MINE);
     const later = Date.now() + 3_600_000;
     const row = (model: string, id: string, payload: Record<string, unknown>, extra: Record<string, string> = {}) =>
       ({ model, id, payload: JSON.stringify({ jti: id, kind: model, ...payload }), expires_at: later, consumed_at: null, ...extra });
@@ -223,7 +224,7 @@ test('hashed oidc ids: the migration rewrites existing rows so live sessions and
     t.is(await store.find('Session', 'old-session-id', now), undefined);
 
     await knex('oidc_payloads').insert(row('Session', 'x', {}));
-    while ((await listed())[0].map((m) => (typeof m === 'string' ? m : m.name)).includes(MINE)) await knex.migrate.down(source);
+    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
     t.is(await knex('oidc_payloads').count({ n: '*' }).first().then((r) => Number(r?.n)), 0, 'going down ends every session (a hash cannot be undone)');
   } finally {
     await knex.destroy();
@@ -236,15 +237,9 @@ test('username skeletons: the migration gives existing users theirs, so a look-a
   const config = parseConfig({ database: db.config });
   const knex = openDatabase(config.database);
   const schema = config.database.schema;
-  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
   const MINE = '20261207094000_username_skeleton.ts';
-  const listed = async () => (await knex.migrate.list(source)) as [({ name: string } | string)[], string[]];
   try {
-    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
-    while ((await listed())[1][0] !== MINE) {
-      if ((await listed())[1].length === 0) throw new Error(`${MINE} not found`);
-      await knex.migrate.up(source);
-    }
+    const { source, completed } = await upTo(knex, schema, MINE);
     const now = 1_800_000_000_000;
     await knex('users').insert({ id: 'u1', username: 'Mallory', username_key: 'mallory', display_name: 'M', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now });
     await migrateLatest(knex, schema);
@@ -253,7 +248,7 @@ test('username skeletons: the migration gives existing users theirs, so a look-a
     t.is(await users.lookalike('rnallory', 'rnallory'), 'Mallory');
     const error = await t.throwsAsync(users.create({ id: 'u2', username: 'rnallory', usernameKey: 'rnallory', usernameSkeleton: 'rnallory', displayName: 'x', email: null, emailVerified: false, passwordSource: 'cloud', passwordHash: null, now }));
     t.true(error instanceof ConfusableUsernameError);
-    while ((await listed())[0].map((m) => (typeof m === 'string' ? m : m.name)).includes(MINE)) await knex.migrate.down(source);
+    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
     t.false(await knex.schema.hasColumn('users', 'username_skeleton'));
     t.truthy(await knex('users').where({ id: 'u1' }).first(), 'going down keeps the users');
   } finally {
@@ -285,8 +280,7 @@ test('passkeys: a credential id belongs to one account only; other kinds keep th
     await knex('webauthn_challenges').insert({ challenge: 'c1', binding: 'login:x', user_id: null, created_at: now, expires_at: now + 1, consumed_at: null });
 
     // Down to before the passkeys migration (later ones first).
-    const done = async () => ((await knex.migrate.list(source)) as [({ name: string } | string)[], string[]])[0].map((m) => (typeof m === 'string' ? m : m.name));
-    while ((await done()).includes('20261207100000_passkeys.ts')) await knex.migrate.down(source);
+    while ((await completedOf(knex, source)).includes('20261207100000_passkeys.ts')) await knex.migrate.down(source);
     t.false(await knex.schema.hasTable('webauthn_challenges'));
     t.deepEqual((await store.methods('u1')).map((m) => m.kind), ['email']);
     await migrateLatest(knex, schema);

@@ -71,17 +71,6 @@ export class RememberedDevices {
     return verdict;
   }
 
-  /** Forgets every device of the user (also part of what a reset ends: see signOutEverywhereIn). */
-  async forgetAll(userId: string, request: DeviceRequest): Promise<number> {
-    const n = await this.#store.mfaDevices.deleteForUser(userId);
-    if (n) await this.#audit('mfa.device.forgotten', 'info', userId, request, { devices: n });
-    return n;
-  }
-
-  count(userId: string): Promise<number> {
-    return this.#store.mfaDevices.countForUser(userId, this.#clock.now());
-  }
-
   async #audit(type: string, outcome: 'success' | 'failure' | 'info', userId: string, request: DeviceRequest, details: Record<string, string | number>): Promise<void> {
     await this.#store.audit.record({ type, outcome, userId, ip: request.ip, clientId: request.clientId, flowId: request.flow, details }, this.#clock.now());
   }

@@ -29,18 +29,8 @@ export class MfaDeviceStore {
     await this.#db('mfa_devices').where({ id_hash: idHash }).update({ last_used_at: now });
   }
 
-  async delete(idHash: string): Promise<void> {
-    await this.#db('mfa_devices').where({ id_hash: idHash }).delete();
-  }
 
-  async countForUser(userId: string, now: number): Promise<number> {
-    const [row] = await this.#db('mfa_devices').where({ user_id: userId }).andWhere('expires_at', '>', now).count<{ n: string | number }[]>({ n: '*' });
-    return Number(row?.n ?? 0);
-  }
 
-  async deleteForUser(userId: string): Promise<number> {
-    return this.#db('mfa_devices').where({ user_id: userId }).delete();
-  }
 
   async purgeExpired(now: number): Promise<number> {
     return this.#db('mfa_devices').where('expires_at', '<=', now).delete();

@@ -72,4 +72,18 @@ export async function login(config: oidc.Configuration, username: string, passwo
   return { tokens, browser, auth, callbackUrl: page.url };
 }
 
+/**
+ * The relying party `discovered` describes, sending everything but the issuer name to `to` instead
+ * of `from` (another instance of the same IdP), authenticating with client_secret_basic.
+ */
+export function rpAt(discovered: oidc.Configuration, from: string, to: string, clientId: string, clientSecret: string): oidc.Configuration {
+  const { supportsPKCE: _unused, ...metadata } = discovered.serverMetadata();
+  const moved = Object.fromEntries(
+    Object.entries(metadata).map(([k, v]) => [k, k !== 'issuer' && typeof v === 'string' ? v.replace(from, to) : v]),
+  ) as oidc.ServerMetadata;
+  const config = new oidc.Configuration(moved, clientId, undefined, oidc.ClientSecretBasic(clientSecret));
+  oidc.allowInsecureRequests(config);
+  return config;
+}
+
 export { oidc };

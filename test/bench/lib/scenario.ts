@@ -12,7 +12,7 @@ import { openDatabase } from '../../../src/store/db.ts';
 import { createStore } from '../../../src/store/index.ts';
 import type { Config } from '../../../src/config/schema.ts';
 import { Browser, type Page } from '../../helpers/browser.ts';
-import { discover, login, authorizationRequest, signIn, redeem, oidc } from '../../helpers/rp.ts';
+import { discover, login, authorizationRequest, signIn, redeem, rpAt, oidc } from '../../helpers/rp.ts';
 import { RP_REDIRECT } from '../../helpers/idp.ts';
 import { resetOnce, codeFromOutbox, lastOutboxId } from './flows.ts';
 import { seedUsers, PASSWORD, username, userId, emailOf, type DatabaseInput } from './seed.ts';
@@ -120,16 +120,6 @@ class PinnedBrowser extends Browser {
   }
 }
 
-/** The relying party, talking to one instance for everything but the issuer name. */
-function rpOn(discovered: oidc.Configuration, from: string, to: string): oidc.Configuration {
-  const { supportsPKCE: _unused, ...metadata } = discovered.serverMetadata();
-  const moved = Object.fromEntries(
-    Object.entries(metadata).map(([k, v]) => [k, k !== 'issuer' && typeof v === 'string' ? v.replace(from, to) : v]),
-  ) as oidc.ServerMetadata;
-  const config = new oidc.Configuration(moved, CLIENT_ID, undefined, oidc.ClientSecretBasic(CLIENT_SECRET));
-  oidc.allowInsecureRequests(config);
-  return config;
-}
 
 const mib = (kb: number) => round(kb / 1024);
 
@@ -167,7 +157,7 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
   const store = openDatabase(seeded.database as Config['database'], dir);
   try {
     const discovered = await discover({ issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-    const rps = servers.map((s) => rpOn(discovered, issuer, s.url));
+    const rps = servers.map((s) => rpAt(discovered, issuer, s.url, CLIENT_ID, CLIENT_SECRET));
     // Logins spread over the table (a stride coprime with most N), round-robin over the instances.
     const pick = (n: number) => (n * 7919) % scenario.users;
     const outbox = createStore(store);

@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import Koa from 'koa';
 import type { Middleware } from 'koa';
 import mount from 'koa-mount';
+import compose from 'koa-compose';
 import Provider from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Knex } from 'knex';
@@ -37,7 +38,7 @@ import { createServices } from './app/services.ts';
 import { interactionStack } from './app/middleware.ts';
 import { createPurger } from './app/purge.ts';
 import { health, requestLog } from './app/standalone.ts';
-import { createMetrics, serveMetrics, type Metrics, type MetricsListener } from './metrics/index.ts';
+import { createMetrics, serveMetrics, httpMetrics, routeLabel, type HttpMetrics, type Metrics, type MetricsListener } from './metrics/index.ts';
 import { requestId, requestIdOf } from './web/request-id.ts';
 
 export { PurgeError } from './app/purge.ts';
@@ -108,6 +109,12 @@ export interface IdpParts {
   startPurge(intervalMs?: number): () => void;
   /** Prometheus series of this IdP (its own registry); undefined unless `metrics.enabled`. */
   metrics: Metrics | undefined;
+  /**
+   * For a host app, undefined unless `metrics.enabled`: `timing`, the latency histogram by route
+   * pattern (app.use it first, in front of the mount), and `endpoint`, GET /metrics with
+   * `metrics.token` enforced. `metrics.listen` is createIdp's: a host serves `endpoint` where it wants.
+   */
+  httpMetrics: HttpMetrics | undefined;
   /** Resolves once the work started in the background so far (helpdesk mails) is done. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -190,9 +197,14 @@ export async function createIdpParts(config: Config, options: IdpOptions = {}): 
         basePath,
         isFirstParty,
       }),
-    middleware: (provider) => interactionStack(provider, { live, store, services, csrf, render, site, basePath, issuer: config.server.issuer, trustProxy: config.server.trustProxy, log, clock, cwd: options.cwd }),
+    middleware: (provider) => {
+      const stack = interactionStack(provider, { live, store, services, csrf, render, site, basePath, issuer: config.server.issuer, trustProxy: config.server.trustProxy, log, clock, cwd: options.cwd });
+      // With metrics, the stack notes which of its routes served a request, for `timing` outside it.
+      return metrics ? compose([routeLabel(basePath), stack]) : stack;
+    },
     purge: purger.purge,
     metrics,
+    httpMetrics: metrics ? httpMetrics(metrics, config.metrics) : undefined,
     startPurge: (intervalMs = config.oidc.purgeIntervalSeconds * 1000) => purger.startPurge(intervalMs),
     settled: () => helpdesk.settled(),
     async close() {
@@ -230,7 +242,7 @@ export async function createIdp(config: Config, options: IdpOptions = {}): Promi
   // Mounted, oidc-provider signs its cookies with the host app's keys.
   app.keys = parts.cookieSigner;
   app.silent = true;
-  const metricsListener = await serveMetrics(app, parts.metrics, config.metrics, parts.basePath).catch(async (error: unknown) => {
+  const metricsListener = await serveMetrics(app, parts.metrics, config.metrics).catch(async (error: unknown) => {
     await parts.close();
     throw error;
   });

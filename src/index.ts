@@ -4,10 +4,12 @@
  * Standalone: `createIdp(config)` → `{ app, provider, close() }`.
  * Mounted: `createIdpParts(config)` gives the oidc-provider options (adapter, findAccount,
  * interaction policy, keys, pages) and the Koa middleware for the interaction pages, to use with
- * a Provider and Koa app of your own. See the README's "Embedding" section.
+ * a Provider and Koa app of your own, and `httpMetrics` (latency histogram, GET /metrics) when
+ * `metrics.enabled`. See the README's "Embedding" section.
  */
 export { createIdp, createIdpParts, PurgeError } from './app.ts';
 export type { Idp, IdpParts, IdpOptions } from './app.ts';
+export type { HttpMetrics } from './metrics/index.ts';
 export { loadConfigFile, parseConfig, parseConfigText, ConfigError } from './config/load.ts';
 export { configSchema } from './config/schema.ts';
 export type { Config, ConfigInput, ClientConfig } from './config/schema.ts';

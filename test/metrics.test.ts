@@ -15,6 +15,7 @@ import knexFactory from 'knex';
 import { parseConfig } from '../src/config/load.ts';
 import { createMetrics, Metrics } from '../src/metrics/index.ts';
 import { watchDatabase } from '../src/metrics/hooks.ts';
+import { parse, scrape as scrapeWith, value, moved, labelValues, requests } from './helpers/metrics.ts';
 
 const TOKEN = 'metrics-scrape-token-0123456789';
 const CLIENT = { clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' };
@@ -42,30 +43,8 @@ test.after.always(async () => {
   await bed?.close();
 });
 
-/** Series → value of a Prometheus text exposition, e.g. `oidc_sspr_logins_total{result="success"}` → 1. */
-function parse(text: string): Map<string, number> {
-  const series = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
-
-async function scrape(url: string, token: string | undefined = TOKEN): Promise<{ text: string; series: Map<string, number> }> {
-  const response = await fetch(`${url}/metrics`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
-  const text = await response.text();
-  return { text, series: parse(text) };
-}
-
-const value = (series: Map<string, number>, key: string) => series.get(key) ?? 0;
-
-/** How much each series moved between two scrapes. */
-function moved(before: Map<string, number>, after: Map<string, number>, keys: string[]): Record<string, number> {
-  return Object.fromEntries(keys.map((k) => [k, value(after, k) - value(before, k)]));
-}
+/** /metrics of `url`, with the scrape token unless told otherwise. */
+const scrape = (url: string, token: string | undefined = TOKEN) => scrapeWith(url, token);
 
 async function registeredUser(username: string, address: string): Promise<string> {
   const parts = idp.idp.parts;
@@ -73,11 +52,6 @@ async function registeredUser(username: string, address: string): Promise<string
   await parts.store.sspr.putMethod(user.id, 'email', address, bed.clock.now());
   await parts.store.sspr.recordConfirmation(user.id, bed.clock.now());
   return user.id;
-}
-
-/** Every label value of a scrape. */
-function labelValues(text: string): string[] {
-  return [...text.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => m[2]!);
 }
 
 test.serial('a real sign-in, a wrong password and an unknown user move the login counters and the latency histogram, by route pattern', async (t) => {
@@ -99,7 +73,7 @@ test.serial('a real sign-in, a wrong password and an unknown user move the login
     { 'oidc_sspr_logins_total{result="success"}': 1, 'oidc_sspr_logins_total{result="wrong_password"}': 1, 'oidc_sspr_logins_total{result="unknown_user"}': 1 },
   );
   // Three password posts on the login route's pattern; oidc-provider's endpoints by theirs.
-  const posts = (s: Map<string, number>) => [...s].filter(([k]) => k.startsWith('oidc_sspr_http_request_duration_seconds_count{') && k.includes('method="POST"') && k.includes('route="/interaction/:uid/login"')).reduce((n, [, v]) => n + v, 0);
+  const posts = (s: Map<string, number>) => requests(s, 'method="POST"', 'route="/interaction/:uid/login"');
   t.is(posts(after) - posts(before), 3);
   t.regex(text, /oidc_sspr_http_request_duration_seconds_count\{method="POST",route="\/token",status="200"\} [1-9]/);
   t.regex(text, /oidc_sspr_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/auth",status="303"\}/);

@@ -1,54 +1,47 @@
 import test from 'ava';
-import http from 'node:http';
-import Koa from 'koa';
-import mount from 'koa-mount';
-import Provider from 'oidc-provider';
-import { createIdpParts, type IdpParts } from '../src/index.ts';
-import { createLogger } from '../src/logging.ts';
-import { freshDatabase, type TestDatabase } from './helpers/db.ts';
-import { buildConfig, listen, closeServer, TestClock, RP_LOGOUT_REDIRECT } from './helpers/idp.ts';
+import type { IdpParts } from '../src/index.ts';
+import { TestClock, RP_LOGOUT_REDIRECT } from './helpers/idp.ts';
+import { startHost, type MountedHost } from './helpers/host.ts';
 import { discover, login, authorizationRequest, oidc } from './helpers/rp.ts';
 import { formWith } from './helpers/browser.ts';
 
 // A host application that owns its Koa app and its Provider, and mounts the IdP under /idp.
-let server: http.Server;
+let host: MountedHost;
 let parts: IdpParts;
-let db: TestDatabase;
 let origin: string;
 const clock = new TestClock();
 
 test.before(async () => {
-  db = await freshDatabase();
-  server = http.createServer();
-  origin = `http://127.0.0.1:${await listen(server)}`;
-  const config = buildConfig(`${origin}/idp`, db);
-  parts = await createIdpParts(config, { logger: createLogger('silent'), clock });
-
-  const provider = new Provider(`${origin}/idp`, { ...parts.providerConfiguration() });
-  const host = new Koa();
-  host.keys = parts.cookieSigner;
-  host.use(async (ctx, next) => {
-    if (ctx.path === '/') {
-      ctx.body = 'host home';
-      return;
-    }
-    await next();
+  host = await startHost({
+    clock,
+    before: (app) =>
+      app.use(async (ctx, next) => {
+        if (ctx.path === '/') {
+          ctx.body = 'host home';
+          return;
+        }
+        await next();
+      }),
   });
-  host.use(mount('/idp', parts.middleware(provider)));
-  server.on('request', host.callback());
-
+  ({ parts, origin } = host);
   await parts.users.create({ username: 'carol', displayName: 'Carol', email: 'carol@example.org', password: 'carol password 1' });
 });
 
 test.after.always(async () => {
-  await closeServer(server);
-  await parts?.close();
-  await db?.cleanup();
+  await host?.close();
 });
 
 test('the host keeps its own routes', async (t) => {
   const res = await fetch(`${origin}/`);
   t.is(await res.text(), 'host home');
+});
+
+test('metrics are off by default: no metrics parts, and /metrics is left to the host (a 404 here)', async (t) => {
+  t.is(parts.metrics, undefined);
+  t.is(parts.httpMetrics, undefined);
+  const res = await fetch(`${origin}/metrics`);
+  t.is(res.status, 404);
+  t.notRegex(await res.text(), /oidc_sspr_/);
 });
 
 test('discovery and endpoints live under the prefix', async (t) => {

@@ -5,7 +5,7 @@ import { restartOnly } from './restart.ts';
 const listen = z
   .strictObject({
     host: z.string().min(1).default('127.0.0.1').describe('Interface of the metrics listener; loopback unless you mean to expose it.'),
-    port: z.number().int().min(0).max(65535).describe('TCP port of the metrics listener (not the server port).'),
+    port: z.number().int().min(0).max(65535).describe('TCP port of the metrics listener (not the server port). The standalone server only: a host that mounts the parts serves parts.httpMetrics.endpoint where it wants.'),
   })
   .optional()
   .describe('Serve /metrics on its own small HTTP server at this address instead of the main port (which then answers 404 there).');

@@ -12,7 +12,7 @@ import { watchDatabase } from './hooks.ts';
 
 export { Metrics } from './registry.ts';
 export { meteredThrottle, meteredDelivery } from './hooks.ts';
-export { serveMetrics, routeOf, type MetricsListener } from './http.ts';
+export { serveMetrics, httpMetrics, routeLabel, routeOf, type HttpMetrics, type MetricsListener } from './http.ts';
 
 /** The IdP's metrics with the audit trail and the database watched, or undefined when metrics are off. */
 export function createMetrics(config: Config['metrics'], db: Knex, store: Store): Metrics | undefined {

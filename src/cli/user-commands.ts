@@ -7,7 +7,7 @@ import { UsageError } from './errors.ts';
 import { systemClock } from '../clock.ts';
 import { methodFacts, methodOfKind } from '../methods/ids.ts';
 import { notifyMethodChange, notifyPasswordReset } from './notify.ts';
-import { withUsers, passwordSource, iso, type Command, type CommandContext } from './context.ts';
+import { withUsers, passwordSource, iso, type Command, type CommandContext, type OptionName } from './context.ts';
 import { table } from './format.ts';
 
 /**
@@ -53,6 +53,47 @@ async function allUsers(users: UserService): Promise<User[]> {
 }
 
 const username = (ctx: CommandContext) => ctx.args[0]!;
+
+/**
+ * A command on one existing account. `prepare` reads and checks the other arguments before the
+ * database is opened; `act` does the work and returns the line to print.
+ */
+function onUser<P = void>(spec: {
+  name: string;
+  args?: string[];
+  options?: OptionName[];
+  synopsis?: string;
+  summary: string;
+  prepare?: (ctx: CommandContext) => P;
+  act: (users: UserService, user: User, input: P) => Promise<string>;
+}): Command {
+  const { prepare, act, ...shown } = spec;
+  return {
+    ...shown,
+    args: spec.args ?? ['USERNAME'],
+    options: spec.options ?? [],
+    async run(ctx) {
+      const input = prepare?.(ctx) as P;
+      await withUsers(ctx, async (users) => ctx.out(await act(users, await users.require(username(ctx)), input)));
+    },
+  };
+}
+
+/** `users groups add|remove`: `change` says whether it changed anything, `said` what to print when it did, and when not. */
+function groupCommand(
+  verb: 'add' | 'remove',
+  summary: string,
+  change: (users: UserService, name: string, group: string) => Promise<boolean>,
+  said: [(name: string, group: string) => string, (name: string, group: string) => string],
+): Command {
+  return onUser({
+    name: `users groups ${verb}`,
+    args: ['USERNAME', 'GROUP'],
+    summary,
+    prepare: (ctx) => normaliseGroupName(ctx.args[1]!).name,
+    act: async (users, user, group) => ((await change(users, user.username, group)) ? said[0] : said[1])(user.username, group),
+  });
+}
 
 export function userCommands(): Command[] {
   return [
@@ -124,60 +165,43 @@ export function userCommands(): Command[] {
       ctx.out(table(rows.map(([k, v]) => [`${k}:`, v])));
     },
   },
-  {
+  onUser({
     name: 'users disable',
-    args: ['USERNAME'],
-    options: [],
     summary: 'block sign-in and end the sessions and tokens of a user',
-    async run(ctx) {
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.setStatus(user.username, 'disabled');
-        ctx.out(`disabled user ${user.username}; their sessions and tokens are revoked`);
-      });
+    act: async (users, user) => {
+      await users.setStatus(user.username, 'disabled');
+      return `disabled user ${user.username}; their sessions and tokens are revoked`;
     },
-  },
-  {
+  }),
+  onUser({
     name: 'users enable',
-    args: ['USERNAME'],
-    options: [],
     summary: 'allow a disabled user to sign in again',
-    async run(ctx) {
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.setStatus(user.username, 'enabled');
-        ctx.out(`enabled user ${user.username}`);
-      });
+    act: async (users, user) => {
+      await users.setStatus(user.username, 'enabled');
+      return `enabled user ${user.username}`;
     },
-  },
-  {
+  }),
+  onUser({
     name: 'users unlock',
-    args: ['USERNAME'],
-    options: [],
     summary: 'end a sign-in lockout (failed passwords); the password stays as it is',
-    async run(ctx) {
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.unlock(user.username);
-        ctx.out(`unlocked ${user.username}`);
-      });
+    act: async (users, user) => {
+      await users.unlock(user.username);
+      return `unlocked ${user.username}`;
     },
-  },
-  {
+  }),
+  onUser({
     name: 'users delete',
-    args: ['USERNAME'],
     options: ['yes'],
     synopsis: '--yes',
     summary: 'delete a user with their group memberships, sessions and tokens (--yes is required)',
-    async run(ctx) {
+    prepare: (ctx) => {
       if (!ctx.values.yes) throw new UsageError(`refusing to delete user ${username(ctx)} without --yes`);
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.delete(user.username);
-        ctx.out(`deleted user ${user.username}`);
-      });
     },
-  },
+    act: async (users, user) => {
+      await users.delete(user.username);
+      return `deleted user ${user.username}`;
+    },
+  }),
   {
     name: 'users set-password',
     args: ['USERNAME'],
@@ -191,48 +215,24 @@ export function userCommands(): Command[] {
       });
     },
   },
-  {
-    name: 'users groups add',
-    args: ['USERNAME', 'GROUP'],
-    options: [],
-    summary: 'add a user to a group (created if needed)',
-    async run(ctx) {
-      const group = normaliseGroupName(ctx.args[1]!).name;
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        const added = await users.addToGroup(user.username, group);
-        ctx.out(added ? `added ${user.username} to group ${group}` : `${user.username} is already in group ${group}`);
-      });
-    },
-  },
-  {
-    name: 'users groups remove',
-    args: ['USERNAME', 'GROUP'],
-    options: [],
-    summary: 'remove a user from a group',
-    async run(ctx) {
-      const group = normaliseGroupName(ctx.args[1]!).name;
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        const removed = await users.removeFromGroup(user.username, group);
-        ctx.out(removed ? `removed ${user.username} from group ${group}` : `${user.username} was not in group ${group}`);
-      });
-    },
-  },
-  {
+  groupCommand('add', 'add a user to a group (created if needed)', (users, name, group) => users.addToGroup(name, group), [
+    (name, group) => `added ${name} to group ${group}`,
+    (name, group) => `${name} is already in group ${group}`,
+  ]),
+  groupCommand('remove', 'remove a user from a group', (users, name, group) => users.removeFromGroup(name, group), [
+    (name, group) => `removed ${name} from group ${group}`,
+    (name, group) => `${name} was not in group ${group}`,
+  ]),
+  onUser({
     name: 'users set-source',
     args: ['USERNAME', 'cloud|onpremises'],
-    options: [],
     summary: "set where a user's password is managed",
-    async run(ctx) {
-      const source = passwordSource(ctx.args[1]);
-      await withUsers(ctx, async (users) => {
-        const user = await users.require(username(ctx));
-        await users.setSource(user.username, source);
-        ctx.out(`password source of ${user.username} is now ${source}`);
-      });
+    prepare: (ctx) => passwordSource(ctx.args[1]),
+    act: async (users, user, source) => {
+      await users.setSource(user.username, source);
+      return `password source of ${user.username} is now ${source}`;
     },
-  },
+  }),
   {
     name: 'users set-office-phone',
     args: ['USERNAME', 'NUMBER'],

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { FilterParser } from 'ldapts';
 import { restartOnly } from './restart.ts';
+import { int, section } from './builders.ts';
 
 const filter = (def: string, doc: string) =>
   z
@@ -43,35 +44,26 @@ const dn = z
   .max(1000)
   .regex(/^[A-Za-z][A-Za-z0-9.-]*=[^,]+(,\s*[A-Za-z][A-Za-z0-9.-]*=[^,]+)*$/s, 'must be a distinguished name, e.g. ou=people,dc=example,dc=org');
 
-const tls = z
-  .strictObject({
-    caFile: z.string().min(1).max(1000).optional().describe('PEM file with the CA certificate(s) to trust for ldaps://, relative to the working directory. Checked at start.'),
-    rejectUnauthorized: z.boolean().default(true).describe('Refuse a server certificate that does not verify (turn off only to test).'),
-  })
-  .prefault({})
-  .describe('TLS for ldaps:// URLs');
+const tls = section('TLS for ldaps:// URLs', {
+  caFile: z.string().min(1).max(1000).optional().describe('PEM file with the CA certificate(s) to trust for ldaps://, relative to the working directory. Checked at start.'),
+  rejectUnauthorized: z.boolean().default(true).describe('Refuse a server certificate that does not verify (turn off only to test).'),
+});
 
-const attributes = z
-  .strictObject({
-    username: attribute('uid', 'Attribute holding the user name people sign in with.'),
-    displayName: attribute('cn', 'Display name.'),
-    mail: attribute('mail', 'Directory email address (notifications go to it).'),
-    mobile: attribute('mobile', 'Mobile number: pre-populates the authentication phone, marked as set by the directory.'),
-    officePhone: attribute('telephoneNumber', 'Office number: pre-populates the office phone, marked as set by the directory.'),
-    groupName: attribute('cn', 'Attribute of a group entry holding its name (the name sspr.groups and sspr.administrators.groups use).'),
-    groupMember: attribute('member', 'Attribute of a group entry listing the DNs of its members.'),
-    memberOf: optionalAttribute('Instead of groupMember: attribute of a user entry listing the DNs of its groups (the memberof overlay).'),
-  })
-  .prefault({})
-  .describe('Which directory attribute holds what');
+const attributes = section('Which directory attribute holds what', {
+  username: attribute('uid', 'Attribute holding the user name people sign in with.'),
+  displayName: attribute('cn', 'Display name.'),
+  mail: attribute('mail', 'Directory email address (notifications go to it).'),
+  mobile: attribute('mobile', 'Mobile number: pre-populates the authentication phone, marked as set by the directory.'),
+  officePhone: attribute('telephoneNumber', 'Office number: pre-populates the office phone, marked as set by the directory.'),
+  groupName: attribute('cn', 'Attribute of a group entry holding its name (the name sspr.groups and sspr.administrators.groups use).'),
+  groupMember: attribute('member', 'Attribute of a group entry listing the DNs of its members.'),
+  memberOf: optionalAttribute('Instead of groupMember: attribute of a user entry listing the DNs of its groups (the memberof overlay).'),
+});
 
-const timeouts = z
-  .strictObject({
-    connectSeconds: z.number().int().min(1).max(60).default(5).describe('Longest wait for a connection to the directory.'),
-    operationSeconds: z.number().int().min(1).max(300).default(10).describe('Longest wait for one directory operation (a bind, a page of a search, a password change).'),
-  })
-  .prefault({})
-  .describe('Directory timeouts');
+const timeouts = section('Directory timeouts', {
+  connectSeconds: int(5, 1, 60, 'Longest wait for a connection to the directory.'),
+  operationSeconds: int(10, 1, 300, 'Longest wait for one directory operation (a bind, a page of a search, a password change).'),
+});
 
 export const directorySchema = restartOnly(
   z
@@ -92,8 +84,8 @@ export const directorySchema = restartOnly(
         .enum(['readOnly', 'writable'])
         .default('readOnly')
         .describe('readOnly: passwords are only checked against the directory; writable: resets and unlocks are written back (with sspr.onPremises.passwordWriteback).'),
-      syncIntervalMinutes: z.number().int().min(0).max(1440).default(15).describe('How often users and groups are synchronised from the directory (also at start); 0 = only at start and by `oidc-sspr directory sync`.'),
-      pageSize: z.number().int().min(10).max(5000).default(500).describe('Entries per page of a paged search (bounds the memory a sync needs).'),
+      syncIntervalMinutes: int(15, 0, 1440, 'How often users and groups are synchronised from the directory (also at start); 0 = only at start and by `oidc-sspr directory sync`.'),
+      pageSize: int(500, 10, 5000, 'Entries per page of a paged search (bounds the memory a sync needs).'),
       timeouts,
     })
     .optional()

@@ -1,6 +1,7 @@
 /** The `mfa:` section: who must prove a second factor at sign-in, and with which methods. */
 import { z } from 'zod';
 import { methodList } from '../methods/ids.ts';
+import { int } from './builders.ts';
 
 /** The registered methods that can be a second factor (security questions never are). */
 export const secondFactorIds = methodList.filter((m) => 'secondFactor' in m).map((m) => m.id) as [string, ...string[]];
@@ -19,15 +20,7 @@ export const mfaSchema = z
       .min(1)
       .default([...secondFactorIds])
       .describe(`Registered methods that count as a second factor, of ${secondFactorIds.join(', ')}. Security questions never do.`),
-    rememberDeviceDays: z
-      .number()
-      .int()
-      .min(0)
-      .max(365)
-      .default(0)
-      .describe(
-        'After a second factor, offer to remember the device for this many days (0 = never offer): a random token in a signed cookie, kept as a revocable record in the database. A remembered device skips the second factor the policy requires, not one a relying party asks for with acr_values. A reset, a new password from an administrator and disabling the account forget every device.',
-      ),
+    rememberDeviceDays: int(0, 0, 365, 'After a second factor, offer to remember the device for this many days (0 = never offer): a random token in a signed cookie, kept as a revocable record in the database. A remembered device skips the second factor the policy requires, not one a relying party asks for with acr_values. A reset, a new password from an administrator and disabling the account forget every device.'),
   })
   .prefault({})
   .superRefine((m, ctx) => {

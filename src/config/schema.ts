@@ -11,9 +11,7 @@ import { directorySchema } from './directory-schema.ts';
 import { metricsSchema } from './metrics-schema.ts';
 import { defOf, layers, peel, type Schema } from './nodes.ts';
 import { relyingPartyOf } from '../methods/passkey/relying-party.ts';
-
-const seconds = (def: number, min: number, max: number, doc: string) =>
-  z.number().int().min(min).max(max).default(def).describe(doc);
+import { int, section } from './builders.ts';
 
 const url = z.string().refine((value) => {
   try {
@@ -26,64 +24,47 @@ const url = z.string().refine((value) => {
   // oidc-provider refuses issuers and client redirect URIs with a fragment; say so at load time, with the key path.
   .refine((value) => !value.includes('#'), 'must not contain a #fragment');
 
-const server = z
-  .strictObject({
-    issuer: restartOnly(
-      url.default('http://localhost:3000').describe('Public URL of the IdP (the OIDC issuer). A path is allowed (https://example.org/idp).'),
-    ),
-    port: restartOnly(z.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on.')),
-    host: restartOnly(z.string().min(1).optional().describe('Interface to listen on; all interfaces when left out.')),
-    trustProxy: restartOnly(
-      z
-        .boolean()
-        .default(false)
-        .describe('Trust X-Forwarded-* headers from a reverse proxy (needed for Secure cookies behind TLS termination).'),
-    ),
-    proxyHops: restartOnly(
-      z
-        .number()
-        .int()
-        .min(1)
-        .max(10)
-        .default(1)
-        .describe(
-          'With trustProxy: how many reverse proxies in front of the IdP append to X-Forwarded-For. The client address is the entry this many places from the right; entries further left are written by the client and ignored.',
-        ),
-    ),
-    bodyLimitKb: z.number().int().min(1).max(1024).default(32).describe('Largest form body accepted, in KiB.'),
-    shutdownGraceSeconds: restartOnly(seconds(10, 1, 300, 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.')),
-  })
-  .prefault({})
-  .describe('HTTP server');
+const server = section('HTTP server', {
+  issuer: restartOnly(
+    url.default('http://localhost:3000').describe('Public URL of the IdP (the OIDC issuer). A path is allowed (https://example.org/idp).'),
+  ),
+  port: restartOnly(int(3000, 0, 65535, 'TCP port to listen on.')),
+  host: restartOnly(z.string().min(1).optional().describe('Interface to listen on; all interfaces when left out.')),
+  trustProxy: restartOnly(
+    z
+      .boolean()
+      .default(false)
+      .describe('Trust X-Forwarded-* headers from a reverse proxy (needed for Secure cookies behind TLS termination).'),
+  ),
+  proxyHops: restartOnly(
+    int(1, 1, 10, 'With trustProxy: how many reverse proxies in front of the IdP append to X-Forwarded-For. The client address is the entry this many places from the right; entries further left are written by the client and ignored.'),
+  ),
+  bodyLimitKb: int(32, 1, 1024, 'Largest form body accepted, in KiB.'),
+  shutdownGraceSeconds: restartOnly(int(10, 1, 300, 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.')),
+});
 
-const database = z
-  .strictObject({
-    client: z.enum(['sqlite', 'postgres']).default('sqlite').describe('Database engine.'),
-    filename: z
-      .string()
-      .min(1)
-      .default('./data/oidc-sspr.sqlite')
-      .describe('SQLite file, relative to the working directory (sqlite only).'),
-    url: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Connection URL, e.g. postgres://user:pass@host:5432/db (postgres only).'),
-    schema: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
-      .optional()
-      .describe('PostgreSQL schema to use; created if missing (postgres only).'),
-    pool: z
-      .strictObject({
-        min: z.number().int().min(0).max(100).default(0).describe('Fewest open connections.'),
-        max: z.number().int().min(1).max(100).default(10).describe('Most open connections.'),
-      })
-      .prefault({})
-      .describe('Connection pool (postgres only).'),
-  })
-  .prefault({})
-  .describe('Where users, tokens and keys are stored')
+const database = section('Where users, tokens and keys are stored', {
+  client: z.enum(['sqlite', 'postgres']).default('sqlite').describe('Database engine.'),
+  filename: z
+    .string()
+    .min(1)
+    .default('./data/oidc-sspr.sqlite')
+    .describe('SQLite file, relative to the working directory (sqlite only).'),
+  url: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Connection URL, e.g. postgres://user:pass@host:5432/db (postgres only).'),
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    .optional()
+    .describe('PostgreSQL schema to use; created if missing (postgres only).'),
+  pool: section('Connection pool (postgres only).', {
+    min: int(0, 0, 100, 'Fewest open connections.'),
+    max: int(10, 1, 100, 'Most open connections.'),
+  }),
+})
   .superRefine((db, ctx) => {
     if (db.client === 'postgres' && !db.url) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when client is postgres' });
@@ -93,46 +74,37 @@ const database = z
     }
   });
 
-const logging = z
-  .strictObject({
-    level: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info')
-      .describe('Least severe level written to the log (JSON lines on stdout); a change applies at once.'),
-  })
-  .prefault({})
-  .describe('Structured logging');
+const logging = section('Structured logging', {
+  level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Least severe level written to the log (JSON lines on stdout); a change applies at once.'),
+});
 
-const ttl = z
-  .strictObject({
-    accessToken: seconds(3600, 60, 86400, 'Access token lifetime, seconds.'),
-    authorizationCode: seconds(60, 10, 600, 'Authorization code lifetime, seconds.'),
-    idToken: seconds(3600, 60, 86400, 'ID token lifetime, seconds.'),
-    refreshToken: seconds(14 * 86400, 3600, 365 * 86400, 'Refresh token lifetime, seconds.'),
-    session: seconds(14 * 86400, 300, 365 * 86400, 'Browser session lifetime at the IdP, seconds.'),
-    grant: seconds(14 * 86400, 300, 365 * 86400, 'Grant (consent) lifetime, seconds.'),
-    interaction: seconds(3600, 60, 86400, 'How long a sign-in interaction may stay open, seconds.'),
-    deviceCode: seconds(600, 60, 3600, 'Device code lifetime, seconds (device flow is off; kept for completeness).'),
-    clientCredentials: seconds(600, 60, 86400, 'Client credentials token lifetime, seconds.'),
-  })
-  .prefault({})
-  .describe('Token and artefact lifetimes');
+const ttl = section('Token and artefact lifetimes', {
+  accessToken: int(3600, 60, 86400, 'Access token lifetime, seconds.'),
+  authorizationCode: int(60, 10, 600, 'Authorization code lifetime, seconds.'),
+  idToken: int(3600, 60, 86400, 'ID token lifetime, seconds.'),
+  refreshToken: int(14 * 86400, 3600, 365 * 86400, 'Refresh token lifetime, seconds.'),
+  session: int(14 * 86400, 300, 365 * 86400, 'Browser session lifetime at the IdP, seconds.'),
+  grant: int(14 * 86400, 300, 365 * 86400, 'Grant (consent) lifetime, seconds.'),
+  interaction: int(3600, 60, 86400, 'How long a sign-in interaction may stay open, seconds.'),
+  deviceCode: int(600, 60, 3600, 'Device code lifetime, seconds (device flow is off; kept for completeness).'),
+  clientCredentials: int(600, 60, 86400, 'Client credentials token lifetime, seconds.'),
+});
 
-const oidc = z
-  .strictObject({
-    ttl,
-    signingAlgorithm: z
-      .enum(['RS256', 'PS256', 'ES256', 'EdDSA'])
-      .default('RS256')
-      .describe('Algorithm of the signing key generated on first run and by `keys rotate`.'),
-    purgeIntervalSeconds: seconds(300, 10, 86400, 'How often expired tokens and sessions are deleted.'),
-    requirePkce: z
-      .enum(['public', 'all'])
-      .default('public')
-      .describe('Which clients must send PKCE (S256) with an authorization request: `public` (those without a secret) or `all` (confidential clients too).'),
-  })
-  .prefault({})
-  .describe('OpenID Connect behaviour');
+const oidc = section('OpenID Connect behaviour', {
+  ttl,
+  signingAlgorithm: z
+    .enum(['RS256', 'PS256', 'ES256', 'EdDSA'])
+    .default('RS256')
+    .describe('Algorithm of the signing key generated on first run and by `keys rotate`.'),
+  purgeIntervalSeconds: int(300, 10, 86400, 'How often expired tokens and sessions are deleted.'),
+  requirePkce: z
+    .enum(['public', 'all'])
+    .default('public')
+    .describe('Which clients must send PKCE (S256) with an authorization request: `public` (those without a secret) or `all` (confidential clients too).'),
+});
 
 const clientId = z
   .string()
@@ -172,35 +144,29 @@ const client = z
     }
   });
 
-const argon2 = z
-  .strictObject({
-    memoryCost: z.number().int().min(7168).max(1048576).default(19456).describe('Memory per hash in KiB (OWASP minimum 19456 with timeCost 2).'),
-    timeCost: z.number().int().min(1).max(20).default(2).describe('Iterations.'),
-    parallelism: z.number().int().min(1).max(16).default(1).describe('Lanes.'),
-  })
-  .prefault({})
-  .describe('argon2id parameters for passwords; stored hashes with other parameters are upgraded at the next sign-in');
+const argon2 = section('argon2id parameters for passwords; stored hashes with other parameters are upgraded at the next sign-in', {
+  memoryCost: int(19456, 7168, 1048576, 'Memory per hash in KiB (OWASP minimum 19456 with timeCost 2).'),
+  timeCost: int(2, 1, 20, 'Iterations.'),
+  parallelism: int(1, 1, 16, 'Lanes.'),
+});
 
-const ui = z
-  .strictObject({
-    organisation: z.string().min(1).max(100).default('oidc-sspr').describe('Organisation name shown on every page.'),
-    logoUrl: z
-      .string()
-      .max(2000)
-      .regex(/^(\/|https:\/\/)/, 'must start with / or https://')
-      .optional()
-      .describe('Logo shown on every page (a path served by your proxy, or an https URL).'),
-    logoFile: z
-      .string()
-      .min(1)
-      .max(1000)
-      .regex(/\.(svg|png|jpe?g|webp)$/i, 'must be an .svg, .png, .jpg or .webp file')
-      .optional()
-      .describe('Logo file the IdP serves itself (at most 512 KiB), relative to the working directory; instead of logoUrl. Checked at start.'),
-    defaultLocale: z.enum(['en', 'nl']).default('en').describe('Language when neither the request nor the browser asks for one.'),
-  })
-  .prefault({})
-  .describe('Look of the pages')
+const ui = section('Look of the pages', {
+  organisation: z.string().min(1).max(100).default('oidc-sspr').describe('Organisation name shown on every page.'),
+  logoUrl: z
+    .string()
+    .max(2000)
+    .regex(/^(\/|https:\/\/)/, 'must start with / or https://')
+    .optional()
+    .describe('Logo shown on every page (a path served by your proxy, or an https URL).'),
+  logoFile: z
+    .string()
+    .min(1)
+    .max(1000)
+    .regex(/\.(svg|png|jpe?g|webp)$/i, 'must be an .svg, .png, .jpg or .webp file')
+    .optional()
+    .describe('Logo file the IdP serves itself (at most 512 KiB), relative to the working directory; instead of logoUrl. Checked at start.'),
+  defaultLocale: z.enum(['en', 'nl']).default('en').describe('Language when neither the request nor the browser asks for one.'),
+})
   .superRefine((u, ctx) => {
     if (u.logoUrl && u.logoFile) ctx.addIssue({ code: 'custom', path: ['logoFile'], message: 'use either logoUrl or logoFile, not both' });
   });

@@ -4,22 +4,16 @@
  * server at once. Subjects and bodies carry one-time codes: they are never logged, addresses only masked.
  */
 import type { DeliveryConfig } from '../config/sspr-schema.ts';
-import type { OutboxStore } from '../store/outbox.ts';
-import type { Logger } from '../logging.ts';
-import type { Clock } from '../clock.ts';
 import { configuredChannel, guardedChannel, type Channel } from './channel.ts';
 import type { MailDelivery, MailMessage } from './types.ts';
-import { outboxTransport } from './outbox.ts';
+import { outboxTransport, type OutboxDeps } from './outbox.ts';
 import { smtpTransport } from './smtp.ts';
 import { maskEmail } from './mask.ts';
 
 export type MailConfig = DeliveryConfig['mail'];
 
-export interface MailDeliveryDeps {
+export interface MailDeliveryDeps extends OutboxDeps {
   config: () => MailConfig;
-  outbox: OutboxStore;
-  log: Logger;
-  clock: Clock;
   /** A host's mail sender, used instead of the configured transport. */
   channel?: Channel<MailMessage>;
 }

@@ -4,22 +4,16 @@
  * configuration is read on every send, so a live reload switches transport at once.
  */
 import type { DeliveryConfig } from '../config/sspr-schema.ts';
-import type { OutboxStore } from '../store/outbox.ts';
-import type { Logger } from '../logging.ts';
-import type { Clock } from '../clock.ts';
 import { configuredChannel, guardedChannel, isPhoneChannel, type Channel, type PhoneChannel } from './channel.ts';
 import type { PhoneDelivery, PhoneMessage } from './types.ts';
-import { outboxTransport } from './outbox.ts';
+import { outboxTransport, type OutboxDeps } from './outbox.ts';
 import { webhookTransport } from './webhook.ts';
 import { maskPhone } from './mask.ts';
 
 export type PhoneConfig = DeliveryConfig['phone'];
 
-export interface PhoneDeliveryDeps {
+export interface PhoneDeliveryDeps extends OutboxDeps {
   config: () => PhoneConfig;
-  outbox: OutboxStore;
-  log: Logger;
-  clock: Clock;
   /** For tests; the global fetch by default. */
   fetch?: typeof fetch;
   /** A host's sender per channel, used instead of the configured transport. */

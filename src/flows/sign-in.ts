@@ -10,6 +10,7 @@ import type { AuditStore } from '../store/audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Throttle, Limit } from '../security/throttle.ts';
 import { DirectoryError } from '../directory/errors.ts';
+import { Service } from '../service.ts';
 
 /** Where a password was typed: the login page of an app (with its client id) or /security-info. */
 export interface SignInContext {
@@ -35,64 +36,48 @@ export function isFresh(authenticatedAt: number | undefined, now: number): boole
 /** Longer input is refused before anything is checked (argon2 takes any length). */
 const MAX_INPUT = 1024;
 
-export class PasswordSignIn {
-  readonly #users: UserService;
-  readonly #log: Logger;
-  readonly #audit: AuditStore;
-  readonly #clock: Clock;
-  readonly #throttle: Throttle;
-  readonly #limit: () => Limit;
-
-  constructor(deps: { users: UserService; log: Logger; audit: AuditStore; clock: Clock; throttle: Throttle; limit: () => Limit }) {
-    this.#users = deps.users;
-    this.#log = deps.log;
-    this.#audit = deps.audit;
-    this.#clock = deps.clock;
-    this.#throttle = deps.throttle;
-    this.#limit = deps.limit;
-  }
-
+export class PasswordSignIn extends Service<{ users: UserService; log: Logger; audit: AuditStore; clock: Clock; throttle: Throttle; limit: () => Limit }> {
   /** Every failure looks the same to the user; the log and the audit keep the reason (never the password). */
   async check(username: string, password: string, context: SignInContext): Promise<PasswordSignInOutcome> {
     const where = { ip: context.ip, clientId: context.clientId ?? null };
     const details = { via: context.via };
     if (username.length > MAX_INPUT || password.length > MAX_INPUT) {
-      this.#log.info({ event: 'signin.failure', reason: 'oversized', ...context }, 'sign-in failed');
+      this.deps.log.info({ event: 'signin.failure', reason: 'oversized', ...context }, 'sign-in failed');
       return { ok: false };
     }
     // Password spraying: failed sign-ins from one address across accounts are counted; past the
     // limit the address gets the usual failure without a password check. The point is taken before
     // the check, so concurrent posts can't all pass; only failures keep it.
-    const ipPoint = await this.#throttle.take(`signin:ip:${context.ip}`, this.#limit());
+    const ipPoint = await this.deps.throttle.take(`signin:ip:${context.ip}`, this.deps.limit());
     if (!ipPoint.allowed) {
       // Not a checked password: it doesn't count (the address is over the limit anyway).
       await ipPoint.giveBack();
-      this.#log.warn({ event: 'signin.throttled', ...context }, 'sign-in refused: too many failures from this address');
-      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { ...details, reason: 'ip_throttled' } }, this.#clock.now());
+      this.deps.log.warn({ event: 'signin.throttled', ...context }, 'sign-in refused: too many failures from this address');
+      await this.deps.audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { ...details, reason: 'ip_throttled' } }, this.deps.clock.now());
       return { ok: false };
     }
     let result;
     try {
-      result = await this.#users.signIn(username, password);
+      result = await this.deps.users.signIn(username, password);
     } catch (error) {
       // The directory couldn't answer: no failure to count, the audit says why, the page says what (DirectoryError).
       await ipPoint.giveBack();
       if (error instanceof DirectoryError) {
-        this.#log.warn({ event: 'signin.directory_error', errorCode: error.code, reason: error.reason, ...context }, 'sign-in not checked: directory error');
-        await this.#audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { ...details, reason: error.failure === 'unreachable' ? 'directory_unreachable' : 'directory_refused', directoryError: error.code } }, this.#clock.now());
+        this.deps.log.warn({ event: 'signin.directory_error', errorCode: error.code, reason: error.reason, ...context }, 'sign-in not checked: directory error');
+        await this.deps.audit.record({ type: 'signin.failure', outcome: 'failure', ...where, details: { ...details, reason: error.failure === 'unreachable' ? 'directory_unreachable' : 'directory_refused', directoryError: error.code } }, this.deps.clock.now());
       }
       throw error;
     }
-    const at = this.#clock.now();
+    const at = this.deps.clock.now();
     if (!result.ok) {
-      this.#log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
-      await this.#audit.record({ type: 'signin.failure', outcome: 'failure', userId: result.userId, ...where, details: { ...details, reason: result.reason } }, at);
-      if (result.lockedNow) await this.#audit.record({ type: 'signin.locked', outcome: 'info', userId: result.userId, ...where, details }, at);
+      this.deps.log.info({ event: 'signin.failure', reason: result.reason, userId: result.userId, ...context }, 'sign-in failed');
+      await this.deps.audit.record({ type: 'signin.failure', outcome: 'failure', userId: result.userId, ...where, details: { ...details, reason: result.reason } }, at);
+      if (result.lockedNow) await this.deps.audit.record({ type: 'signin.locked', outcome: 'info', userId: result.userId, ...where, details }, at);
       return { ok: false };
     }
     await ipPoint.giveBack();
-    this.#log.info({ event: 'signin.success', userId: result.user.id, ...context }, 'signed in');
-    await this.#audit.record({ type: 'signin.success', outcome: 'success', userId: result.user.id, ...where, details }, at);
+    this.deps.log.info({ event: 'signin.success', userId: result.user.id, ...context }, 'signed in');
+    await this.deps.audit.record({ type: 'signin.success', outcome: 'success', userId: result.user.id, ...where, details }, at);
     return { ok: true, user: result.user };
   }
 }

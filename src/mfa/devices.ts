@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../store/index.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
+import { Service } from '../service.ts';
 
 /** The cookie that carries the token (signed with the IdP's cookie keys). */
 export { DEVICE_COOKIE } from '../oidc/policy.ts';
@@ -25,29 +26,19 @@ export interface DeviceRequest {
   flow?: string;
 }
 
-export class RememberedDevices {
-  readonly #store: Store;
-  readonly #clock: Clock;
-  readonly #config: () => Config;
-
-  constructor(deps: { store: Store; clock: Clock; config: () => Config }) {
-    this.#store = deps.store;
-    this.#clock = deps.clock;
-    this.#config = deps.config;
-  }
-
+export class RememberedDevices extends Service<{ store: Store; clock: Clock; config: () => Config }> {
   /** Days a device may be remembered; 0 when the IdP doesn't offer it. */
   get days(): number {
-    return this.#config().mfa.rememberDeviceDays;
+    return this.deps.config().mfa.rememberDeviceDays;
   }
 
   /** Remembers this device for the user; returns the token for the cookie and its lifetime. */
   async remember(userId: string, request: DeviceRequest): Promise<{ token: string; maxAgeMs: number } | undefined> {
     const days = this.days;
     if (days === 0) return undefined;
-    const now = this.#clock.now();
+    const now = this.deps.clock.now();
     const token = randomBytes(32).toString('base64url');
-    await this.#store.mfaDevices.create(hash(token), userId, now, now + days * DAY);
+    await this.deps.store.mfaDevices.create(hash(token), userId, now, now + days * DAY);
     await this.#audit('mfa.device.remembered', 'info', userId, request, { days });
     return { token, maxAgeMs: days * DAY };
   }
@@ -59,11 +50,11 @@ export class RememberedDevices {
   async check(token: string | undefined, userId: string, request: DeviceRequest): Promise<DeviceCheck> {
     if (this.days === 0) return 'off';
     if (token === undefined || token === '') return 'none';
-    const now = this.#clock.now();
-    const record = TOKEN.test(token) ? await this.#store.mfaDevices.find(hash(token)) : undefined;
+    const now = this.deps.clock.now();
+    const record = TOKEN.test(token) ? await this.deps.store.mfaDevices.find(hash(token)) : undefined;
     const verdict: DeviceCheck = !record ? 'unknown' : record.userId !== userId ? 'other_user' : record.expiresAt <= now ? 'expired' : 'remembered';
     if (verdict === 'remembered') {
-      await this.#store.mfaDevices.used(hash(token), now);
+      await this.deps.store.mfaDevices.used(hash(token), now);
       await this.#audit('mfa.device.used', 'success', userId, request, {});
     } else {
       await this.#audit('mfa.device.refused', 'failure', userId, request, { reason: verdict });
@@ -72,6 +63,6 @@ export class RememberedDevices {
   }
 
   async #audit(type: string, outcome: 'success' | 'failure' | 'info', userId: string, request: DeviceRequest, details: Record<string, string | number>): Promise<void> {
-    await this.#store.audit.record({ type, outcome, userId, ip: request.ip, clientId: request.clientId, flowId: request.flow, details }, this.#clock.now());
+    await this.deps.store.audit.record({ type, outcome, userId, ip: request.ip, clientId: request.clientId, flowId: request.flow, details }, this.deps.clock.now());
   }
 }

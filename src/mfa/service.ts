@@ -13,6 +13,7 @@ import { maskEmail, maskPhone } from '../delivery/mask.ts';
 import type { PhoneChannel } from '../delivery/channel.ts';
 import { mfaRequired, secondFactors, type SecondFactor } from './policy.ts';
 import { Passkeys, embed } from '../methods/passkey/webauthn.ts';
+import { Service } from '../service.ts';
 
 export interface MfaRequest {
   /** The interaction's reference: a code sent for one sign-in is no good in another. */
@@ -27,26 +28,20 @@ export type VerifyOutcome = { ok: true; amr: string } | { ok: false; error: stri
 const FAILURES_PER_WINDOW = 10;
 const WINDOW_SECONDS = 900;
 
-export class MfaService {
-  readonly #deps: MethodDeps;
-  readonly #passkeys: Passkeys;
-
-  constructor(deps: MethodDeps) {
-    this.#deps = deps;
-    this.#passkeys = new Passkeys(deps);
-  }
+export class MfaService extends Service<MethodDeps> {
+  readonly #passkeys = new Passkeys(this.deps);
 
   async required(accountId: string): Promise<boolean> {
-    const config = this.#deps.config();
+    const config = this.deps.config();
     if (config.mfa.require === 'never') return false;
-    return mfaRequired(config, await this.#deps.store.users.groupsOf(accountId));
+    return mfaRequired(config, await this.deps.store.users.groupsOf(accountId));
   }
 
   /** The user's second factors, strongest first, each with what the page shows of it. */
   async factors(user: User): Promise<(SecondFactor & { masked: string })[]> {
-    const methods = await this.#deps.store.sspr.methods(user.id);
+    const methods = await this.deps.store.sspr.methods(user.id);
     // Passkeys switched off (sspr.methods.passkey) are kept but not offered.
-    const list = secondFactors(this.#deps.config(), { groups: [], methods, answers: [], state: { confirmedAt: null, skips: 0 } }).filter((f) => f.id !== 'passkey' || this.#deps.config().sspr.methods.passkey);
+    const list = secondFactors(this.deps.config(), { groups: [], methods, answers: [], state: { confirmedAt: null, skips: 0 } }).filter((f) => f.id !== 'passkey' || this.deps.config().sspr.methods.passkey);
     return list.map((f) => {
       const kind = methodFacts(f.id).storedKind;
       const value = methods.find((m) => m.kind === kind)?.value ?? '';
@@ -56,17 +51,17 @@ export class MfaService {
 
   /** Options for the page's passkey form: one of the user's passkeys, for this interaction only. */
   async passkeyOptions(user: User, request: MfaRequest): Promise<string> {
-    return embed(await this.#passkeys.authenticationOptions(this.#purpose('passkey', request), user, await this.#deps.store.sspr.methods(user.id)));
+    return embed(await this.#passkeys.authenticationOptions(this.#purpose('passkey', request), user, await this.deps.store.sspr.methods(user.id)));
   }
 
   /** Sends a code to a code method (the authenticator app needs none). */
   async send(user: User, method: MethodId, channel: PhoneChannel, request: MfaRequest, t: Translate, locale: Locale): Promise<SendOutcome> {
     const value = await this.#value(user, method);
     if (value === undefined || method === 'authenticatorApp' || method === 'passkey') return { ok: false, error: 'mfa.method_unavailable' };
-    const organisation = this.#deps.config().ui.organisation;
-    const outcome = await sendCode(this.#deps, user.id, this.#purpose(method, request), value, (code, minutes) => {
+    const organisation = this.deps.config().ui.organisation;
+    const outcome = await sendCode(this.deps, user.id, this.#purpose(method, request), value, (code, minutes) => {
       if (method === 'email') {
-        return this.#deps.mail.send({
+        return this.deps.mail.send({
           to: value,
           subject: t('mail.mfa_code.subject', { organisation }),
           text: t('mail.mfa_code.body', { code, minutes, organisation, username: user.username }),
@@ -75,7 +70,7 @@ export class MfaService {
         });
       }
       const voice = method === 'officePhone' || channel === 'voice';
-      return this.#deps.phone.send({
+      return this.deps.phone.send({
         to: value,
         channel: voice ? 'voice' : 'sms',
         text: voice ? t('voice.code', { code: spaced(code), organisation }) : t('sms.code', { code, minutes, organisation }),
@@ -90,7 +85,7 @@ export class MfaService {
 
   async verify(user: User, method: MethodId, code: string, request: MfaRequest): Promise<VerifyOutcome> {
     // A point per try, taken before the check so parallel guesses can't slip past; a right one gives it back.
-    const point = await this.#deps.throttle.take(`mfa:failures:${user.id}`, { points: FAILURES_PER_WINDOW, windowSeconds: WINDOW_SECONDS });
+    const point = await this.deps.throttle.take(`mfa:failures:${user.id}`, { points: FAILURES_PER_WINDOW, windowSeconds: WINDOW_SECONDS });
     if (!point.allowed) return this.#failed(user, method, request, 'mfa.too_many_attempts', 'throttled', { minutes: Math.ceil(point.retryAfterSeconds / 60) });
     const outcome = await this.#check(user, method, code, request);
     if (outcome.ok) {
@@ -110,12 +105,12 @@ export class MfaService {
       return outcome.ok ? { ok: true, amr: outcome.amr } : { ok: false, error: outcome.error };
     }
     if (method === 'authenticatorApp') {
-      const result = verifyTotp(this.#deps.open(value), code.replace(/\s+/g, ''), this.#deps.clock.now());
+      const result = verifyTotp(this.deps.open(value), code.replace(/\s+/g, ''), this.deps.clock.now());
       // Each time step once only, here or at a reset: no replay within its 30 seconds.
-      if (result.ok && result.step !== undefined && (await this.#deps.store.reset.useTotpStep(user.id, result.step))) return { ok: true, amr: 'otp' };
+      if (result.ok && result.step !== undefined && (await this.deps.store.reset.useTotpStep(user.id, result.step))) return { ok: true, amr: 'otp' };
       return { ok: false, error: 'totp.wrong' };
     }
-    const checked = await checkCode(this.#deps, user.id, this.#purpose(method, request), value, code);
+    const checked = await checkCode(this.deps, user.id, this.#purpose(method, request), value, code);
     return checked.ok ? { ok: true, amr: methodFacts(method).secondFactor!.amr } : { ok: false, error: checked.error, vars: checked.vars };
   }
 
@@ -126,10 +121,10 @@ export class MfaService {
 
   /** The value of a method that counts as a second factor here, or undefined. */
   async #value(user: User, method: MethodId): Promise<string | undefined> {
-    const config = this.#deps.config();
+    const config = this.deps.config();
     if (!config.mfa.methods.includes(method) || (method === 'passkey' && !config.sspr.methods.passkey)) return undefined;
     const kind = methodFacts(method).storedKind;
-    return (await this.#deps.store.sspr.methods(user.id)).find((m) => m.kind === kind && m.verifiedAt !== null)?.value;
+    return (await this.deps.store.sspr.methods(user.id)).find((m) => m.kind === kind && m.verifiedAt !== null)?.value;
   }
 
   #purpose(method: MethodId, request: MfaRequest): string {
@@ -137,9 +132,9 @@ export class MfaService {
   }
 
   async #audit(type: string, user: User, request: MfaRequest, outcome: 'success' | 'failure' | 'info', details: Record<string, string | number>): Promise<void> {
-    await this.#deps.store.audit.record(
+    await this.deps.store.audit.record(
       { type, outcome, userId: user.id, clientId: request.clientId, ip: request.ip, flowId: request.flow, details },
-      this.#deps.clock.now(),
+      this.deps.clock.now(),
     );
   }
 }

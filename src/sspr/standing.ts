@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.ts';
 import type { Clock } from '../clock.ts';
 import { methodFacts, type MethodId } from '../methods/ids.ts';
 import { standing, type Interrupt, type Standing, type UserFacts } from './policy.ts';
+import { Service } from '../service.ts';
 
 /** Stands in for "no account": an unknown user id is evaluated after the same reads as a real one. */
 export { NO_ACCOUNT } from '../users/service.ts';
@@ -41,24 +42,14 @@ function reportFacts(f: RegistrationFacts): UserFacts {
   };
 }
 
-export class StandingService {
-  readonly #store: Store;
-  readonly #config: () => Config;
-  readonly #clock: Clock;
-
-  constructor(deps: { store: Store; config: () => Config; clock: Clock }) {
-    this.#store = deps.store;
-    this.#config = deps.config;
-    this.#clock = deps.clock;
-  }
-
+export class StandingService extends Service<{ store: Store; config: () => Config; clock: Clock }> {
   /** Groups, methods, answers and registration state of an account (the same four reads for any id). */
   async facts(userId: string): Promise<UserFacts> {
     const [groups, methods, answers, state] = await Promise.all([
-      this.#store.users.groupsOf(userId),
-      this.#store.sspr.methods(userId),
-      this.#store.sspr.answers(userId),
-      this.#store.sspr.state(userId),
+      this.deps.store.users.groupsOf(userId),
+      this.deps.store.sspr.methods(userId),
+      this.deps.store.sspr.answers(userId),
+      this.deps.store.sspr.state(userId),
     ]);
     return { groups, methods, answers, state };
   }
@@ -69,15 +60,15 @@ export class StandingService {
 
   /** The standing for facts already loaded (saves reading them twice). */
   evaluate(facts: UserFacts): Standing {
-    return standing(this.#config().sspr, facts, this.#clock.now());
+    return standing(this.deps.config().sspr, facts, this.deps.clock.now());
   }
 
   /** What sign-in must do for this account now; read from persisted state on every authorization. */
   async interruptFor(accountId: string): Promise<Interrupt> {
-    const sspr = this.#config().sspr;
+    const sspr = this.deps.config().sspr;
     // Nothing can interrupt: don't touch the database on the sign-in hot path.
     if (sspr.enabled === 'none' || !sspr.registration.requireOnSignIn) return 'none';
-    const user = await this.#store.users.findById(accountId);
+    const user = await this.deps.store.users.findById(accountId);
     if (!user || user.status !== 'enabled') return 'none';
     return (await this.standing(accountId)).interrupt;
   }
@@ -91,7 +82,7 @@ export class StandingService {
 
   /** The same, a page of accounts at a time (bounded memory at any number of accounts). */
   async *everyonePaged(pageSize?: number): AsyncGenerator<{ facts: RegistrationFacts; standing: Standing }[]> {
-    for await (const page of this.#store.reports.registrationFactsPages(pageSize)) {
+    for await (const page of this.deps.store.reports.registrationFactsPages(pageSize)) {
       yield page.map((f) => ({ facts: f, standing: this.evaluate(reportFacts(f)) }));
     }
   }

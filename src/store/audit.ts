@@ -1,5 +1,5 @@
 /** The append-only audit trail. */
-import type { Knex } from 'knex';
+import { Repository, type Row } from './repository.ts';
 
 export interface AuditEvent {
   type: string;
@@ -17,17 +17,11 @@ export interface StoredAuditEvent extends AuditEvent {
   at: number;
 }
 
-type Row = Record<string, unknown>;
-
 /** Told of every event once it is stored (metrics count them); must not throw. */
 export type AuditListener = (event: AuditEvent) => void;
 
-export class AuditStore {
-  readonly #db: Knex;
+export class AuditStore extends Repository {
   readonly #listeners: AuditListener[] = [];
-  constructor(db: Knex) {
-    this.#db = db;
-  }
 
   /** Calls `listener` after each event recorded through this store. */
   onRecord(listener: AuditListener): void {
@@ -35,7 +29,7 @@ export class AuditStore {
   }
 
   async record(event: AuditEvent, at: number): Promise<void> {
-    await this.#db('audit_events').insert({
+    await this.db('audit_events').insert({
       at,
       type: event.type,
       user_id: event.userId ?? null,
@@ -50,11 +44,11 @@ export class AuditStore {
 
   /** Deletes the events recorded before `before` (epoch ms); returns how many were deleted. */
   async purgeOlderThan(before: number): Promise<number> {
-    return this.#db('audit_events').where('at', '<', before).delete();
+    return this.db('audit_events').where('at', '<', before).delete();
   }
 
   async list(filter: { userId?: string; type?: string; since?: number; limit?: number } = {}): Promise<StoredAuditEvent[]> {
-    const q = this.#db<Row>('audit_events').orderBy('id', 'asc').limit(filter.limit ?? 1000);
+    const q = this.db<Row>('audit_events').orderBy('id', 'asc').limit(filter.limit ?? 1000);
     if (filter.userId) q.where({ user_id: filter.userId });
     if (filter.type) q.where('type', 'like', `${filter.type}%`);
     if (filter.since !== undefined) q.where('at', '>=', filter.since);

@@ -1,7 +1,7 @@
 /** What the directory sync (src/directory/sync.ts) reads and writes: the only place its SQL lives. */
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import { revokeAccountIn } from './oidc-payloads.ts';
+import { Repository } from './repository.ts';
 
 export interface LocalDirectoryUser {
   id: string;
@@ -50,17 +50,12 @@ const toLocal = (r: Row): LocalDirectoryUser => ({
 
 const COLUMNS = ['id', 'username', 'username_key', 'directory_dn', 'status', 'disabled_by', 'password_source', 'display_name', 'email'];
 
-export class DirectoryStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class DirectoryStore extends Repository {
   /** The local users with these username keys (one page of a sync). */
   async byKeys(keys: string[]): Promise<Map<string, LocalDirectoryUser>> {
     const found = new Map<string, LocalDirectoryUser>();
     for (let i = 0; i < keys.length; i += 500) {
-      const rows = await this.#db<Row>('users').whereIn('username_key', keys.slice(i, i + 500)).select<Row[]>(COLUMNS);
+      const rows = await this.db<Row>('users').whereIn('username_key', keys.slice(i, i + 500)).select<Row[]>(COLUMNS);
       for (const r of rows) found.set(r.username_key, toLocal(r));
     }
     return found;
@@ -68,19 +63,19 @@ export class DirectoryStore {
 
   /** Users that came from the directory, ordered by username key, after `afterKey` (paging). */
   async fromDirectory(afterKey: string, limit: number): Promise<LocalDirectoryUser[]> {
-    const rows = await this.#db<Row>('users').whereNotNull('directory_dn').andWhere('username_key', '>', afterKey).orderBy('username_key').limit(limit).select<Row[]>(COLUMNS);
+    const rows = await this.db<Row>('users').whereNotNull('directory_dn').andWhere('username_key', '>', afterKey).orderBy('username_key').limit(limit).select<Row[]>(COLUMNS);
     return rows.map(toLocal);
   }
 
   /** DN in the directory of a local user; undefined for users created here. */
   async dnOf(userId: string): Promise<string | undefined> {
-    const row = await this.#db('users').where({ id: userId }).first<{ directory_dn: string | null } | undefined>('directory_dn');
+    const row = await this.db('users').where({ id: userId }).first<{ directory_dn: string | null } | undefined>('directory_dn');
     return row?.directory_dn ?? undefined;
   }
 
   /** Links a local user to its directory entry, with the directory's name and mail (the status is left alone). */
   async link(userId: string, fields: { dn: string; displayName: string; email: string | null }, now: number): Promise<void> {
-    await this.#db('users').where({ id: userId }).update({
+    await this.db('users').where({ id: userId }).update({
       directory_dn: fields.dn,
       display_name: fields.displayName,
       email: fields.email,
@@ -92,7 +87,7 @@ export class DirectoryStore {
 
   /** Disables a user gone from the directory, marked as done by the sync, and ends its sessions and tokens (one transaction). */
   async disableGone(userId: string, now: number): Promise<void> {
-    await this.#db.transaction(async (trx) => {
+    await this.db.transaction(async (trx) => {
       await trx('users').where({ id: userId, status: 'enabled' }).update({ status: 'disabled', disabled_by: 'directory', updated_at: now });
       await revokeAccountIn(trx, userId);
     });
@@ -100,13 +95,13 @@ export class DirectoryStore {
 
   /** Enables a user back in the directory, only when the sync disabled it (an administrator's disable holds); true when it did. */
   async enableReturned(userId: string, now: number): Promise<boolean> {
-    return (await this.#db('users').where({ id: userId, status: 'disabled', disabled_by: 'directory' }).update({ status: 'enabled', disabled_by: null, updated_at: now })) > 0;
+    return (await this.db('users').where({ id: userId, status: 'disabled', disabled_by: 'directory' }).update({ status: 'enabled', disabled_by: null, updated_at: now })) > 0;
   }
 
   async methodsOf(userIds: string[]): Promise<Map<string, LocalMethod[]>> {
     const found = new Map<string, LocalMethod[]>();
     for (let i = 0; i < userIds.length; i += 500) {
-      const rows = await this.#db('sspr_methods')
+      const rows = await this.db('sspr_methods')
         .whereIn('user_id', userIds.slice(i, i + 500))
         .whereIn('kind', ['mobile_phone', 'office_phone'])
         .select<{ user_id: string; kind: string; value: string; set_by: string | null }[]>('user_id', 'kind', 'value', 'set_by');
@@ -117,7 +112,7 @@ export class DirectoryStore {
 
   /** A number the directory holds for the user, marked as set by it. */
   async putDirectoryMethod(userId: string, kind: DirectoryMethodKind, value: string, now: number): Promise<void> {
-    await this.#db('sspr_methods')
+    await this.db('sspr_methods')
       .insert({ id: randomUUID(), user_id: userId, kind, slot: '', value, verified_at: now, created_at: now, updated_at: now, set_by: 'directory' })
       .onConflict(['user_id', 'kind', 'slot'])
       .merge({ value, verified_at: now, updated_at: now, set_by: 'directory' });
@@ -125,12 +120,12 @@ export class DirectoryStore {
 
   /** Removes a number only when the directory set it (one the user registered stays). */
   async deleteDirectoryMethod(userId: string, kind: DirectoryMethodKind): Promise<void> {
-    await this.#db('sspr_methods').where({ user_id: userId, kind, slot: '', set_by: 'directory' }).delete();
+    await this.db('sspr_methods').where({ user_id: userId, kind, slot: '', set_by: 'directory' }).delete();
   }
 
   /** True when the directory set this method of the user. */
   async isDirectoryMethod(userId: string, kind: string): Promise<boolean> {
-    const row = await this.#db('sspr_methods').where({ user_id: userId, kind, slot: '' }).first<{ set_by: string | null } | undefined>('set_by');
+    const row = await this.db('sspr_methods').where({ user_id: userId, kind, slot: '' }).first<{ set_by: string | null } | undefined>('set_by');
     return row?.set_by === 'directory';
   }
 
@@ -138,7 +133,7 @@ export class DirectoryStore {
   async groupKeysOf(userIds: string[]): Promise<Map<string, { directory: string[]; local: string[] }>> {
     const found = new Map<string, { directory: string[]; local: string[] }>();
     for (let i = 0; i < userIds.length; i += 500) {
-      const rows = await this.#db('user_groups')
+      const rows = await this.db('user_groups')
         .join('groups', 'groups.id', 'user_groups.group_id')
         .whereIn('user_groups.user_id', userIds.slice(i, i + 500))
         .select<{ user_id: string; name_key: string; set_by: string | null }[]>('user_groups.user_id', 'groups.name_key', 'user_groups.set_by');
@@ -156,7 +151,7 @@ export class DirectoryStore {
    * (`users add-group`) stay; a group both give stays the administrator's (it outlives the directory's).
    */
   async setGroups(userId: string, groups: { name: string; key: string }[], now: number): Promise<void> {
-    await this.#db.transaction(async (trx) => {
+    await this.db.transaction(async (trx) => {
       if (groups.length) {
         await trx('groups').insert(groups.map((g) => ({ name: g.name, name_key: g.key, created_at: now }))).onConflict('name_key').ignore();
       }

@@ -1,5 +1,5 @@
 /** Signing keys and cookie keys, shared by every instance through the database. */
-import type { Knex } from 'knex';
+import { Repository } from './repository.ts';
 
 export type KeyKind = 'signing' | 'cookie' | 'secrets';
 
@@ -19,15 +19,10 @@ interface KeyRow {
   retire_at: string | number | null;
 }
 
-export class KeyStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class KeyStore extends Repository {
   /** Inserts a key unless one with the same id exists; returns whether it was inserted. */
   async insertIfAbsent(key: StoredKey): Promise<boolean> {
-    const rows = await this.#db('keystore')
+    const rows = await this.db('keystore')
       .insert({ id: key.id, kind: key.kind, material: key.material, created_at: key.createdAt, retire_at: key.retireAt })
       .onConflict('id')
       .ignore()
@@ -37,7 +32,7 @@ export class KeyStore {
 
   /** Keys of a kind still in force, newest first. */
   async active(kind: KeyKind, now: number): Promise<StoredKey[]> {
-    const rows = await this.#db<KeyRow>('keystore')
+    const rows = await this.db<KeyRow>('keystore')
       .where({ kind })
       .andWhere((q) => q.whereNull('retire_at').orWhere('retire_at', '>', now))
       .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
@@ -52,7 +47,7 @@ export class KeyStore {
 
   /** Adds a new key and schedules every older unretired key of the kind to retire at `retireAt`, atomically. */
   async rotate(key: StoredKey, retireAt: number): Promise<number> {
-    return this.#db.transaction(async (trx) => {
+    return this.db.transaction(async (trx) => {
       const retired = await trx('keystore').where({ kind: key.kind }).whereNull('retire_at').update({ retire_at: retireAt });
       await trx('keystore').insert({ id: key.id, kind: key.kind, material: key.material, created_at: key.createdAt, retire_at: null });
       return retired;
@@ -60,6 +55,6 @@ export class KeyStore {
   }
 
   async purgeRetired(now: number): Promise<number> {
-    return this.#db('keystore').whereNotNull('retire_at').andWhere('retire_at', '<=', now).delete();
+    return this.db('keystore').whereNotNull('retire_at').andWhere('retire_at', '<=', now).delete();
   }
 }

@@ -1,5 +1,5 @@
 /** Remembered devices of multi-factor sign-in. Only a hash of the cookie's token is stored. */
-import type { Knex } from 'knex';
+import { Repository, type Row } from './repository.ts';
 
 export interface MfaDevice {
   userId: string;
@@ -7,32 +7,25 @@ export interface MfaDevice {
   expiresAt: number;
 }
 
-type Row = Record<string, unknown>;
-
-export class MfaDeviceStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class MfaDeviceStore extends Repository {
   async create(idHash: string, userId: string, now: number, expiresAt: number): Promise<void> {
-    await this.#db('mfa_devices').insert({ id_hash: idHash, user_id: userId, created_at: now, expires_at: expiresAt });
+    await this.db('mfa_devices').insert({ id_hash: idHash, user_id: userId, created_at: now, expires_at: expiresAt });
   }
 
   /** The record, expired or not (the caller tells the two apart for the audit). */
   async find(idHash: string): Promise<MfaDevice | undefined> {
-    const row = await this.#db<Row>('mfa_devices').where({ id_hash: idHash }).first();
+    const row = await this.db<Row>('mfa_devices').where({ id_hash: idHash }).first();
     return row ? { userId: String(row.user_id), createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) } : undefined;
   }
 
   async used(idHash: string, now: number): Promise<void> {
-    await this.#db('mfa_devices').where({ id_hash: idHash }).update({ last_used_at: now });
+    await this.db('mfa_devices').where({ id_hash: idHash }).update({ last_used_at: now });
   }
 
 
 
 
   async purgeExpired(now: number): Promise<number> {
-    return this.#db('mfa_devices').where('expires_at', '<=', now).delete();
+    return this.db('mfa_devices').where('expires_at', '<=', now).delete();
   }
 }

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { rowsOf } from './raw.ts';
+import { Repository } from './repository.ts';
 
 /** Marks an id that is already the stored hash (see above). Real ids never hold a ':'. */
 const HASHED = 'sha256:';
@@ -63,16 +64,11 @@ const FIND_BY = {
 const DESTROY = 'delete from oidc_payloads where model = ? and id = ?';
 const CONSUME = 'update oidc_payloads set consumed_at = ? where model = ? and id = ? and consumed_at is null returning id';
 
-export class OidcPayloadStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class OidcPayloadStore extends Repository {
   async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: number | null): Promise<void> {
     const str = (v: unknown) => (typeof v === 'string' ? v : null);
     const grantId = str(payload.grantId);
-    await this.#db.raw(UPSERT, [
+    await this.db.raw(UPSERT, [
       model,
       writeKey(id),
       JSON.stringify(storable(payload)),
@@ -86,7 +82,7 @@ export class OidcPayloadStore {
 
   /** The row found, its payload with `jti` set back: the id looked up, or (by uid, user code) the marked hash. */
   async #findBy(column: keyof typeof FIND_BY, model: string, value: string, now: number, jti?: string): Promise<StoredPayload | undefined> {
-    const row = rowsOf<PayloadRow>(await this.#db.raw(FIND_BY[column], [model, value, now]))[0];
+    const row = rowsOf<PayloadRow>(await this.db.raw(FIND_BY[column], [model, value, now]))[0];
     if (!row) return undefined;
     const payload = { ...(JSON.parse(row.payload) as Record<string, unknown>), jti: jti ?? HASHED + row.id };
     return { payload, consumedAt: row.consumed_at === null ? null : Number(row.consumed_at) };
@@ -106,35 +102,35 @@ export class OidcPayloadStore {
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    await this.#db.raw(DESTROY, [model, writeKey(id)]);
+    await this.db.raw(DESTROY, [model, writeKey(id)]);
   }
 
   /** Marks an artefact consumed; true only for the one caller that did it first. */
   async consume(model: string, id: string, now: number): Promise<boolean> {
-    return rowsOf(await this.#db.raw(CONSUME, [now, model, writeKey(id)])).length > 0;
+    return rowsOf(await this.db.raw(CONSUME, [now, model, writeKey(id)])).length > 0;
   }
 
   /** Deletes every artefact of a grant, whatever its model. */
   async revokeByGrantId(grantId: string): Promise<number> {
-    return this.#db('oidc_payloads').where({ grant_id: hashOidcId(grantId) }).delete();
+    return this.db('oidc_payloads').where({ grant_id: hashOidcId(grantId) }).delete();
   }
 
   /** Deletes every session, grant and token of an account, and everything issued from its grants. */
   async revokeAccount(accountId: string): Promise<number> {
-    return this.#db.transaction((trx) => revokeAccountIn(trx, accountId));
+    return this.db.transaction((trx) => revokeAccountIn(trx, accountId));
   }
 
   /** signOutEverywhereIn in a transaction of its own: what disabling an account ends. */
   async signOutEverywhere(accountId: string): Promise<void> {
-    await this.#db.transaction((trx) => signOutEverywhereIn(trx, accountId));
+    await this.db.transaction((trx) => signOutEverywhereIn(trx, accountId));
   }
 
   /** Deletes expired rows in batches; returns how many went. */
   async purgeExpired(now: number, batch = 1000): Promise<number> {
     let total = 0;
     for (;;) {
-      const ids = this.#db('oidc_payloads').where('expires_at', '<=', now).limit(batch).select('model', 'id');
-      const deleted = await this.#db('oidc_payloads').whereIn(['model', 'id'], ids).delete();
+      const ids = this.db('oidc_payloads').where('expires_at', '<=', now).limit(batch).select('model', 'id');
+      const deleted = await this.db('oidc_payloads').whereIn(['model', 'id'], ids).delete();
       total += deleted;
       if (deleted < batch) return total;
     }

@@ -1,6 +1,6 @@
 /** Messages kept in the database when no mail server or phone gateway is configured. */
-import type { Knex } from 'knex';
 import type { ChannelName } from '../delivery/channel.ts';
+import { Repository, type Row } from './repository.ts';
 
 export interface OutboxMessage {
   id: number;
@@ -12,16 +12,9 @@ export interface OutboxMessage {
   createdAt: number;
 }
 
-type Row = Record<string, unknown>;
-
-export class OutboxStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class OutboxStore extends Repository {
   async add(message: Omit<OutboxMessage, 'id'>): Promise<void> {
-    await this.#db('outbox').insert({
+    await this.db('outbox').insert({
       channel: message.channel,
       recipient: message.recipient,
       subject: message.subject,
@@ -33,7 +26,7 @@ export class OutboxStore {
 
   /** Newest first, for a user id or a recipient address. */
   async latest(filter: { userId?: string; recipient?: string }, limit = 10): Promise<OutboxMessage[]> {
-    const q = this.#db<Row>('outbox').orderBy('id', 'desc').limit(limit);
+    const q = this.db<Row>('outbox').orderBy('id', 'desc').limit(limit);
     if (filter.userId) q.where({ user_id: filter.userId });
     if (filter.recipient) q.where({ recipient: filter.recipient });
     const rows = await q;
@@ -49,6 +42,6 @@ export class OutboxStore {
   }
 
   async purgeOlderThan(before: number): Promise<number> {
-    return this.#db('outbox').where('created_at', '<', before).delete();
+    return this.db('outbox').where('created_at', '<', before).delete();
   }
 }

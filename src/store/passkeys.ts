@@ -1,7 +1,5 @@
 /** Passkeys: WebAuthn challenges, and the lookups of a credential by its id across accounts. */
-import type { Knex } from 'knex';
-
-type Row = Record<string, unknown>;
+import { Repository, type Row } from './repository.ts';
 
 /** Why a challenge can't be used: never issued (or purged), issued for another flow, used, expired. */
 export type ChallengeRefusal = 'unknown' | 'other_flow' | 'used' | 'expired';
@@ -15,14 +13,9 @@ export interface StoredPasskey {
   value: string;
 }
 
-export class PasskeyStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class PasskeyStore extends Repository {
   async issue(challenge: string, binding: string, userId: string | null, now: number, expiresAt: number): Promise<void> {
-    await this.#db('webauthn_challenges').insert({ challenge, binding, user_id: userId, created_at: now, expires_at: expiresAt, consumed_at: null });
+    await this.db('webauthn_challenges').insert({ challenge, binding, user_id: userId, created_at: now, expires_at: expiresAt, consumed_at: null });
   }
 
   /**
@@ -30,12 +23,12 @@ export class PasskeyStore {
    * conditional UPDATE, so two posts of the same response can't both pass). Otherwise says why.
    */
   async take(challenge: string, binding: string, now: number): Promise<{ ok: true; userId: string | null } | { ok: false; reason: ChallengeRefusal }> {
-    const changed = await this.#db('webauthn_challenges')
+    const changed = await this.db('webauthn_challenges')
       .where({ challenge, binding })
       .whereNull('consumed_at')
       .andWhere('expires_at', '>', now)
       .update({ consumed_at: now });
-    const row = await this.#db<Row>('webauthn_challenges').where({ challenge }).first();
+    const row = await this.db<Row>('webauthn_challenges').where({ challenge }).first();
     if (changed > 0) return { ok: true, userId: (row?.user_id as string | null) ?? null };
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.binding !== binding) return { ok: false, reason: 'other_flow' };
@@ -45,20 +38,20 @@ export class PasskeyStore {
 
   /** The passkey with this slot (a hash of the credential id), whoever it belongs to. */
   async find(slot: string): Promise<StoredPasskey | undefined> {
-    const row = await this.#db<Row>('sspr_methods').where({ kind: 'passkey', slot }).first();
+    const row = await this.db<Row>('sspr_methods').where({ kind: 'passkey', slot }).first();
     return row ? { id: String(row.id), userId: String(row.user_id), slot: String(row.slot), label: (row.label as string | null) ?? null, value: String(row.value) } : undefined;
   }
 
   /** Replaces a passkey's value only if it is still `previous` (a counter moves on once); true when it did. */
   async replace(id: string, previous: string, value: string, now: number): Promise<boolean> {
-    return (await this.#db('sspr_methods').where({ id, value: previous }).update({ value, updated_at: now })) > 0;
+    return (await this.db('sspr_methods').where({ id, value: previous }).update({ value, updated_at: now })) > 0;
   }
 
   async rename(userId: string, slot: string, label: string, now: number): Promise<boolean> {
-    return (await this.#db('sspr_methods').where({ user_id: userId, kind: 'passkey', slot }).update({ label, updated_at: now })) > 0;
+    return (await this.db('sspr_methods').where({ user_id: userId, kind: 'passkey', slot }).update({ label, updated_at: now })) > 0;
   }
 
   async purgeChallenges(now: number): Promise<number> {
-    return this.#db('webauthn_challenges').where('expires_at', '<=', now).delete();
+    return this.db('webauthn_challenges').where('expires_at', '<=', now).delete();
   }
 }

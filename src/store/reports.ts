@@ -2,10 +2,10 @@
  * Read-only queries behind the administrator reports (`oidc-sspr audit`, `oidc-sspr report …`).
  * Nothing secret is selected: no method values, answer hashes or password hashes.
  */
-import type { Knex } from 'knex';
 import type { AuditEvent } from './audit.ts';
 import type { StoredMethodKind } from './sspr.ts';
 import type { UserStatus } from './users.ts';
+import { Repository, type Row } from './repository.ts';
 
 /** An audit event with the username of its user (null when there is none, or it was deleted). */
 export interface AuditLine {
@@ -64,7 +64,6 @@ export const RESET_EVENT_TYPES = [
   'sspr.contact_admin',
 ] as const;
 
-type Row = Record<string, unknown>;
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const nn = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -78,15 +77,10 @@ function parseDetails(value: unknown): AuditEvent['details'] | null {
   }
 }
 
-export class ReportStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class ReportStore extends Repository {
   /** The newest matching audit events (at most `limit`), returned oldest first. */
   async auditEvents(query: AuditQuery): Promise<AuditLine[]> {
-    const q = this.#db<Row>('audit_events as e')
+    const q = this.db<Row>('audit_events as e')
       .leftJoin('users as u', 'u.id', 'e.user_id')
       .select('e.id', 'e.at', 'e.type', 'e.outcome', 'e.user_id', 'u.username', 'e.client_id', 'e.ip', 'e.flow_id', 'e.details')
       .orderBy([
@@ -115,7 +109,7 @@ export class ReportStore {
 
   /** Whether any audit event names this user id (also after the user was deleted). */
   async hasAuditEventsFor(userId: string): Promise<boolean> {
-    return (await this.#db('audit_events').where({ user_id: userId }).first('id')) !== undefined;
+    return (await this.db('audit_events').where({ user_id: userId }).first('id')) !== undefined;
   }
 
   /** Every user with groups, methods (kind and dates only), answered question ids and confirmation, by username. */
@@ -132,17 +126,17 @@ export class ReportStore {
   async *registrationFactsPages(pageSize = 2000): AsyncGenerator<RegistrationFacts[]> {
     let after: string | undefined;
     for (;;) {
-      const query = this.#db<Row>('users').select('id', 'username', 'username_key', 'status').orderBy('username_key').limit(pageSize);
+      const query = this.db<Row>('users').select('id', 'username', 'username_key', 'status').orderBy('username_key').limit(pageSize);
       if (after !== undefined) query.where('username_key', '>', after);
       const users = await query;
       if (users.length === 0) return;
       after = String(users[users.length - 1]!.username_key);
       const ids = users.map((u) => String(u.id));
       const [groups, methods, answers, states] = await Promise.all([
-        this.#db<Row>('user_groups').join('groups', 'groups.id', 'user_groups.group_id').whereIn('user_groups.user_id', ids).select('user_groups.user_id', 'groups.name').orderBy('groups.name_key'),
-        this.#db<Row>('sspr_methods').whereIn('user_id', ids).select('user_id', 'kind', 'verified_at', 'created_at').orderBy('kind'),
-        this.#db<Row>('sspr_security_answers').whereIn('user_id', ids).select('user_id', 'question_id', 'created_at').orderBy('question_id'),
-        this.#db<Row>('sspr_state').whereIn('user_id', ids).select('user_id', 'confirmed_at', 'skips'),
+        this.db<Row>('user_groups').join('groups', 'groups.id', 'user_groups.group_id').whereIn('user_groups.user_id', ids).select('user_groups.user_id', 'groups.name').orderBy('groups.name_key'),
+        this.db<Row>('sspr_methods').whereIn('user_id', ids).select('user_id', 'kind', 'verified_at', 'created_at').orderBy('kind'),
+        this.db<Row>('sspr_security_answers').whereIn('user_id', ids).select('user_id', 'question_id', 'created_at').orderBy('question_id'),
+        this.db<Row>('sspr_state').whereIn('user_id', ids).select('user_id', 'confirmed_at', 'skips'),
       ]);
       const byId = new Map<string, RegistrationFacts>();
       for (const u of users) {
@@ -176,10 +170,10 @@ export class ReportStore {
 
   /** Reset-related events since `since`, counted by type, outcome, details.reason and details.method. */
   async resetCounts(since: number): Promise<ResetCount[]> {
-    const pg = this.#db.client.config.client === 'pg';
+    const pg = this.db.client.config.client === 'pg';
     const field = (name: 'reason' | 'method') => (pg ? `(details::json ->> '${name}')` : `json_extract(details, '$.${name}')`);
-    const rows = await this.#db<Row>('audit_events')
-      .select('type', 'outcome', this.#db.raw(`${field('reason')} as reason`), this.#db.raw(`${field('method')} as method`))
+    const rows = await this.db<Row>('audit_events')
+      .select('type', 'outcome', this.db.raw(`${field('reason')} as reason`), this.db.raw(`${field('method')} as method`))
       .count({ count: '*' })
       .where('at', '>=', since)
       .whereIn('type', [...RESET_EVENT_TYPES])

@@ -1,6 +1,7 @@
 /** Password reset flows and the changes a finished reset makes, each in one transaction. */
 import type { Knex } from 'knex';
 import { signOutEverywhereIn } from './oidc-payloads.ts';
+import { Repository, type Row } from './repository.ts';
 
 export interface ResetFlowRow {
   userId: string | null;
@@ -11,16 +12,9 @@ export interface ResetFlowRow {
   expiresAt: number;
 }
 
-type Row = Record<string, unknown>;
-
-export class ResetStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class ResetStore extends Repository {
   async create(idHash: string, flow: Omit<ResetFlowRow, 'version'>): Promise<void> {
-    await this.#db('reset_flows').insert({
+    await this.db('reset_flows').insert({
       id_hash: idHash,
       user_id: flow.userId,
       state: flow.state,
@@ -33,7 +27,7 @@ export class ResetStore {
   }
 
   async find(idHash: string, now: number): Promise<ResetFlowRow | undefined> {
-    const row = await this.#db<Row>('reset_flows').where({ id_hash: idHash }).andWhere('expires_at', '>', now).first();
+    const row = await this.db<Row>('reset_flows').where({ id_hash: idHash }).andWhere('expires_at', '>', now).first();
     if (!row) return undefined;
     return {
       userId: (row.user_id as string | null) ?? null,
@@ -47,7 +41,7 @@ export class ResetStore {
 
   /** Moves a flow on, only from the version it was read at: of two concurrent moves one wins. */
   async transition(idHash: string, fromVersion: number, state: string, data: Record<string, unknown>, now: number, trx?: Knex.Transaction): Promise<boolean> {
-    const changed = await (trx ?? this.#db)('reset_flows')
+    const changed = await (trx ?? this.db)('reset_flows')
       .where({ id_hash: idHash, version: fromVersion })
       .update({ state, data: JSON.stringify(data), version: fromVersion + 1, updated_at: now });
     return changed > 0;
@@ -64,7 +58,7 @@ export class ResetStore {
    * Otherwise (an unlock) only the lockout ends.
    */
   async finish(idHash: string, fromVersion: number, userId: string, passwordHash: string | null, data: Record<string, unknown>, now: number, passwordChanged = passwordHash !== null): Promise<boolean> {
-    return this.#db.transaction(async (trx) => {
+    return this.db.transaction(async (trx) => {
       if (!(await this.transition(idHash, fromVersion, 'done', data, now, trx))) return false;
       const user: Record<string, unknown> = { failed_signins: 0, locked_until: null, updated_at: now };
       if (passwordChanged) {
@@ -78,13 +72,13 @@ export class ResetStore {
   }
 
   async purgeExpired(now: number): Promise<number> {
-    return this.#db('reset_flows').where('expires_at', '<=', now).delete();
+    return this.db('reset_flows').where('expires_at', '<=', now).delete();
   }
 
   /** Email addresses of enabled members of any of the groups (by lower-cased name), at most `limit`. */
   async memberEmails(groupKeys: string[], limit: number, exceptUserId?: string): Promise<string[]> {
     if (!groupKeys.length) return [];
-    const q = this.#db('users')
+    const q = this.db('users')
       .join('user_groups', 'user_groups.user_id', 'users.id')
       .join('groups', 'groups.id', 'user_groups.group_id')
       .whereIn('groups.name_key', groupKeys)
@@ -99,7 +93,7 @@ export class ResetStore {
 
   /** Records the authenticator time step just accepted; false when it (or a later one) was used already. */
   async useTotpStep(userId: string, step: number): Promise<boolean> {
-    const changed = await this.#db('sspr_methods')
+    const changed = await this.db('sspr_methods')
       .where({ user_id: userId, kind: 'authenticator_app' })
       .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', step))
       .update({ last_used_step: step });

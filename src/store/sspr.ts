@@ -1,6 +1,6 @@
 /** SSPR data: registered methods, security answers, registration state, one-time challenges. */
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
+import { Repository, type Row } from './repository.ts';
 
 export type StoredMethodKind = 'email' | 'mobile_phone' | 'office_phone' | 'authenticator_app' | 'passkey';
 
@@ -42,7 +42,6 @@ export interface Challenge {
   createdAt: number;
 }
 
-type Row = Record<string, unknown>;
 const n = (v: unknown): number => Number(v);
 const nn = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -63,14 +62,9 @@ function toChallenge(r: Row): Challenge {
   };
 }
 
-export class SsprStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class SsprStore extends Repository {
   async methods(userId: string): Promise<StoredMethod[]> {
-    const rows = await this.#db<Row>('sspr_methods').where({ user_id: userId }).orderBy([{ column: 'kind' }, { column: 'created_at' }, { column: 'slot' }]);
+    const rows = await this.db<Row>('sspr_methods').where({ user_id: userId }).orderBy([{ column: 'kind' }, { column: 'created_at' }, { column: 'slot' }]);
     return rows.map((r) => ({
       id: String(r.id),
       kind: r.kind as StoredMethodKind,
@@ -89,7 +83,7 @@ export class SsprStore {
    * directory set.
    */
   async putMethod(userId: string, kind: StoredMethodKind, value: string, now: number, options: { slot?: string; label?: string } = {}): Promise<string | undefined> {
-    const db = this.#db;
+    const db = this.db;
     const slot = options.slot ?? '';
     const label = options.label ?? null;
     const previous = await db<Row>('sspr_methods').where({ user_id: userId, kind, slot }).first('value');
@@ -102,17 +96,17 @@ export class SsprStore {
 
   /** Removes the user's credentials of a kind: all of them, or the one in `slot`. */
   async deleteMethod(userId: string, kind: StoredMethodKind, slot?: string): Promise<boolean> {
-    return (await this.#db('sspr_methods').where({ user_id: userId, kind, ...(slot === undefined ? {} : { slot }) }).delete()) > 0;
+    return (await this.db('sspr_methods').where({ user_id: userId, kind, ...(slot === undefined ? {} : { slot }) }).delete()) > 0;
   }
 
   async answers(userId: string): Promise<StoredAnswer[]> {
-    const rows = await this.#db<Row>('sspr_security_answers').where({ user_id: userId }).orderBy('question_id');
+    const rows = await this.db<Row>('sspr_security_answers').where({ user_id: userId }).orderBy('question_id');
     return rows.map((r) => ({ questionId: String(r.question_id), answerHash: String(r.answer_hash), createdAt: n(r.created_at) }));
   }
 
   /** Replaces all of a user's answers at once: never a half-registered set. */
   async replaceAnswers(userId: string, answers: { questionId: string; answerHash: string }[], now: number): Promise<void> {
-    await this.#db.transaction(async (trx) => {
+    await this.db.transaction(async (trx) => {
       await trx('sspr_security_answers').where({ user_id: userId }).delete();
       if (answers.length) {
         await trx('sspr_security_answers').insert(
@@ -123,17 +117,17 @@ export class SsprStore {
   }
 
   async deleteAnswers(userId: string): Promise<boolean> {
-    return (await this.#db('sspr_security_answers').where({ user_id: userId }).delete()) > 0;
+    return (await this.db('sspr_security_answers').where({ user_id: userId }).delete()) > 0;
   }
 
   async state(userId: string): Promise<RegistrationState> {
-    const row = await this.#db<Row>('sspr_state').where({ user_id: userId }).first();
+    const row = await this.db<Row>('sspr_state').where({ user_id: userId }).first();
     return row ? { confirmedAt: nn(row.confirmed_at), skips: n(row.skips) } : { confirmedAt: null, skips: 0 };
   }
 
   /** Records that the user registered or reconfirmed their methods now. */
   async recordConfirmation(userId: string, now: number): Promise<void> {
-    await this.#db('sspr_state')
+    await this.db('sspr_state')
       .insert({ user_id: userId, confirmed_at: now, skips: 0, updated_at: now })
       .onConflict('user_id')
       .merge({ confirmed_at: now, skips: 0, updated_at: now });
@@ -145,8 +139,8 @@ export class SsprStore {
    * one conditional UPDATE decides, so of concurrent page loads in one flow only one gets true.
    */
   async registrationStarted(userId: string, flowId: string | null, now: number): Promise<boolean> {
-    await this.#db('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
-    const q = this.#db('sspr_state').where({ user_id: userId });
+    await this.db('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
+    const q = this.db('sspr_state').where({ user_id: userId });
     if (flowId !== null) q.andWhere((w) => w.whereNull('registration_flow').orWhereNot('registration_flow', flowId));
     return (await q.update({ registration_started_at: now, registration_flow: flowId, updated_at: now })) > 0;
   }
@@ -156,10 +150,10 @@ export class SsprStore {
    * undefined when refused. One conditional UPDATE, so parallel skips can never exceed the limit.
    */
   async addSkip(userId: string, now: number, maxSkips: number | null): Promise<number | undefined> {
-    await this.#db('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
-    const q = this.#db('sspr_state').where({ user_id: userId });
+    await this.db('sspr_state').insert({ user_id: userId, confirmed_at: null, skips: 0, updated_at: now }).onConflict('user_id').ignore();
+    const q = this.db('sspr_state').where({ user_id: userId });
     if (maxSkips !== null) q.andWhere('skips', '<', maxSkips);
-    const rows = await q.update({ skips: this.#db.raw('skips + 1'), updated_at: now }).returning<{ skips: string | number }[]>('skips');
+    const rows = await q.update({ skips: this.db.raw('skips + 1'), updated_at: now }).returning<{ skips: string | number }[]>('skips');
     const first = rows[0];
     return first === undefined ? undefined : n(first.skips);
   }
@@ -167,7 +161,7 @@ export class SsprStore {
   // One-time challenges
 
   async createChallenge(c: Omit<Challenge, 'attempts' | 'consumedAt'>): Promise<void> {
-    await this.#db('sspr_challenges').insert({
+    await this.db('sspr_challenges').insert({
       id: c.id,
       user_id: c.userId,
       purpose: c.purpose,
@@ -184,13 +178,13 @@ export class SsprStore {
   }
 
   async challenge(id: string): Promise<Challenge | undefined> {
-    const row = await this.#db<Row>('sspr_challenges').where({ id }).first();
+    const row = await this.db<Row>('sspr_challenges').where({ id }).first();
     return row ? toChallenge(row) : undefined;
   }
 
   /** The newest unconsumed, unexpired challenge of a user for a purpose. */
   async latestChallenge(userId: string, purpose: string, now: number): Promise<Challenge | undefined> {
-    const row = await this.#db<Row>('sspr_challenges')
+    const row = await this.db<Row>('sspr_challenges')
       .where({ user_id: userId, purpose })
       .whereNull('consumed_at')
       .andWhere('expires_at', '>', now)
@@ -201,7 +195,7 @@ export class SsprStore {
 
   /** Challenges of a user and purpose created since `since` (for send limits). */
   async sendsSince(userId: string, purpose: string, targetKey: string, since: number): Promise<number> {
-    const row = await this.#db('sspr_challenges')
+    const row = await this.db('sspr_challenges')
       .where({ user_id: userId, purpose, target_key: targetKey })
       .andWhere('created_at', '>', since)
       .sum<{ total: string | number | null }[]>({ total: 'sends' });
@@ -210,14 +204,14 @@ export class SsprStore {
 
   /** Counts a wrong try atomically; returns the attempts now recorded. */
   async addAttempt(id: string): Promise<number> {
-    await this.#db('sspr_challenges').where({ id }).increment('attempts', 1);
-    const row = await this.#db<Row>('sspr_challenges').where({ id }).first('attempts');
+    await this.db('sspr_challenges').where({ id }).increment('attempts', 1);
+    const row = await this.db<Row>('sspr_challenges').where({ id }).first('attempts');
     return row ? n(row.attempts) : Number.POSITIVE_INFINITY;
   }
 
   /** Marks a challenge used; true only for the single caller that did it. */
   async consumeChallenge(id: string, now: number, maxAttempts: number): Promise<boolean> {
-    const changed = await this.#db('sspr_challenges')
+    const changed = await this.db('sspr_challenges')
       .where({ id })
       .whereNull('consumed_at')
       .andWhere('attempts', '<', maxAttempts)
@@ -228,7 +222,7 @@ export class SsprStore {
 
   /** Voids every open challenge of a user for a purpose (a new code replaces the old ones). */
   async voidChallenges(userId: string, purpose: string, now: number): Promise<void> {
-    await this.#db('sspr_challenges').where({ user_id: userId, purpose }).whereNull('consumed_at').update({ consumed_at: now });
+    await this.db('sspr_challenges').where({ user_id: userId, purpose }).whereNull('consumed_at').update({ consumed_at: now });
   }
 
   /**
@@ -236,7 +230,7 @@ export class SsprStore {
    * tell why a code no longer works. Among challenges created in the same millisecond the open one wins.
    */
   async newestChallenge(userId: string, purpose: string): Promise<Challenge | undefined> {
-    const row = await this.#db<Row>('sspr_challenges')
+    const row = await this.db<Row>('sspr_challenges')
       .where({ user_id: userId, purpose })
       .orderBy('created_at', 'desc')
       .orderByRaw('case when consumed_at is null then 0 else 1 end')
@@ -246,7 +240,7 @@ export class SsprStore {
 
   /** When a code last went to this address for this user and purpose (null: never). */
   async lastSentAt(userId: string, purpose: string, targetKey: string): Promise<number | null> {
-    const row = await this.#db('sspr_challenges')
+    const row = await this.db('sspr_challenges')
       .where({ user_id: userId, purpose, target_key: targetKey })
       .max<{ last: string | number | null }[]>({ last: 'last_sent_at' });
     return nn(row[0]?.last);
@@ -254,7 +248,7 @@ export class SsprStore {
 
   /** Voids the user's open challenges for the purpose and creates the new one, in one transaction. */
   async replaceChallenge(c: Omit<Challenge, 'attempts' | 'consumedAt'>): Promise<void> {
-    await this.#db.transaction(async (trx) => {
+    await this.db.transaction(async (trx) => {
       await trx('sspr_challenges').where({ user_id: c.userId, purpose: c.purpose }).whereNull('consumed_at').update({ consumed_at: c.createdAt });
       await new SsprStore(trx).createChallenge(c);
     });
@@ -266,12 +260,12 @@ export class SsprStore {
    * undefined when no try is left. Concurrent guesses can therefore never exceed `maxAttempts`.
    */
   async claimAttempt(id: string, now: number, maxAttempts: number): Promise<number | undefined> {
-    const rows = await this.#db('sspr_challenges')
+    const rows = await this.db('sspr_challenges')
       .where({ id })
       .whereNull('consumed_at')
       .andWhere('attempts', '<', maxAttempts)
       .andWhere('expires_at', '>', now)
-      .update({ attempts: this.#db.raw('attempts + 1') })
+      .update({ attempts: this.db.raw('attempts + 1') })
       .returning<{ attempts: string | number }[]>('attempts');
     const first = rows[0];
     return first === undefined ? undefined : n(first.attempts);
@@ -283,12 +277,12 @@ export class SsprStore {
    * True only for the single caller that did it.
    */
   async useChallenge(id: string, now: number, onlyWithoutCode = false): Promise<boolean> {
-    const q = this.#db('sspr_challenges').where({ id }).whereNull('consumed_at').andWhere('expires_at', '>', now);
+    const q = this.db('sspr_challenges').where({ id }).whereNull('consumed_at').andWhere('expires_at', '>', now);
     if (onlyWithoutCode) q.whereNull('code_hash');
     return (await q.update({ consumed_at: now })) > 0;
   }
 
   async purgeChallenges(now: number): Promise<number> {
-    return this.#db('sspr_challenges').where('expires_at', '<=', now).delete();
+    return this.db('sspr_challenges').where('expires_at', '<=', now).delete();
   }
 }

@@ -8,7 +8,7 @@
  * from any number of instances each see a distinct count.
  */
 import { createHash } from 'node:crypto';
-import type { Knex } from 'knex';
+import { Repository } from './repository.ts';
 
 const TABLE = 'throttle_counters';
 /** Keys longer than this are stored as their SHA-256 (the column holds 255 characters). */
@@ -42,18 +42,13 @@ export function storedKey(key: string): string {
   return HASHED + createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-export class ThrottleStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class ThrottleStore extends Repository {
   /**
    * Counts one event: a window that ended (or none) starts again at 1 and ends at `windowEnd`,
    * otherwise the count grows by one. Returns the counter as this statement left it.
    */
   async count(key: string, now: number, windowEnd: number): Promise<CounterState> {
-    const db = this.#db;
+    const db = this.db;
     // Every column on the right-hand side refers to the row as it was before this statement.
     const expired = `(${TABLE}.window_expires_at IS NULL OR ${TABLE}.window_expires_at <= ?)`;
     const newWindow = `CASE WHEN ${expired} THEN excluded.window_expires_at ELSE ${TABLE}.window_expires_at END`;
@@ -79,7 +74,7 @@ export class ThrottleStore {
    * lasts: an event of an earlier window is never subtracted from a later one.
    */
   async uncount(key: string, windowExpiresAt: number): Promise<void> {
-    await this.#db(TABLE)
+    await this.db(TABLE)
       .where({ key: storedKey(key), window_expires_at: windowExpiresAt })
       .andWhere('points', '>', 0)
       .decrement('points', 1);
@@ -87,7 +82,7 @@ export class ThrottleStore {
 
   /** The count of the window in force at `now` (0 when it ended or there is none). */
   async points(key: string, now: number): Promise<number> {
-    const row = (await this.#db(TABLE).where({ key: storedKey(key) }).first('points', 'window_expires_at')) as
+    const row = (await this.db(TABLE).where({ key: storedKey(key) }).first('points', 'window_expires_at')) as
       | Pick<CounterRow, 'points' | 'window_expires_at'>
       | undefined;
     if (!row) return 0;
@@ -97,12 +92,12 @@ export class ThrottleStore {
 
   /** Forgets a key: its counter and any block on it. */
   async delete(key: string): Promise<void> {
-    await this.#db(TABLE).where({ key: storedKey(key) }).delete();
+    await this.db(TABLE).where({ key: storedKey(key) }).delete();
   }
 
   /** Blocks a key until `until`, unless it is already blocked for longer; the counter is kept. */
   async block(key: string, until: number): Promise<void> {
-    const db = this.#db;
+    const db = this.db;
     await db(TABLE)
       .insert({ key: storedKey(key), points: 0, window_expires_at: null, blocked_until: until, expires_at: until })
       .onConflict('key')
@@ -116,12 +111,12 @@ export class ThrottleStore {
 
   /** The end of the key's block (epoch ms), or null. */
   async blockedUntil(key: string): Promise<number | null> {
-    const row = (await this.#db(TABLE).where({ key: storedKey(key) }).first('blocked_until')) as Pick<CounterRow, 'blocked_until'> | undefined;
+    const row = (await this.db(TABLE).where({ key: storedKey(key) }).first('blocked_until')) as Pick<CounterRow, 'blocked_until'> | undefined;
     return row ? num(row.blocked_until) : null;
   }
 
   /** Deletes the rows whose window and block have both ended by `now`; returns how many. */
   async purgeExpired(now: number): Promise<number> {
-    return this.#db(TABLE).where('expires_at', '<=', now).delete();
+    return this.db(TABLE).where('expires_at', '<=', now).delete();
   }
 }

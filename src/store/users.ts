@@ -1,7 +1,7 @@
 /** Users and groups: the only place their SQL lives. */
-import type { Knex } from 'knex';
 import { rowsOf } from './raw.ts';
 import { signOutEverywhereIn } from './oidc-payloads.ts';
+import { Repository } from './repository.ts';
 
 export type UserStatus = 'enabled' | 'disabled';
 export type PasswordSource = 'cloud' | 'onpremises';
@@ -104,15 +104,10 @@ function isUniqueViolation(error: unknown): boolean {
   return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT' || /UNIQUE constraint failed/.test(e.message ?? '');
 }
 
-export class UserStore {
-  readonly #db: Knex;
-  constructor(db: Knex) {
-    this.#db = db;
-  }
-
+export class UserStore extends Repository {
   /** The username of another user (another username_key) whose name has this skeleton, if any. */
   async lookalike(usernameSkeleton: string, usernameKey: string): Promise<string | undefined> {
-    const row = await this.#db('users').where({ username_skeleton: usernameSkeleton }).whereNot({ username_key: usernameKey }).first('username');
+    const row = await this.db('users').where({ username_skeleton: usernameSkeleton }).whereNot({ username_key: usernameKey }).first('username');
     return row ? (row.username as string) : undefined;
   }
 
@@ -121,7 +116,7 @@ export class UserStore {
     const lookalike = await this.lookalike(user.usernameSkeleton, user.usernameKey);
     if (lookalike) throw new ConfusableUsernameError(user.username, lookalike);
     try {
-      await this.#db('users').insert({
+      await this.db('users').insert({
         id: user.id,
         username: user.username,
         username_key: user.usernameKey,
@@ -146,17 +141,17 @@ export class UserStore {
   // Fixed SQL text (knex.raw, valid on both databases): every sign-in and token request reads a
   // user, and building the query each time cost more than running it.
   async findById(id: string): Promise<User | undefined> {
-    const row = rowsOf<UserRow>(await this.#db.raw('select * from users where id = ? limit 1', [id]))[0];
+    const row = rowsOf<UserRow>(await this.db.raw('select * from users where id = ? limit 1', [id]))[0];
     return row ? toUser(row) : undefined;
   }
 
   async findByUsernameKey(usernameKey: string): Promise<User | undefined> {
-    const row = rowsOf<UserRow>(await this.#db.raw('select * from users where username_key = ? limit 1', [usernameKey]))[0];
+    const row = rowsOf<UserRow>(await this.db.raw('select * from users where username_key = ? limit 1', [usernameKey]))[0];
     return row ? toUser(row) : undefined;
   }
 
   async list(options: { limit?: number; offset?: number } = {}): Promise<User[]> {
-    const rows = await this.#db<UserRow>('users')
+    const rows = await this.db<UserRow>('users')
       .orderBy('username_key')
       .limit(options.limit ?? 1000)
       .offset(options.offset ?? 0);
@@ -175,14 +170,14 @@ export class UserStore {
       row.disabled_by = null;
     }
     if (patch.passwordSource !== undefined) row.password_source = patch.passwordSource;
-    return (await this.#db('users').where({ id }).update(row)) > 0;
+    return (await this.db('users').where({ id }).update(row)) > 0;
   }
 
   /** Replaces the password hash. `changed` is false for a transparent rehash (same password). */
   async setPasswordHash(id: string, hash: string, now: number, changed: boolean): Promise<boolean> {
     const row: Record<string, unknown> = { password_hash: hash, updated_at: now };
     if (changed) row.password_changed_at = now;
-    return (await this.#db('users').where({ id }).update(row)) > 0;
+    return (await this.db('users').where({ id }).update(row)) > 0;
   }
 
   /**
@@ -190,7 +185,7 @@ export class UserStore {
    * session, grant and token of the account, as after a self-service reset. False for no such user.
    */
   async resetPassword(id: string, hash: string, now: number): Promise<boolean> {
-    return this.#db.transaction(async (trx) => {
+    return this.db.transaction(async (trx) => {
       if (!(await trx('users').where({ id }).update({ password_hash: hash, password_changed_at: now, updated_at: now }))) return false;
       await signOutEverywhereIn(trx, id);
       return true;
@@ -205,7 +200,7 @@ export class UserStore {
    * the attempt back with recordSignIn() (or releaseSignIn()).
    */
   async claimSignIn(id: string, now: number, threshold: number): Promise<boolean> {
-    const claimed = await this.#db('users')
+    const claimed = await this.db('users')
       .where({ id })
       .andWhere('failed_signins', '<', threshold)
       .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
@@ -222,11 +217,11 @@ export class UserStore {
     // Compare-and-set on the lockout count: the duration depends on it, and of concurrent callers
     // exactly one changes the row; the others see it locked (or no longer over) and stop.
     for (let round = 0; round < 10; round += 1) {
-      const row = await this.#db('users').where({ id }).first<{ failed_signins: number | string; lockouts: number | string; locked_until: number | string | null } | undefined>('failed_signins', 'lockouts', 'locked_until');
+      const row = await this.db('users').where({ id }).first<{ failed_signins: number | string; lockouts: number | string; locked_until: number | string | null } | undefined>('failed_signins', 'lockouts', 'locked_until');
       if (!row || Number(row.failed_signins) < threshold || (row.locked_until !== null && Number(row.locked_until) > now)) return null;
       const lockouts = Number(row.lockouts);
       const until = now + lockFor(lockouts);
-      const changed = await this.#db('users')
+      const changed = await this.db('users')
         .where({ id, lockouts })
         .andWhere('failed_signins', '>=', threshold)
         .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
@@ -241,7 +236,7 @@ export class UserStore {
    * account is not locked at `now`: false when a lock came first (the sign-in must then fail).
    */
   async recordSignIn(id: string, now: number): Promise<boolean> {
-    const changed = await this.#db('users')
+    const changed = await this.db('users')
       .where({ id })
       .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
       .update({ failed_signins: 0, lockouts: 0 });
@@ -250,20 +245,20 @@ export class UserStore {
 
   /** Takes back an attempt claimed with claimSignIn() that turned out not to be a failure. */
   async releaseSignIn(id: string): Promise<void> {
-    await this.#db('users').where({ id }).andWhere('failed_signins', '>', 0).decrement('failed_signins', 1);
+    await this.db('users').where({ id }).andWhere('failed_signins', '>', 0).decrement('failed_signins', 1);
   }
 
   /** Ends a lockout (administrator action). Returns false when the user doesn't exist. */
   async unlock(id: string, now: number): Promise<boolean> {
-    return (await this.#db('users').where({ id }).update({ locked_until: null, failed_signins: 0, updated_at: now })) > 0;
+    return (await this.db('users').where({ id }).update({ locked_until: null, failed_signins: 0, updated_at: now })) > 0;
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await this.#db('users').where({ id }).delete()) > 0;
+    return (await this.db('users').where({ id }).delete()) > 0;
   }
 
   async groupsOf(userId: string): Promise<string[]> {
-    const rows = await this.#db('user_groups')
+    const rows = await this.db('user_groups')
       .join('groups', 'groups.id', 'user_groups.group_id')
       .where('user_groups.user_id', userId)
       .orderBy('groups.name_key')
@@ -273,7 +268,7 @@ export class UserStore {
 
   /** Adds the user to a group, creating the group if needed. Returns false if already a member. */
   async addToGroup(userId: string, name: string, nameKey: string, now: number): Promise<boolean> {
-    return this.#db.transaction(async (trx) => {
+    return this.db.transaction(async (trx) => {
       await trx('groups').insert({ name, name_key: nameKey, created_at: now }).onConflict('name_key').ignore();
       const group = await trx('groups').where({ name_key: nameKey }).first<{ id: number }>('id');
       const inserted = await trx('user_groups')
@@ -286,8 +281,8 @@ export class UserStore {
   }
 
   async removeFromGroup(userId: string, nameKey: string): Promise<boolean> {
-    const group = await this.#db('groups').where({ name_key: nameKey }).first<{ id: number } | undefined>('id');
+    const group = await this.db('groups').where({ name_key: nameKey }).first<{ id: number } | undefined>('id');
     if (!group) return false;
-    return (await this.#db('user_groups').where({ user_id: userId, group_id: group.id }).delete()) > 0;
+    return (await this.db('user_groups').where({ user_id: userId, group_id: group.id }).delete()) > 0;
   }
 }

@@ -11,6 +11,7 @@ import { isMethodId, methodFacts, type MethodId } from '../../methods/ids.ts';
 import { availableMethods } from '../../sspr/policy.ts';
 import { ACR_MFA } from '../../mfa/policy.ts';
 import { MFA_PROMPT } from '../../oidc/policy.ts';
+import type { PhoneChannel } from '../../delivery/channel.ts';
 
 export interface MfaRouteDeps {
   kit: InteractionKit;
@@ -26,7 +27,7 @@ const PURPOSE = 'mfa';
 interface Shown {
   method?: string;
   sent?: boolean;
-  channel?: 'sms' | 'voice';
+  channel?: PhoneChannel;
   error?: string;
   errorVars?: Record<string, string | number>;
   status?: number;

@@ -7,6 +7,7 @@
 import { AppError } from '../../errors.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Throttle } from '../../security/throttle.ts';
+import { Service } from '../../service.ts';
 
 /** The part of the CAPTCHA (src/security/captcha.ts) a reset start needs. */
 export interface CaptchaCheck {
@@ -20,17 +21,7 @@ export interface StartRequest {
   captcha?: string;
 }
 
-export class ResetGate {
-  readonly #throttle: Throttle;
-  readonly #captcha: CaptchaCheck;
-  readonly #config: () => Config;
-
-  constructor(deps: { throttle: Throttle; captcha: CaptchaCheck; config: () => Config }) {
-    this.#throttle = deps.throttle;
-    this.#captcha = deps.captcha;
-    this.#config = deps.config;
-  }
-
+export class ResetGate extends Service<{ throttle: Throttle; captcha: CaptchaCheck; config: () => Config }> {
   /**
    * Lets a start through or throws: `reset_captcha_failed` (400) for a missing, wrong or reused
    * solution, `reset_too_many_from_network` (429) past the address's budget. The CAPTCHA comes
@@ -38,9 +29,9 @@ export class ResetGate {
    * keeps its budget while a bot hammers the form (issue 13 #8).
    */
   async admit(request: StartRequest): Promise<void> {
-    const config = this.#config();
-    if (config.sspr.captcha.enabled && !(await this.#captcha.verify(request.captcha))) throw new AppError('reset_captcha_failed');
+    const config = this.deps.config();
+    if (config.sspr.captcha.enabled && !(await this.deps.captcha.verify(request.captcha))) throw new AppError('reset_captcha_failed');
     const limit = { points: config.throttle.resetPerIp, windowSeconds: config.throttle.resetWindowSeconds };
-    if (!(await this.#throttle.hit(`reset:ip:${request.ip ?? 'unknown'}`, limit)).allowed) throw new AppError('reset_too_many_from_network');
+    if (!(await this.deps.throttle.hit(`reset:ip:${request.ip ?? 'unknown'}`, limit)).allowed) throw new AppError('reset_too_many_from_network');
   }
 }

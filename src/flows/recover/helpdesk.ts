@@ -13,6 +13,7 @@ import type { Clock } from '../../clock.ts';
 import type { Translate } from '../../i18n/index.ts';
 import type { MailDelivery } from '../../delivery/index.ts';
 import type { RefusalReason } from './state.ts';
+import { Service } from '../../service.ts';
 
 export interface HelpRequest {
   user: User;
@@ -23,28 +24,15 @@ export interface HelpRequest {
   flowId: string;
 }
 
-export class HelpdeskRequests {
-  readonly #store: Store;
-  readonly #config: () => Config;
-  readonly #clock: Clock;
-  readonly #mail: MailDelivery;
-  readonly #log: Logger;
+export class HelpdeskRequests extends Service<{ store: Store; config: () => Config; clock: Clock; mail: MailDelivery; log: Logger }> {
   readonly #pending = new Set<Promise<void>>();
-
-  constructor(deps: { store: Store; config: () => Config; clock: Clock; mail: MailDelivery; log: Logger }) {
-    this.#store = deps.store;
-    this.#config = deps.config;
-    this.#clock = deps.clock;
-    this.#mail = deps.mail;
-    this.#log = deps.log;
-  }
 
   /** Starts sending the request and returns at once; failures are logged, the result audited. */
   send(request: HelpRequest): void {
-    const at = this.#clock.now();
+    const at = this.deps.clock.now();
     const job: Promise<void> = this.#deliver(request, at)
       .catch((error: unknown) => {
-        this.#log.error({ event: 'helpdesk.failed', userId: request.user.id, flowId: request.flowId, err: { message: (error as Error).message } }, 'helpdesk request not sent');
+        this.deps.log.error({ event: 'helpdesk.failed', userId: request.user.id, flowId: request.flowId, err: { message: (error as Error).message } }, 'helpdesk request not sent');
       })
       .finally(() => this.#pending.delete(job));
     this.#pending.add(job);
@@ -56,23 +44,23 @@ export class HelpdeskRequests {
   }
 
   async #deliver({ user, reason, t, ip, flowId }: HelpRequest, at: number): Promise<void> {
-    const config = this.#config();
+    const config = this.deps.config();
     const recipients = config.sspr.helpdesk.email.length
       ? config.sspr.helpdesk.email
-      : await this.#store.reset.memberEmails(config.sspr.administrators.groups.map((g) => g.normalize('NFKC').toLowerCase()), 100);
+      : await this.deps.store.reset.memberEmails(config.sspr.administrators.groups.map((g) => g.normalize('NFKC').toLowerCase()), 100);
     const subject = t('mail.helpdesk.subject', { username: user.username });
     const text = t('mail.helpdesk.body', { username: user.username, name: user.displayName || user.username, reason: t(`recover.reason.${reason}`), time: new Date(at).toISOString(), organisation: config.ui.organisation });
     let delivered = 0;
     for (const to of recipients) {
       try {
-        await this.#mail.send({ to, subject, text, userId: user.id, kind: 'helpdesk.request' });
+        await this.deps.mail.send({ to, subject, text, userId: user.id, kind: 'helpdesk.request' });
         delivered += 1;
       } catch (error) {
-        this.#log.warn({ event: 'helpdesk.undelivered', userId: user.id, flowId, err: { message: (error as Error).message } }, 'helpdesk mail not delivered');
+        this.deps.log.warn({ event: 'helpdesk.undelivered', userId: user.id, flowId, err: { message: (error as Error).message } }, 'helpdesk mail not delivered');
       }
     }
-    if (recipients.length === 0) this.#log.warn({ event: 'helpdesk.no_recipients', userId: user.id, flowId }, 'contact an administrator: no sspr.helpdesk.email and no administrator with an email address');
-    await this.#store.audit.record(
+    if (recipients.length === 0) this.deps.log.warn({ event: 'helpdesk.no_recipients', userId: user.id, flowId }, 'contact an administrator: no sspr.helpdesk.email and no administrator with an email address');
+    await this.deps.store.audit.record(
       { type: 'sspr.contact_admin', outcome: delivered > 0 ? 'success' : 'failure', userId: user.id, ip, flowId, details: { reason, recipients: recipients.length, delivered } },
       at,
     );

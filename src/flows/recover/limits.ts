@@ -8,47 +8,38 @@ import type { Config } from '../../config/schema.ts';
 import type { Throttle } from '../../security/throttle.ts';
 import { usernameKey } from '../../users/names.ts';
 import type { ResetAudit, Where } from './audit.ts';
+import { Service } from '../../service.ts';
 
 export type SpendKind = 'email' | 'phone' | 'questions';
 
-export class ResetLimits {
-  readonly #throttle: Throttle;
-  readonly #config: () => Config;
-  readonly #audit: ResetAudit;
-
-  constructor(deps: { throttle: Throttle; config: () => Config; audit: ResetAudit }) {
-    this.#throttle = deps.throttle;
-    this.#config = deps.config;
-    this.#audit = deps.audit;
-  }
-
+export class ResetLimits extends Service<{ throttle: Throttle; config: () => Config; audit: ResetAudit }> {
   #key(kind: string, typed: string): string {
     return `sspr:${kind}:${usernameKey(typed).slice(0, 256)}`;
   }
 
   /** Whether the typed id is blocked from SSPR now. */
   async blocked(typed: string): Promise<boolean> {
-    return (await this.#throttle.blockedFor(this.#key('block', typed))) > 0;
+    return (await this.deps.throttle.blockedFor(this.#key('block', typed))) > 0;
   }
 
   /** Blocks the typed id from SSPR for `sspr.limits.blockHours`, audited with the limit exceeded. */
   async block(typed: string, userId: string | undefined, where: Where, limit: string): Promise<void> {
-    await this.#throttle.block(this.#key('block', typed), this.#config().sspr.limits.blockHours * 3600);
-    await this.#audit('sspr.blocked', userId, where, 'failure', { limit });
+    await this.deps.throttle.block(this.#key('block', typed), this.deps.config().sspr.limits.blockHours * 3600);
+    await this.deps.audit('sspr.blocked', userId, where, 'failure', { limit });
   }
 
   /** Counts one started reset (`resetsPerDay`); on exceeding it the typed id is blocked. */
   async startReset(typed: string, userId: string | undefined, where: Where): Promise<boolean> {
-    const hit = await this.#throttle.hit(this.#key('resets', typed), { points: this.#config().sspr.limits.resetsPerDay, windowSeconds: 86_400 });
+    const hit = await this.deps.throttle.hit(this.#key('resets', typed), { points: this.deps.config().sspr.limits.resetsPerDay, windowSeconds: 86_400 });
     if (!hit.allowed) await this.block(typed, userId, where, 'resets');
     return hit.allowed;
   }
 
   /** Counts one costly action; on exceeding its limit the typed id is blocked. */
   async spend(typed: string, kind: SpendKind, userId: string | undefined, where: Where): Promise<boolean> {
-    const limits = this.#config().sspr.limits;
+    const limits = this.deps.config().sspr.limits;
     const limit = { email: { points: limits.emailsPer10Minutes, windowSeconds: 600 }, phone: { points: limits.phonePerHour, windowSeconds: 3600 }, questions: { points: limits.questionsPerHour, windowSeconds: 3600 } }[kind];
-    const hit = await this.#throttle.hit(this.#key(kind, typed), limit);
+    const hit = await this.deps.throttle.hit(this.#key(kind, typed), limit);
     if (!hit.allowed) await this.block(typed, userId, where, kind);
     return hit.allowed;
   }
@@ -58,11 +49,11 @@ export class ResetLimits {
    * counter: a flow can only finish while there is none, and one set meanwhile stays.
    */
   async resetCounters(typed: string): Promise<void> {
-    for (const kind of ['resets', 'email', 'phone', 'questions']) await this.#throttle.reset(this.#key(kind, typed));
+    for (const kind of ['resets', 'email', 'phone', 'questions']) await this.deps.throttle.reset(this.#key(kind, typed));
   }
 
   /** True for the first contact request of the typed id in an hour (one atomic counter in the shared database). */
   async firstContact(typed: string): Promise<boolean> {
-    return (await this.#throttle.hit(this.#key('contact', typed), { points: 1, windowSeconds: 3600 })).allowed;
+    return (await this.deps.throttle.hit(this.#key('contact', typed), { points: 1, windowSeconds: 3600 })).allowed;
   }
 }

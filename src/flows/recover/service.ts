@@ -32,6 +32,7 @@ import { ref, resetAudit, type ResetAudit } from './audit.ts';
 import { ResetLimits } from './limits.ts';
 import { ResetNotices } from './notify.ts';
 import { lockedInDirectory, writebackManages, type PasswordWriteback } from '../../directory/writeback.ts';
+import { Service } from '../../service.ts';
 
 /** Lets an integrator set passwords in an on-premises directory (password writeback): see src/directory/writeback.ts. */
 export type { PasswordWriteback };
@@ -44,51 +45,34 @@ export interface RequestInfo {
 
 export { flowExpired, type Flow } from './flows.ts';
 
-export class RecoveryService {
-  readonly #config: () => Config;
-  readonly #clock: Clock;
-  readonly #users: UserService;
-  readonly #standing: StandingService;
-  readonly #challenges: ReadonlyMap<MethodId, ResetChallenge>;
-  readonly #hasher: PasswordHasher;
-  readonly #log: Logger;
-  readonly #writeback: PasswordWriteback | undefined;
-  readonly #helpdesk: HelpdeskRequests;
+interface RecoveryServiceDeps {
+  store: Store;
+  config: () => Config;
+  clock: Clock;
+  users: UserService;
+  standing: StandingService;
+  challenges: ReadonlyMap<MethodId, ResetChallenge>;
+  hasher: PasswordHasher;
+  mail: MailDelivery;
+  log: Logger;
+  throttle: Throttle;
+  helpdesk: HelpdeskRequests;
+  gate: ResetGate;
+  writeback?: PasswordWriteback;
+}
+
+export class RecoveryService extends Service<RecoveryServiceDeps> {
   readonly #limits: ResetLimits;
   readonly #notices: ResetNotices;
   readonly #audit: ResetAudit;
   readonly #flows: ResetFlows;
-  readonly #gate: ResetGate;
 
-  constructor(deps: {
-    store: Store;
-    config: () => Config;
-    clock: Clock;
-    users: UserService;
-    standing: StandingService;
-    challenges: ReadonlyMap<MethodId, ResetChallenge>;
-    hasher: PasswordHasher;
-    mail: MailDelivery;
-    log: Logger;
-    throttle: Throttle;
-    helpdesk: HelpdeskRequests;
-    gate: ResetGate;
-    writeback?: PasswordWriteback;
-  }) {
-    this.#config = deps.config;
-    this.#clock = deps.clock;
-    this.#users = deps.users;
-    this.#standing = deps.standing;
-    this.#challenges = deps.challenges;
-    this.#hasher = deps.hasher;
-    this.#log = deps.log;
-    this.#writeback = deps.writeback;
-    this.#helpdesk = deps.helpdesk;
+  constructor(deps: RecoveryServiceDeps) {
+    super(deps);
     this.#audit = resetAudit(deps.store.audit, deps.clock);
     this.#flows = new ResetFlows({ store: deps.store, users: deps.users, clock: deps.clock });
     this.#limits = new ResetLimits({ throttle: deps.throttle, config: deps.config, audit: this.#audit });
     this.#notices = new ResetNotices({ store: deps.store, config: deps.config, standing: deps.standing, mail: deps.mail, log: deps.log });
-    this.#gate = deps.gate;
   }
 
   /** Counts one costly action of the flow (see ResetLimits.spend). */
@@ -114,14 +98,14 @@ export class RecoveryService {
     if (flow.state !== 'verify' && flow.state !== 'choose' && flow.state !== 'password') return flow;
     if (await this.#limits.blocked(flow.data.typed)) return this.#end(flow, 'blocked', info);
     if (!flow.user) return flow;
-    const facts = known ?? (await this.#standing.facts(flow.user.id));
+    const facts = known ?? (await this.deps.standing.facts(flow.user.id));
     if (flow.user.status !== 'enabled') return this.#end(flow, 'not_registered', info);
-    if (!this.#standing.evaluate(facts).inScope) return this.#end(flow, 'not_enabled', info);
+    if (!this.deps.standing.evaluate(facts).inScope) return this.#end(flow, 'not_enabled', info);
     if (flow.state === 'verify') {
       const usable = this.#usable(flow, facts);
       if (usable.length < flow.data.required - flow.data.proven.length) {
         // Worn out by wrong answers, or (rarely) methods removed since the flow started.
-        const worn = Object.values(flow.data.failures).some((n) => (n ?? 0) >= this.#config().sspr.codes.maxAttempts);
+        const worn = Object.values(flow.data.failures).some((n) => (n ?? 0) >= this.deps.config().sspr.codes.maxAttempts);
         return this.#end(flow, worn ? 'too_many_attempts' : 'not_registered', info);
       }
     }
@@ -130,8 +114,8 @@ export class RecoveryService {
 
   /** Registered methods not yet proven in this flow and not worn out by wrong answers. */
   #usable(flow: Flow, facts: UserFacts): MethodId[] {
-    const limit = this.#config().sspr.codes.maxAttempts;
-    return this.#standing.evaluate(facts).registered.filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit);
+    const limit = this.deps.config().sspr.codes.maxAttempts;
+    return this.deps.standing.evaluate(facts).registered.filter((id) => !flow.data.proven.includes(id) && (flow.data.failures[id] ?? 0) < limit);
   }
 
   /** The flow as a page may show it: the checks of every step applied (see #ensureOpen). */
@@ -145,13 +129,13 @@ export class RecoveryService {
    * The gate (CAPTCHA, per-address budget) comes first and throws its AppError.
    */
   async start(typed: string, returnTo: string | undefined, request: StartRequest): Promise<string> {
-    await this.#gate.admit(request);
+    await this.deps.gate.admit(request);
     const info = { ip: request.ip };
-    const now = this.#clock.now();
-    const config = this.#config();
-    const user = await this.#users.find(typed);
+    const now = this.deps.clock.now();
+    const config = this.deps.config();
+    const user = await this.deps.users.find(typed);
     const active = user && user.status === 'enabled' ? user : undefined;
-    const standing = await this.#standing.standing(active?.id ?? NO_ACCOUNT);
+    const standing = await this.deps.standing.standing(active?.id ?? NO_ACCOUNT);
     const id = randomBytes(32).toString('base64url');
     const at = { ...info, flowId: ref(id) };
     let state: FlowState = 'verify';
@@ -163,8 +147,8 @@ export class RecoveryService {
     else if (!standing.enough) reason = 'not_registered';
     else if (active.passwordSource === 'onpremises' && !config.sspr.onPremises.passwordWriteback) reason = 'onprem_managed';
     // Said before the user proves anything, not after: the last step could never succeed.
-    else if (active.passwordSource === 'onpremises' && !this.#writeback) reason = 'writeback_unavailable';
-    else if (active.passwordSource === 'onpremises' && !(await writebackManages(this.#writeback!, active))) reason = 'onprem_managed';
+    else if (active.passwordSource === 'onpremises' && !this.deps.writeback) reason = 'writeback_unavailable';
+    else if (active.passwordSource === 'onpremises' && !(await writebackManages(this.deps.writeback!, active))) reason = 'onprem_managed';
     if (reason) state = 'refused';
     const data: FlowData = { typed: typed.trim().slice(0, 256), required: standing.required, proven: [], failures: {}, ...(reason ? { reason } : {}), ...(returnTo ? { returnTo } : {}) };
     await this.#flows.create(id, active?.id ?? null, state, data, now + config.sspr.resetFlowMinutes * 60_000);
@@ -185,18 +169,18 @@ export class RecoveryService {
   /** Methods the user may still use to prove who they are (registered, available, not yet proven, not worn out). */
   async methodChoices(flow: Flow, t: Translate, known?: UserFacts): Promise<{ id: MethodId; label: string }[]> {
     const user = this.#require(flow, 'verify');
-    const facts = known ?? (await this.#standing.facts(user.id));
-    return this.#usable(flow, facts).map((id) => ({ id, label: this.#challenges.get(id)!.label(facts, t) }));
+    const facts = known ?? (await this.deps.standing.facts(user.id));
+    return this.#usable(flow, facts).map((id) => ({ id, label: this.deps.challenges.get(id)!.label(facts, t) }));
   }
 
   /** The user picks a method: its challenge starts (a code may be sent). */
   async choose(flow: Flow, method: string, info: RequestInfo): Promise<{ flow: Flow; page: ChallengePage | undefined }> {
     const user = this.#require(flow, 'verify');
-    const facts = await this.#standing.facts(user.id);
+    const facts = await this.deps.standing.facts(user.id);
     const open = await this.#ensureOpen(flow, info, facts);
     if (open.state !== 'verify') return { flow: open, page: undefined };
     const choices = await this.methodChoices(flow, info.t, facts);
-    const challenge = this.#challenges.get(method as MethodId);
+    const challenge = this.deps.challenges.get(method as MethodId);
     if (!challenge || !choices.some((c) => c.id === challenge.id)) throw new AppError('reset_method_unavailable');
     const outcome = await challenge.start({ user, facts, locale: info.locale, t: info.t, saved: {}, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) });
     if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info), page: undefined };
@@ -223,17 +207,17 @@ export class RecoveryService {
     const user = this.#require(flow, 'verify');
     const current = flow.data.current;
     if (!current) throw wrongStep();
-    const facts = await this.#standing.facts(user.id);
+    const facts = await this.deps.standing.facts(user.id);
     const open = await this.#ensureOpen(flow, info, facts);
     if (open.state !== 'verify') return { flow: open };
-    const challenge = this.#challenges.get(current.method)!;
+    const challenge = this.deps.challenges.get(current.method)!;
     const outcome = await challenge.step({ user, facts, locale: info.locale, t: info.t, saved: current.saved, flow: ref(flow.id), spend: (kind) => this.#spend(flow, kind, info) }, form);
     if (outcome.kind === 'blocked') return { flow: await this.#end(flow, 'blocked', info) };
     if (outcome.kind === 'page') {
       const failures = { ...flow.data.failures };
       if (outcome.failed) failures[current.method] = (failures[current.method] ?? 0) + 1;
       await this.#audit('sspr.reset.step', user.id, { ...info, flowId: ref(flow.id) }, outcome.failed ? 'failure' : 'info', { method: current.method });
-      const worn = (failures[current.method] ?? 0) >= this.#config().sspr.codes.maxAttempts;
+      const worn = (failures[current.method] ?? 0) >= this.deps.config().sspr.codes.maxAttempts;
       const data: FlowData = { ...flow.data, failures, current: worn ? undefined : { method: current.method, saved: outcome.saved, page: { view: outcome.page.view, locals: outcome.page.locals } } };
       const moved = await this.#flows.move(flow, 'verify', data);
       // A worn-out method may leave too few to finish: then the flow ends here.
@@ -244,8 +228,8 @@ export class RecoveryService {
     const proven = [...flow.data.proven, current.method];
     const data: FlowData = { ...flow.data, proven, current: undefined };
     if (proven.length < flow.data.required) return { flow: await this.#flows.move(flow, 'verify', data) };
-    const unlockOnly = this.#config().sspr.onPremises.allowUnlockWithoutReset;
-    const locked = (user.lockedUntil !== null && user.lockedUntil > this.#clock.now()) || (unlockOnly && (await lockedInDirectory(this.#writeback, user)));
+    const unlockOnly = this.deps.config().sspr.onPremises.allowUnlockWithoutReset;
+    const locked = (user.lockedUntil !== null && user.lockedUntil > this.deps.clock.now()) || (unlockOnly && (await lockedInDirectory(this.deps.writeback, user)));
     const next: FlowState = locked && unlockOnly ? 'choose' : 'password';
     return { flow: await this.#flows.move(flow, next, data) };
   }
@@ -259,7 +243,7 @@ export class RecoveryService {
     if (choice !== 'unlock') throw new AppError('reset_bad_choice');
     const data: FlowData = { ...flow.data, outcome: 'unlocked' };
     // The directory first (a failure there changes nothing here).
-    if (user.passwordSource === 'onpremises') await this.#writeback?.unlock?.(user);
+    if (user.passwordSource === 'onpremises') await this.deps.writeback?.unlock?.(user);
     await this.#flows.finish(flow, user, null, data);
     await this.#audit('sspr.unlocked', user.id, { ...info, flowId: ref(flow.id) }, 'success', {});
     await this.#limits.resetCounters(flow.data.typed);
@@ -277,21 +261,21 @@ export class RecoveryService {
     const user = this.#require(flow, 'password');
     const open = await this.#ensureOpen(flow, info);
     if (open.state !== 'password') return { flow: open, problems: [] };
-    const config = this.#config();
+    const config = this.deps.config();
     const problems = checkNewPassword(config.passwordPolicy, password, confirmation, { username: user.username, displayName: user.displayName, email: user.email });
     if (problems.length) return { flow, problems };
     const at = { ...info, flowId: ref(flow.id) };
     const onPremises = user.passwordSource === 'onpremises';
     if (onPremises) {
       if (!config.sspr.onPremises.passwordWriteback) throw new AppError('SSPR_ONPREM_MANAGED');
-      if (!this.#writeback) {
+      if (!this.deps.writeback) {
         // Only when writeback was switched on while this flow ran: start() refuses such accounts.
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback_unavailable' });
         throw new AppError('writeback_unavailable');
       }
     }
     // A directory that checks sign-ins itself keeps the password: no hash of it here.
-    const passwordHash = onPremises && this.#writeback?.passThrough ? null : await this.#hasher.hash(password);
+    const passwordHash = onPremises && this.deps.writeback?.passThrough ? null : await this.deps.hasher.hash(password);
     // Once more right before the finish: a block set while the hash was computed counts too.
     const still = await this.#ensureOpen(flow, info);
     if (still.state !== 'password') return { flow: still, problems: [] };
@@ -300,11 +284,11 @@ export class RecoveryService {
     if (onPremises) {
       const claimed = await this.#flows.move(flow, 'finishing', flow.data);
       try {
-        await this.#writeback!.setPassword({ id: user.id, username: user.username }, password);
+        await this.deps.writeback!.setPassword({ id: user.id, username: user.username }, password);
       } catch (error) {
         const refused = await writebackRefused(error, () => this.#flows.move(claimed, 'password', flow.data), (reason) => this.#audit('sspr.reset.failed', user.id, at, 'failure', reason));
         if (refused) return refused;
-        this.#log.error({ event: 'writeback.failed', userId: user.id, flowId: at.flowId, err: { message: (error as Error).message } }, 'password writeback failed');
+        this.deps.log.error({ event: 'writeback.failed', userId: user.id, flowId: at.flowId, err: { message: (error as Error).message } }, 'password writeback failed');
         await this.#flows.move(claimed, 'password', flow.data);
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'writeback' });
         throw new AppError('writeback_failed');
@@ -329,7 +313,7 @@ export class RecoveryService {
     try {
       return await this.#flows.finish(claimed, user, passwordHash, data, true);
     } catch (error) {
-      this.#log.error(
+      this.deps.log.error(
         { event: 'reset.incomplete', userId: user.id, username: user.username, flowId: at.flowId, err: { message: (error as Error).message } },
         'the directory has the new password but storing it here failed: the user is asked to submit it again',
       );
@@ -337,7 +321,7 @@ export class RecoveryService {
         await this.#flows.move(claimed, 'password', claimed.data);
         await this.#audit('sspr.reset.failed', user.id, at, 'failure', { reason: 'incomplete' });
       } catch (again) {
-        this.#log.error({ event: 'reset.incomplete.unrecorded', userId: user.id, flowId: at.flowId, err: { message: (again as Error).message } }, 'could not reopen the flow or audit the incomplete reset');
+        this.deps.log.error({ event: 'reset.incomplete.unrecorded', userId: user.id, flowId: at.flowId, err: { message: (again as Error).message } }, 'could not reopen the flow or audit the incomplete reset');
       }
       throw new AppError('reset_incomplete');
     }
@@ -355,7 +339,7 @@ export class RecoveryService {
     if (flow.data.contacted) return flow;
     const moved = await this.#flows.move(flow, 'refused', { ...flow.data, contacted: true });
     if ((await this.#limits.firstContact(flow.data.typed)) && flow.user) {
-      this.#helpdesk.send({ user: flow.user, reason: flow.data.reason ?? 'not_registered', t: info.t, ip: info.ip, flowId: ref(flow.id) });
+      this.deps.helpdesk.send({ user: flow.user, reason: flow.data.reason ?? 'not_registered', t: info.t, ip: info.ip, flowId: ref(flow.id) });
     }
     return moved;
   }

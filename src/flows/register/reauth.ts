@@ -10,29 +10,20 @@ import type { AuditStore } from '../../store/audit.ts';
 import type { User } from '../../store/users.ts';
 import { isFresh, type PasswordSignIn } from '../sign-in.ts';
 import type { RequestInfo } from './service.ts';
+import { Service } from '../../service.ts';
 
-export class ReauthService {
-  readonly #signIn: PasswordSignIn;
-  readonly #audit: AuditStore;
-  readonly #clock: Clock;
-
-  constructor(deps: { signIn: PasswordSignIn; audit: AuditStore; clock: Clock }) {
-    this.#signIn = deps.signIn;
-    this.#audit = deps.audit;
-    this.#clock = deps.clock;
-  }
-
+export class ReauthService extends Service<{ signIn: PasswordSignIn; audit: AuditStore; clock: Clock }> {
   /** True when the account authenticated (epoch ms) within the last FRESH_MINUTES. */
   isFresh(authenticatedAt: number | undefined): boolean {
-    return isFresh(authenticatedAt, this.#clock.now());
+    return isFresh(authenticatedAt, this.deps.clock.now());
   }
 
   /** Checks the signed-in user's password; returns the time of the check on success. */
   async confirmPassword(user: User, password: string, info: RequestInfo): Promise<number | undefined> {
-    const result = await this.#signIn.check(user.username, password, { ip: info.ip ?? '', clientId: info.clientId, via: 'registration-prompt' });
+    const result = await this.deps.signIn.check(user.username, password, { ip: info.ip ?? '', clientId: info.clientId, via: 'registration-prompt' });
     const ok = result.ok && result.user.id === user.id;
-    const now = this.#clock.now();
-    await this.#audit.record(
+    const now = this.deps.clock.now();
+    await this.deps.audit.record(
       {
         type: 'sspr.registration.reauth',
         outcome: ok ? 'success' : 'failure',

@@ -15,6 +15,7 @@ import type { ChangeNotifier } from '../../sspr/notify.ts';
 import type { Standing } from '../../sspr/policy.ts';
 import { missingMethods, removalBelowRequirement, type StandingService } from '../../sspr/standing.ts';
 import { AppError } from '../../errors.ts';
+import { Service } from '../../service.ts';
 
 export interface MethodStatus {
   id: MethodId;
@@ -36,28 +37,12 @@ export interface RequestInfo {
   flowId?: string;
 }
 
-export class RegistrationService {
-  readonly #store: Store;
-  readonly #config: () => Config;
-  readonly #clock: Clock;
-  readonly #methods: MethodRegistry;
-  readonly #notifier: ChangeNotifier;
-  readonly #standing: StandingService;
-
-  constructor(deps: { store: Store; config: () => Config; clock: Clock; methods: MethodRegistry; notifier: ChangeNotifier; standing: StandingService }) {
-    this.#store = deps.store;
-    this.#standing = deps.standing;
-    this.#config = deps.config;
-    this.#clock = deps.clock;
-    this.#methods = deps.methods;
-    this.#notifier = deps.notifier;
-  }
-
+export class RegistrationService extends Service<{ store: Store; config: () => Config; clock: Clock; methods: MethodRegistry; notifier: ChangeNotifier; standing: StandingService }> {
   async overview(user: User, t: Translate): Promise<Overview> {
-    const facts = await this.#standing.facts(user.id);
-    const s = this.#standing.evaluate(facts);
+    const facts = await this.deps.standing.facts(user.id);
+    const s = this.deps.standing.evaluate(facts);
     const methods = s.available.map((id) => {
-      const method = this.#methods.get(id)!;
+      const method = this.deps.methods.get(id)!;
       return { id, userManaged: methodFacts(id).userManaged, registered: s.registered.includes(id), summary: method.summary(facts, t) };
     });
     return { standing: s, methods, missing: missingMethods(s) };
@@ -65,9 +50,9 @@ export class RegistrationService {
 
   /** The method a user may work on, or a clear refusal. */
   async #method(user: User, id: string) {
-    const facts = await this.#standing.facts(user.id);
-    const s = this.#standing.evaluate(facts);
-    const method = this.#methods.get(id as MethodId);
+    const facts = await this.deps.standing.facts(user.id);
+    const s = this.deps.standing.evaluate(facts);
+    const method = this.deps.methods.get(id as MethodId);
     if (!method || !s.available.includes(method.id)) throw new AppError('method_unavailable');
     return { method, standing: s, facts };
   }
@@ -83,7 +68,7 @@ export class RegistrationService {
     const outcome = await method.step({ ...ctx, user, isAdmin: s.isAdmin }, step, form);
     if (outcome.kind === 'registered') {
       await this.#audit('sspr.method.' + outcome.change, user, info, { method: method.id });
-      await this.#notifier.methodChanged(user, method.id, outcome.change, ctx.t, outcome.previous);
+      await this.deps.notifier.methodChanged(user, method.id, outcome.change, ctx.t, outcome.previous);
     }
     return outcome;
   }
@@ -96,7 +81,7 @@ export class RegistrationService {
     const previous = facts.methods.find((m) => m.kind === 'email')?.value;
     if (await method.remove(user)) {
       await this.#audit('sspr.method.removed', user, info, { method: method.id });
-      await this.#notifier.methodChanged(user, method.id, 'removed', t, method.id === 'email' ? previous : undefined);
+      await this.deps.notifier.methodChanged(user, method.id, 'removed', t, method.id === 'email' ? previous : undefined);
     }
   }
 
@@ -105,44 +90,44 @@ export class RegistrationService {
    * the flow it was last shown in (one conditional UPDATE), so page reloads in that flow add nothing.
    */
   async started(user: User, info: RequestInfo): Promise<void> {
-    if (!(await this.#store.sspr.registrationStarted(user.id, info.flowId ?? null, this.#clock.now()))) return;
+    if (!(await this.deps.store.sspr.registrationStarted(user.id, info.flowId ?? null, this.deps.clock.now()))) return;
     await this.#audit('sspr.registration.started', user, info, {});
   }
 
   /** "Finish": only when enough methods are registered. */
   async complete(user: User, info: RequestInfo): Promise<void> {
-    await this.#confirm(user, info, await this.#standing.standing(user.id), 'sspr.registration.completed');
+    await this.#confirm(user, info, await this.deps.standing.standing(user.id), 'sspr.registration.completed');
   }
 
   /** After a change on the security-info page: the methods as they are now count as confirmed, when they are enough. */
   async confirmIfEnough(user: User, info: RequestInfo): Promise<void> {
-    const s = await this.#standing.standing(user.id);
+    const s = await this.deps.standing.standing(user.id);
     if (s.enough) await this.#confirm(user, info, s, 'sspr.registration.completed');
   }
 
   /** "Looks good": the registered methods are confirmed as they are. */
   async reconfirm(user: User, info: RequestInfo): Promise<void> {
-    await this.#confirm(user, info, await this.#standing.standing(user.id), 'sspr.registration.confirmed');
+    await this.#confirm(user, info, await this.deps.standing.standing(user.id), 'sspr.registration.confirmed');
   }
 
   async #confirm(user: User, info: RequestInfo, s: Standing, event: string): Promise<void> {
     if (!s.enough) throw new AppError('not_enough_methods');
-    await this.#store.sspr.recordConfirmation(user.id, this.#clock.now());
+    await this.deps.store.sspr.recordConfirmation(user.id, this.deps.clock.now());
     await this.#audit(event, user, info, { methods: s.registered.join(' ') });
   }
 
   /** "Not now", while the policy still allows skipping. */
   async skip(user: User, info: RequestInfo): Promise<void> {
     // The store checks and counts in one statement (standing().canSkip would be a race).
-    const skips = await this.#store.sspr.addSkip(user.id, this.#clock.now(), this.#config().sspr.registration.maxSkips);
+    const skips = await this.deps.store.sspr.addSkip(user.id, this.deps.clock.now(), this.deps.config().sspr.registration.maxSkips);
     if (skips === undefined) throw new AppError('skip_not_allowed');
     await this.#audit('sspr.registration.skipped', user, info, { skips });
   }
 
   async #audit(type: string, user: User, info: RequestInfo, details: Record<string, string | number>): Promise<void> {
-    await this.#store.audit.record(
+    await this.deps.store.audit.record(
       { type, outcome: 'success', userId: user.id, clientId: info.clientId, ip: info.ip, flowId: info.flowId, details },
-      this.#clock.now(),
+      this.deps.clock.now(),
     );
   }
 }

@@ -1,15 +1,12 @@
 /** Authenticator app (TOTP): never enough on its own; its key is never shown again. */
-import type { MethodFacts } from '../types.ts';
+import { defineFacts } from '../define-facts.ts';
 
-export const authenticatorAppFacts = {
+export const authenticatorAppFacts = defineFacts({
   id: 'authenticatorApp',
   storedKind: 'authenticator_app',
   noun: 'the authenticator app',
   countsAlone: false,
-  allowedForAdmins: true,
   secretValue: true,
-  severalPerUser: false,
-  userManaged: true,
   secondFactor: { amr: 'otp', strength: 40 },
   offered: (methods) => methods.authenticatorApp,
-} as const satisfies MethodFacts;
+});

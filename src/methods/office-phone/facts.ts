@@ -1,15 +1,11 @@
 /** Office phone: set by an administrator, called at reset. */
-import type { MethodFacts } from '../types.ts';
+import { defineFacts } from '../define-facts.ts';
 
-export const officePhoneFacts = {
+export const officePhoneFacts = defineFacts({
   id: 'officePhone',
   storedKind: 'office_phone',
   noun: 'the office phone',
-  countsAlone: true,
-  allowedForAdmins: true,
-  secretValue: false,
-  severalPerUser: false,
   userManaged: false,
   secondFactor: { amr: 'tel', strength: 20 },
   offered: (methods) => methods.officePhone,
-} as const satisfies MethodFacts;
+});

@@ -19,6 +19,7 @@ import type { User } from '../../store/users.ts';
 import type { StoredMethod } from '../../store/sspr.ts';
 import type { MethodDeps } from '../types.ts';
 import { relyingPartyOf, type RelyingParty } from './relying-party.ts';
+import { Service } from '../../service.ts';
 
 /** How long a browser has to answer a challenge. */
 export const CHALLENGE_SECONDS = 300;
@@ -95,28 +96,23 @@ function parse<T extends { id: string }>(raw: string | undefined): Parsed<T> {
   }
 }
 
-export class Passkeys {
-  readonly #deps: MethodDeps;
-
-  constructor(deps: MethodDeps) {
-    this.#deps = deps;
-  }
+export class Passkeys extends Service<MethodDeps> {
 
   /** From server.issuer; the configuration check makes sure there is one when passkeys are offered. */
   rp(): RelyingParty {
-    const checked = relyingPartyOf(this.#deps.config().server.issuer);
+    const checked = relyingPartyOf(this.deps.config().server.issuer);
     if (!checked.ok) throw new Error(`passkeys: ${checked.problem}`);
     return checked.rp;
   }
 
   async #issue(challenge: string, binding: string, userId: string | null): Promise<void> {
-    const now = this.#deps.clock.now();
-    await this.#deps.store.passkeys.issue(challenge, binding, userId, now, now + CHALLENGE_SECONDS * 1000);
+    const now = this.deps.clock.now();
+    await this.deps.store.passkeys.issue(challenge, binding, userId, now, now + CHALLENGE_SECONDS * 1000);
   }
 
   async registrationOptions(user: User, binding: string, existing: readonly StoredMethod[]) {
     const options = await generateRegistrationOptions({
-      rpName: this.#deps.config().ui.organisation,
+      rpName: this.deps.config().ui.organisation,
       rpID: this.rp().id,
       userName: user.username,
       userID: Buffer.from(user.id, 'utf8'),
@@ -158,8 +154,8 @@ export class Passkeys {
       return this.#refuse('register', user.id, 'not_verified', request, (error as Error).message);
     }
     const slot = slotOf(info.credential.id);
-    if (await this.#deps.store.passkeys.find(slot)) return this.#refuse('register', user.id, 'already_registered', request);
-    const count = passkeysOf(await this.#deps.store.sspr.methods(user.id)).length;
+    if (await this.deps.store.passkeys.find(slot)) return this.#refuse('register', user.id, 'already_registered', request);
+    const count = passkeysOf(await this.deps.store.sspr.methods(user.id)).length;
     if (count >= MAX_PASSKEYS) return this.#refuse('register', user.id, 'too_many', request);
     const credential: PasskeyCredential = {
       credentialId: info.credential.id,
@@ -171,7 +167,7 @@ export class Passkeys {
       lastUsedAt: null,
     };
     try {
-      await this.#deps.store.sspr.putMethod(user.id, 'passkey', JSON.stringify(credential), this.#deps.clock.now(), { slot, label: label || `Passkey ${count + 1}` });
+      await this.deps.store.sspr.putMethod(user.id, 'passkey', JSON.stringify(credential), this.deps.clock.now(), { slot, label: label || `Passkey ${count + 1}` });
     } catch {
       // The unique index: the same credential registered at the same moment elsewhere.
       return this.#refuse('register', user.id, 'already_registered', request);
@@ -189,7 +185,7 @@ export class Passkeys {
     if (!parsed.ok) return this.#refuse('authenticate', expected?.id, 'malformed', request);
     const taken = await this.#take(parsed.challenge, binding, expected?.id ?? null, 'authenticate', request);
     if (!taken.ok) return taken;
-    const stored = await this.#deps.store.passkeys.find(slotOf(parsed.response.id));
+    const stored = await this.deps.store.passkeys.find(slotOf(parsed.response.id));
     if (!stored) return this.#refuse('authenticate', expected?.id, 'unknown_credential', request);
     const handle = parsed.response.response?.userHandle;
     if ((expected && stored.userId !== expected.id) || (handle && handle !== userHandleOf(stored.userId))) {
@@ -217,16 +213,16 @@ export class Passkeys {
       await this.#audit('passkey.clone_suspected', stored.userId, request, { stored: credential.counter, received: info.newCounter, passkey: stored.slot.slice(0, 12) });
       return this.#refuse('authenticate', stored.userId, 'counter_not_increased', request, undefined, 'passkey.refused');
     }
-    const now = this.#deps.clock.now();
+    const now = this.deps.clock.now();
     const next: PasskeyCredential = { ...credential, counter: info.newCounter, backedUp: info.credentialBackedUp, lastUsedAt: now };
-    if (!(await this.#deps.store.passkeys.replace(stored.id, stored.value, JSON.stringify(next), now))) {
+    if (!(await this.deps.store.passkeys.replace(stored.id, stored.value, JSON.stringify(next), now))) {
       return this.#refuse('authenticate', stored.userId, 'used_concurrently', request);
     }
     return { ok: true, userId: stored.userId, slot: stored.slot, amr: credential.backupEligible ? 'swk' : 'hwk' };
   }
 
   async #take(challenge: string, binding: string, userId: string | null, ceremony: string, request: PasskeyRequest): Promise<{ ok: true } | Refusal> {
-    const taken = await this.#deps.store.passkeys.take(challenge, binding, this.#deps.clock.now());
+    const taken = await this.deps.store.passkeys.take(challenge, binding, this.deps.clock.now());
     if (!taken.ok) return this.#refuse(ceremony, userId ?? undefined, `challenge_${taken.reason}`, request, undefined, taken.reason === 'expired' ? 'passkey.expired' : undefined);
     if (userId !== null && taken.userId !== null && taken.userId !== userId) return this.#refuse(ceremony, userId, 'challenge_other_user', request);
     return { ok: true };
@@ -238,9 +234,9 @@ export class Passkeys {
   }
 
   async #audit(type: string, userId: string | undefined, request: PasskeyRequest, details: Record<string, string | number>): Promise<void> {
-    await this.#deps.store.audit.record(
+    await this.deps.store.audit.record(
       { type, outcome: 'failure', userId: userId ?? null, clientId: request.clientId, ip: request.ip, flowId: request.flowId, details },
-      this.#deps.clock.now(),
+      this.deps.clock.now(),
     );
   }
 }

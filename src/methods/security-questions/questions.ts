@@ -15,35 +15,25 @@ export interface Question {
  * Personal, stable facts that are hard to look up or guess. Questions whose answers people tend to
  * post online (pets, birthdays, favourite things, mother's maiden name) are left out on purpose.
  */
-export const predefinedQuestions: readonly Question[] = Object.freeze([
-  { id: 'first-school', en: 'What was the name of the first school you went to?', nl: 'Hoe heette de eerste school waar je naartoe ging?' },
-  {
-    id: 'childhood-best-friend',
-    en: 'What was the first name of your best friend when you were a child?',
-    nl: 'Wat was de voornaam van je beste vriend of vriendin toen je klein was?',
-  },
-  { id: 'favourite-teacher', en: 'What was the surname of your favourite teacher?', nl: 'Wat was de achternaam van je favoriete leraar of lerares?' },
-  { id: 'parents-met-city', en: 'In which town or city did your parents meet?', nl: 'In welke plaats hebben je ouders elkaar leren kennen?' },
-  { id: 'first-concert', en: 'Which artist or band did you see at your first concert?', nl: 'Welke artiest of band zag je bij je eerste concert?' },
-  { id: 'childhood-nickname', en: 'What nickname did your family call you as a child?', nl: 'Welke bijnaam gaf je familie je toen je klein was?' },
-  { id: 'first-car', en: 'What were the make and model of your first car?', nl: 'Wat waren het merk en het model van je eerste auto?' },
-  { id: 'first-manager', en: 'What was the first name of your first manager at work?', nl: 'Wat was de voornaam van je eerste leidinggevende?' },
-  { id: 'first-partner-city', en: 'In which town or city did you meet your first partner?', nl: 'In welke plaats heb je je eerste partner ontmoet?' },
-  { id: 'childhood-cuddly-toy', en: 'What was the name of your favourite cuddly toy as a child?', nl: 'Hoe heette je lievelingsknuffel toen je klein was?' },
-  {
-    id: 'first-trip-abroad',
-    en: 'Which town or city did you visit on your first trip abroad?',
-    nl: 'Welke plaats bezocht je tijdens je eerste reis naar het buitenland?',
-  },
-  { id: 'childhood-neighbours', en: 'What was the surname of your neighbours when you were a child?', nl: 'Wat was de achternaam van jullie buren toen je klein was?' },
-  { id: 'first-cinema-film', en: 'What was the first film you saw in a cinema?', nl: 'Wat was de eerste film die je in de bioscoop zag?' },
-  { id: 'driving-instructor', en: 'What was the first name of your driving instructor?', nl: 'Wat was de voornaam van je rijinstructeur?' },
-  {
-    id: 'school-not-attended',
-    en: 'Which school or university did you apply to but not attend?',
-    nl: 'Bij welke school of universiteit meldde je je aan zonder er uiteindelijk naartoe te gaan?',
-  },
-].map((q) => Object.freeze(q)));
+const questions: readonly (readonly [id: string, en: string, nl: string])[] = [
+  ['first-school', 'What was the name of the first school you went to?', 'Hoe heette de eerste school waar je naartoe ging?'],
+  ['childhood-best-friend', 'What was the first name of your best friend when you were a child?', 'Wat was de voornaam van je beste vriend of vriendin toen je klein was?'],
+  ['favourite-teacher', 'What was the surname of your favourite teacher?', 'Wat was de achternaam van je favoriete leraar of lerares?'],
+  ['parents-met-city', 'In which town or city did your parents meet?', 'In welke plaats hebben je ouders elkaar leren kennen?'],
+  ['first-concert', 'Which artist or band did you see at your first concert?', 'Welke artiest of band zag je bij je eerste concert?'],
+  ['childhood-nickname', 'What nickname did your family call you as a child?', 'Welke bijnaam gaf je familie je toen je klein was?'],
+  ['first-car', 'What were the make and model of your first car?', 'Wat waren het merk en het model van je eerste auto?'],
+  ['first-manager', 'What was the first name of your first manager at work?', 'Wat was de voornaam van je eerste leidinggevende?'],
+  ['first-partner-city', 'In which town or city did you meet your first partner?', 'In welke plaats heb je je eerste partner ontmoet?'],
+  ['childhood-cuddly-toy', 'What was the name of your favourite cuddly toy as a child?', 'Hoe heette je lievelingsknuffel toen je klein was?'],
+  ['first-trip-abroad', 'Which town or city did you visit on your first trip abroad?', 'Welke plaats bezocht je tijdens je eerste reis naar het buitenland?'],
+  ['childhood-neighbours', 'What was the surname of your neighbours when you were a child?', 'Wat was de achternaam van jullie buren toen je klein was?'],
+  ['first-cinema-film', 'What was the first film you saw in a cinema?', 'Wat was de eerste film die je in de bioscoop zag?'],
+  ['driving-instructor', 'What was the first name of your driving instructor?', 'Wat was de voornaam van je rijinstructeur?'],
+  ['school-not-attended', 'Which school or university did you apply to but not attend?', 'Bij welke school of universiteit meldde je je aan zonder er uiteindelijk naartoe te gaan?'],
+];
+
+export const predefinedQuestions: readonly Question[] = Object.freeze(questions.map(([id, en, nl]) => Object.freeze({ id, en, nl })));
 
 /** Id of a custom question given only as text: `custom-` and a short hash of the English text. */
 export function customQuestionId(en: string): string {

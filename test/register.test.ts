@@ -34,6 +34,22 @@ async function startSignIn(username: string, params: Record<string, string> = {}
   return { config, auth, page, browser };
 }
 
+/** Registers an email address on the interrupt `start` reached, and goes on to the client. */
+async function registerEmailAndFinish(start: Awaited<ReturnType<typeof startSignIn>>, address: string) {
+  const overview = await registerEmail(start.browser, start.page, bed.smtp, address);
+  await finishAndRedeem(start.browser, overview, start.config, start.auth);
+}
+
+/** Runs `fn` with the clock `days` on, then turns it back. */
+async function afterDays(days: number, fn: () => Promise<void>) {
+  bed.clock.advance(days * DAY);
+  try {
+    await fn();
+  } finally {
+    bed.clock.advance(-days * DAY);
+  }
+}
+
 async function finishAndRedeem(browser: Browser, page: Page, config: oidc.Configuration, auth: Awaited<ReturnType<typeof authorizationRequest>>) {
   const done = await browser.submit(page, '/finish');
   if (done.status !== 0) throw new Error(`finish did not reach the client: ${done.status} ${done.html.slice(0, 1500)}`);
@@ -181,31 +197,24 @@ test.serial('the interrupt and the reconfirmation page lead back to the applicat
   const again = await startSignIn('ilse');
   t.regex(again.page.html, /lose access to your account/);
 
-  const overview = await registerEmail(again.browser, again.page, bed.smtp, 'ilse@example.net');
-  await finishAndRedeem(again.browser, overview, again.config, again.auth);
-  bed.clock.advance(181 * DAY);
-  try {
+  await registerEmailAndFinish(again, 'ilse@example.net');
+  await afterDays(181, async () => {
     const later = await startSignIn('ilse');
     t.regex(later.page.html, /still right/);
     t.regex(later.page.html, /Cancel and go back to Confidential App/);
     const cancelled = await later.browser.submit(later.page, '/abort');
     t.is(new URL(cancelled.url).searchParams.get('error'), 'access_denied');
-  } finally {
-    bed.clock.advance(-181 * DAY);
-  }
+  });
 });
 
 test.serial('after the reconfirmation period the user is asked to confirm; "Looks good" lets them through', async (t) => {
   await newUser('gijs');
-  const first = await startSignIn('gijs');
-  const overview = await registerEmail(first.browser, first.page, bed.smtp, 'gijs@example.net');
-  await finishAndRedeem(first.browser, overview, first.config, first.auth);
+  await registerEmailAndFinish(await startSignIn('gijs'), 'gijs@example.net');
 
   const soon = await startSignIn('gijs');
   t.is(soon.page.status, 0, 'no question before the period ends');
 
-  bed.clock.advance(181 * DAY);
-  try {
+  await afterDays(181, async () => {
     const later = await startSignIn('gijs');
     t.is(later.page.status, 200);
     t.regex(later.page.html, /still right/);
@@ -215,27 +224,20 @@ test.serial('after the reconfirmation period the user is asked to confirm; "Look
     t.truthy((await redeem(later.config, later.auth, done.url)).access_token);
     const after = await startSignIn('gijs');
     t.is(after.page.status, 0, 'confirmed: not asked again');
-  } finally {
-    bed.clock.advance(-181 * DAY);
-  }
+  });
 });
 
 test.serial('removing a method below the requirement is refused with an explanation', async (t) => {
   await newUser('hanna');
-  const first = await startSignIn('hanna');
-  const overview = await registerEmail(first.browser, first.page, bed.smtp, 'hanna@example.net');
-  await finishAndRedeem(first.browser, overview, first.config, first.auth);
-  bed.clock.advance(200 * DAY);
-  try {
+  await registerEmailAndFinish(await startSignIn('hanna'), 'hanna@example.net');
+  await afterDays(200, async () => {
     const later = await startSignIn('hanna');
     const refused = await later.browser.submit(later.page, '/methods/email/remove');
     t.is(refused.status, 409);
     t.regex(refused.html, /can(&#39;|')t remove this method/);
     const user = await bed.idp.idp.parts.users.find('hanna');
     t.is((await bed.idp.idp.parts.store.sspr.methods(user!.id)).length, 1);
-  } finally {
-    bed.clock.advance(-200 * DAY);
-  }
+  });
 });
 
 test.serial('administrators need two methods and are not offered security questions', async (t) => {

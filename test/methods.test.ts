@@ -28,6 +28,14 @@ async function mailFor(address: string, after: number) {
   return bed.smtp.waitFor((m) => bed.smtp.messages.indexOf(m) >= after && m.to.includes(address));
 }
 
+/** From the overview: asks for a code for `address`; the code page and the code that was mailed. */
+async function emailCode(browser: Browser, page: Page, address: string): Promise<{ codePage: Page; code: string }> {
+  const form = await browser.follow(page, '/methods/email');
+  const before = bed.smtp.messages.length;
+  const codePage = await browser.submit(form, '/methods/email/send', { address });
+  return { codePage, code: codeIn((await mailFor(address, before)).text) };
+}
+
 test.serial('email: a right code registers; the same code again is refused', async (t) => {
   const { browser, page, userId } = await account('em1');
   const form = await browser.follow(page, '/methods/email');
@@ -44,34 +52,48 @@ test.serial('email: a right code registers; the same code again is refused', asy
   t.regex(reused.html, /expired or was already used/);
 });
 
+const alertOf = (page: Page) => /<p class="alert"[^>]*>([^<]+)</.exec(page.html)?.[1] ?? '';
+/** Just past a code's lifetime (codes.ttlMinutes: 5). */
+const PAST_CODE_TTL = 5 * 60_000 + 1000;
+
+/** Five wrong codes at `verifyPath` for the code page of `code`; the alert each got. */
+async function fiveWrongCodes(browser: Browser, codePage: Page, verifyPath: string, code: string): Promise<string[]> {
+  const wrong = code === '12345678' ? '87654321' : '12345678';
+  const messages: string[] = [];
+  for (let i = 0; i < 5; i += 1) messages.push(alertOf(await browser.submit(codePage, verifyPath, { code: wrong })));
+  return messages;
+}
+
+/** Three resends at `resendPath`, each after waiting out resendAfterSeconds (30); the pages they got. The clock is set back after. */
+async function resendsAfterWaits(browser: Browser, codePage: Page, resendPath: string): Promise<[Page, Page, Page]> {
+  const pages: Page[] = [];
+  let waited = 0;
+  try {
+    for (let i = 0; i < 3; i += 1) {
+      bed.clock.advance(31_000);
+      waited += 31_000;
+      pages.push(await browser.submit(codePage, resendPath));
+    }
+  } finally {
+    bed.clock.advance(-waited);
+  }
+  return pages as [Page, Page, Page];
+}
+
 test.serial('email: an expired code is refused', async (t) => {
   const { browser, page, userId } = await account('em2');
-  const form = await browser.follow(page, '/methods/email');
-  const before = bed.smtp.messages.length;
-  const codePage = await browser.submit(form, '/methods/email/send', { address: 'em2@example.net' });
-  const code = codeIn((await mailFor('em2@example.net', before)).text);
-  bed.clock.advance(5 * 60_000 + 1000);
-  try {
+  const { codePage, code } = await emailCode(browser, page, 'em2@example.net');
+  await bed.clock.ahead(PAST_CODE_TTL, async () => {
     const late = await browser.submit(codePage, '/methods/email/verify', { code });
     t.regex(late.html, /expired or was already used/);
     t.deepEqual(await bed.idp.idp.parts.store.sspr.methods(userId), []);
-  } finally {
-    bed.clock.advance(-(5 * 60_000 + 1000));
-  }
+  });
 });
 
 test.serial('email: five wrong tries void the code, even for the right one afterwards', async (t) => {
   const { browser, page, userId } = await account('em3');
-  const form = await browser.follow(page, '/methods/email');
-  const before = bed.smtp.messages.length;
-  const codePage = await browser.submit(form, '/methods/email/send', { address: 'em3@example.net' });
-  const code = codeIn((await mailFor('em3@example.net', before)).text);
-  const wrong = code === '12345678' ? '87654321' : '12345678';
-  const messages: string[] = [];
-  for (let i = 0; i < 5; i += 1) {
-    const r = await browser.submit(codePage, '/methods/email/verify', { code: wrong });
-    messages.push(/<p class="alert"[^>]*>([^<]+)</.exec(r.html)?.[1] ?? '');
-  }
+  const { codePage, code } = await emailCode(browser, page, 'em3@example.net');
+  const messages = await fiveWrongCodes(browser, codePage, '/methods/email/verify', code);
   t.regex(messages[0]!, /4 more/);
   t.regex(messages[3]!, /1 more/);
   t.regex(messages[4]!, /Too many wrong codes/);
@@ -87,17 +109,10 @@ test.serial('email: resends wait resendAfterSeconds, and at most maxSends codes 
   t.regex(first.html, /We sent a code/);
   const tooSoon = await browser.submit(first, '/methods/email/resend');
   t.regex(tooSoon.html, /wait \d+ seconds/);
-  try {
-    bed.clock.advance(31_000);
-    t.regex((await browser.submit(first, '/methods/email/resend')).html, /We sent a code/);
-    bed.clock.advance(31_000);
-    t.regex((await browser.submit(first, '/methods/email/resend')).html, /We sent a code/);
-    bed.clock.advance(31_000);
-    const fourth = await browser.submit(first, '/methods/email/resend');
-    t.regex(fourth.html, /sent too many codes/);
-  } finally {
-    bed.clock.advance(-93_000);
-  }
+  const [second, third, fourth] = await resendsAfterWaits(browser, first, '/methods/email/resend');
+  t.regex(second.html, /We sent a code/);
+  t.regex(third.html, /We sent a code/);
+  t.regex(fourth.html, /sent too many codes/);
   t.is(bed.smtp.messages.filter((m) => m.to.includes('em4@example.net')).length, 3);
 });
 
@@ -187,7 +202,6 @@ async function phoneCode(browser: Browser, form: Page, number: string, e164: str
   const text = await bed.sms.waitFor((m) => bed.sms.messages.indexOf(m) >= before && m.to === e164 && m.channel === 'sms');
   return { codePage, code: codeIn(text.text) };
 }
-const alertOf = (page: Page) => /<p class="alert"[^>]*>([^<]+)</.exec(page.html)?.[1] ?? '';
 
 test.serial('mobile phone: a code works once; the same code again is refused and changes nothing', async (t) => {
   const { browser, page, userId } = await account('ph4');
@@ -205,24 +219,19 @@ test.serial('mobile phone: an expired code is refused', async (t) => {
   const { browser, page, userId } = await account('ph5');
   const form = await browser.follow(page, '/methods/mobilePhone');
   const { codePage, code } = await phoneCode(browser, form, '06 22222202', '+31622222202');
-  bed.clock.advance(5 * 60_000 + 1000);
-  try {
+  await bed.clock.ahead(PAST_CODE_TTL, async () => {
     const late = await browser.submit(codePage, '/methods/mobilePhone/verify', { code });
     t.regex(alertOf(late), /expired or was already used/);
     t.regex(late.html, /name="number"/, 'back at the number form');
     t.deepEqual(await bed.idp.idp.parts.store.sspr.methods(userId), []);
-  } finally {
-    bed.clock.advance(-(5 * 60_000 + 1000));
-  }
+  });
 });
 
 test.serial('mobile phone: five wrong tries void the code, even for the right one afterwards', async (t) => {
   const { browser, page, userId } = await account('ph6');
   const form = await browser.follow(page, '/methods/mobilePhone');
   const { codePage, code } = await phoneCode(browser, form, '06 22222203', '+31622222203');
-  const wrong = code === '12345678' ? '87654321' : '12345678';
-  const messages: string[] = [];
-  for (let i = 0; i < 5; i += 1) messages.push(alertOf(await browser.submit(codePage, '/methods/mobilePhone/verify', { code: wrong })));
+  const messages = await fiveWrongCodes(browser, codePage, '/methods/mobilePhone/verify', code);
   t.regex(messages[0]!, /4 more/);
   t.regex(messages[3]!, /1 more/);
   t.regex(messages[4]!, /Too many wrong codes/);
@@ -237,16 +246,10 @@ test.serial('mobile phone: resends wait resendAfterSeconds, and at most maxSends
     const form = await browser.follow(page, '/methods/mobilePhone');
     const { codePage } = await phoneCode(browser, form, '06 22222204', '+31622222204');
     t.regex(alertOf(await browser.submit(codePage, '/methods/mobilePhone/resend')), /wait \d+ seconds/);
-    try {
-      bed.clock.advance(31_000);
-      t.regex((await browser.submit(codePage, '/methods/mobilePhone/resend')).html, /We sent a text/);
-      bed.clock.advance(31_000);
-      t.regex((await browser.submit(codePage, '/methods/mobilePhone/resend')).html, /We sent a text/);
-      bed.clock.advance(31_000);
-      t.regex(alertOf(await browser.submit(codePage, '/methods/mobilePhone/resend')), /sent too many codes/);
-    } finally {
-      bed.clock.advance(-93_000);
-    }
+    const [second, third, fourth] = await resendsAfterWaits(browser, codePage, '/methods/mobilePhone/resend');
+    t.regex(second.html, /We sent a text/);
+    t.regex(third.html, /We sent a text/);
+    t.regex(alertOf(fourth), /sent too many codes/);
     // No wait needed: a code send is awaited before the page answers, and the test SMTP server and SMS
     // receiver record a message before they acknowledge it, so whatever was sent is already here.
     t.is(bed.sms.messages.filter((m) => m.to === '+31622222204').length, 3);

@@ -40,16 +40,6 @@ async function registerEmailAndFinish(start: Awaited<ReturnType<typeof startSign
   await finishAndRedeem(start.browser, overview, start.config, start.auth);
 }
 
-/** Runs `fn` with the clock `days` on, then turns it back. */
-async function afterDays(days: number, fn: () => Promise<void>) {
-  bed.clock.advance(days * DAY);
-  try {
-    await fn();
-  } finally {
-    bed.clock.advance(-days * DAY);
-  }
-}
-
 async function finishAndRedeem(browser: Browser, page: Page, config: oidc.Configuration, auth: Awaited<ReturnType<typeof authorizationRequest>>) {
   const done = await browser.submit(page, '/finish');
   if (done.status !== 0) throw new Error(`finish did not reach the client: ${done.status} ${done.html.slice(0, 1500)}`);
@@ -198,7 +188,7 @@ test.serial('the interrupt and the reconfirmation page lead back to the applicat
   t.regex(again.page.html, /lose access to your account/);
 
   await registerEmailAndFinish(again, 'ilse@example.net');
-  await afterDays(181, async () => {
+  await bed.clock.ahead(181 * DAY, async () => {
     const later = await startSignIn('ilse');
     t.regex(later.page.html, /still right/);
     t.regex(later.page.html, /Cancel and go back to Confidential App/);
@@ -214,7 +204,7 @@ test.serial('after the reconfirmation period the user is asked to confirm; "Look
   const soon = await startSignIn('gijs');
   t.is(soon.page.status, 0, 'no question before the period ends');
 
-  await afterDays(181, async () => {
+  await bed.clock.ahead(181 * DAY, async () => {
     const later = await startSignIn('gijs');
     t.is(later.page.status, 200);
     t.regex(later.page.html, /still right/);
@@ -230,7 +220,7 @@ test.serial('after the reconfirmation period the user is asked to confirm; "Look
 test.serial('removing a method below the requirement is refused with an explanation', async (t) => {
   await newUser('hanna');
   await registerEmailAndFinish(await startSignIn('hanna'), 'hanna@example.net');
-  await afterDays(200, async () => {
+  await bed.clock.ahead(200 * DAY, async () => {
     const later = await startSignIn('hanna');
     const refused = await later.browser.submit(later.page, '/methods/email/remove');
     t.is(refused.status, 409);

@@ -1,9 +1,9 @@
 /** An IdP with SSPR settings whose mail goes to a real SMTP server and texts/calls to a real webhook receiver. */
-import test from 'ava';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { startIdp, TestClock, type RunningIdp, type StartOptions } from './idp.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 import { startSmsReceiver, type SmsReceiver } from './sms.ts';
+import { oncePerFile, readied } from './once-per-file.ts';
 
 export const SMS_SECRET = 'sms-webhook-secret-0123456789';
 
@@ -45,24 +45,11 @@ export async function startSsprIdp(sspr: NonNullable<ConfigInput['sspr']>, optio
   };
 }
 
-/**
- * The test file's one bed: started before its tests (ava's `test.before`), then `ready` (e.g. to
- * edit the live configuration), closed after them however they ended. Its fields can be read from
- * the first hook or test on.
- */
+/** The test file's one bed (see oncePerFile); `ready` runs once it has started, e.g. to edit the live configuration. */
 export function ssprBed(sspr: NonNullable<ConfigInput['sspr']>, options: Omit<StartOptions, 'clock'> = {}, ready?: (bed: SsprTestbed) => void | Promise<void>): SsprTestbed {
-  let started: SsprTestbed | undefined;
-  const bed = (): SsprTestbed => {
-    if (!started) throw new Error('the test bed is read before test.before started it');
-    return started;
-  };
-  test.before(async () => {
-    started = await startSsprIdp(sspr, options);
-    await ready?.(started);
+  return oncePerFile(async () => {
+    const bed = await startSsprIdp(sspr, options);
+    await readied(bed, ready);
+    return bed;
   });
-  test.after.always(async () => {
-    await started?.close();
-  });
-  const field = (key: keyof SsprTestbed): PropertyDescriptor => ({ get: () => bed()[key], enumerable: true });
-  return Object.defineProperties({}, { idp: field('idp'), smtp: field('smtp'), sms: field('sms'), clock: field('clock'), close: field('close') }) as SsprTestbed;
 }

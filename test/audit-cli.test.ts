@@ -14,6 +14,7 @@ import { runCli } from './helpers/process.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { openDatabase, migrateLatest } from '../src/store/db.ts';
 import { createStore, type Store, type AuditEvent } from '../src/store/index.ts';
+import type { AuditLine } from '../src/store/reports.ts';
 import { UserService } from '../src/users/service.ts';
 import { createPasswordHasher } from '../src/security/password.ts';
 import { systemClock } from '../src/clock.ts';
@@ -72,18 +73,8 @@ async function json<T>(args: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
-interface AuditRecord {
-  id: number;
-  at: string;
-  type: string;
-  outcome: string;
-  userId: string | null;
-  username: string | null;
-  clientId: string | null;
-  ip: string | null;
-  flowId: string | null;
-  details: Record<string, unknown>;
-}
+/** An event as `audit --json` prints it: its time as ISO text, its details always an object. */
+type AuditRecord = Omit<AuditLine, 'at' | 'details'> & { at: string; details: Record<string, unknown> };
 
 /** The seeded events: [when, event]. User names are replaced by ids when seeding. */
 const seed: [number, AuditEvent & { user?: string }][] = [

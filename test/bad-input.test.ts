@@ -1,17 +1,11 @@
 import test from 'ava';
-import { startIdp, RP_REDIRECT, type RunningIdp } from './helpers/idp.ts';
+import { RP_REDIRECT } from './helpers/idp.ts';
+import { idpBed } from './helpers/once-per-file.ts';
+import { rawGet, languageLinks } from './helpers/raw-http.ts';
 import { discover, authorizationRequest, newBrowser } from './helpers/rp.ts';
 import { formWith, type Page } from './helpers/browser.ts';
 
-let idp: RunningIdp;
-
-test.before(async () => {
-  idp = await startIdp();
-  await idp.idp.parts.users.create({ username: 'ivan', password: 'ivan password 12' });
-});
-test.after.always(async () => {
-  await idp?.close();
-});
+const idp = idpBed({}, (idp) => idp.idp.parts.users.create({ username: 'ivan', password: 'ivan password 12' }));
 
 /** No 5xx, no stack trace, no internal error text. */
 function assertClean(t: import('ava').ExecutionContext, page: Page, label: string) {
@@ -151,25 +145,6 @@ test('security headers on pages', async (t) => {
   t.is(page.headers.get('cache-control'), 'no-store');
   t.notRegex(page.html, /<script(?![^>]*\bsrc=)/i, 'no inline script');
 });
-
-/** The language switcher's links on a page (each `href` ending in `?lang=xx`). */
-const languageLinks = (html: string) => [...html.matchAll(/href="([^"]*)\?lang=(en|nl)"/g)].map((m) => m[1]!);
-
-/** Sends a request with a raw request target, as an attacker's client can (fetch would normalise it). */
-async function rawGet(origin: string, target: string): Promise<{ status: number; html: string }> {
-  const { request } = await import('node:http');
-  const url = new URL(origin);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: target, headers: { Accept: 'text/html' } }, (res) => {
-      let html = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (html += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, html }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('the branded 404 links its languages to this site only, whatever the path looks like (issue 13 #6)', async (t) => {
   for (const target of ['//evil.example/reset', '///evil.example/reset', '/\\evil.example/reset', '/\\/evil.example/x', 'http://evil.example/reset']) {

@@ -39,6 +39,13 @@ async function writeConfig(name: string, database: TestDatabase['config'], extra
   return file;
 }
 
+/** A fresh database of the test's own (dropped after the file) and a configuration file `name` for it. */
+async function ownDatabase(name: string): Promise<{ own: TestDatabase; file: string }> {
+  const own = await freshDatabase();
+  extraDbs.push(own);
+  return { own, file: await writeConfig(name, own.config) };
+}
+
 /** The CLI against the shared test database. */
 const run = (args: string[], input?: string) => cli(['--config', configFile, ...args], { input });
 
@@ -169,9 +176,7 @@ test.serial('config check: ok for a valid file, key paths for an invalid one', a
 });
 
 test.serial('migrate applies, reports up to date, and rolls back only with --yes', async (t) => {
-  const own = await freshDatabase();
-  extraDbs.push(own);
-  const file = await writeConfig('migrate.yaml', own.config);
+  const { own, file } = await ownDatabase('migrate.yaml');
   const hasUsersTable = async () => {
     const config = parseConfig({ database: own.config });
     const knex = openDatabase(config.database);
@@ -454,9 +459,7 @@ test.serial('delete requires --yes', async (t) => {
 });
 
 test.serial('keys rotate: the IdP publishes the old and the new key and signs with the new one', async (t) => {
-  const own = await freshDatabase();
-  extraDbs.push(own);
-  const file = await writeConfig('keys.yaml', own.config);
+  const { own, file } = await ownDatabase('keys.yaml');
   const kids = async (running: RunningIdp) => {
     const rp = await discover({ issuer: running.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
     const jwks = (await (await fetch(rp.serverMetadata().jwks_uri!)).json()) as { keys: { kid: string }[] };

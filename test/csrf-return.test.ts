@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { ssprBed } from './helpers/sspr-idp.ts';
 import { Browser, formWith, forms, type Page } from './helpers/browser.ts';
 import { discover, authorizationRequest, newBrowser, signIn } from './helpers/rp.ts';
 import { codeIn } from './helpers/register.ts';
@@ -8,24 +8,17 @@ import { codeIn } from './helpers/register.ts';
 // registration and security-info forms, and change nothing; an unsafe `return=` on /reset is
 // never kept, shown or redirected to.
 
-let bed: SsprTestbed;
-
-test.before(async () => {
-  bed = await startSsprIdp(
-    {
-      enabled: 'all',
-      methods: { email: true, mobilePhone: false, authenticatorApp: false },
-      registration: { requireOnSignIn: true, maxSkips: null },
-      captcha: { enabled: false },
-      codes: { resendAfterSeconds: 0 },
-      onPremises: { allowUnlockWithoutReset: true },
-    },
-    { config: { lockout: { threshold: 3 } } },
-  );
-});
-test.after.always(async () => {
-  await bed?.close();
-});
+const bed = ssprBed(
+  {
+    enabled: 'all',
+    methods: { email: true, mobilePhone: false, authenticatorApp: false },
+    registration: { requireOnSignIn: true, maxSkips: null },
+    captcha: { enabled: false },
+    codes: { resendAfterSeconds: 0 },
+    onPremises: { allowUnlockWithoutReset: true },
+  },
+  { config: { lockout: { threshold: 3 } } },
+);
 
 const parts = () => bed.idp.idp.parts;
 const csrfOf = (page: Page) => /name="csrf" value="([^"]+)"/.exec(page.html)![1]!;

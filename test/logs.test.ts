@@ -5,30 +5,20 @@
  */
 import test from 'ava';
 import { createLogger } from '../src/logging.ts';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { ssprBed } from './helpers/sspr-idp.ts';
 import { codeIn, registerEmail } from './helpers/register.ts';
 import { discover, authorizationRequest, newBrowser, signIn, redeem, oidc } from './helpers/rp.ts';
 import type { Browser } from './helpers/browser.ts';
 
-let bed: SsprTestbed;
 const lines: string[] = [];
 
-test.before(async () => {
-  bed = await startSsprIdp(
-    {
-      enabled: 'all',
-      methodsRequired: 1,
-      methods: { email: true, mobilePhone: false, authenticatorApp: false },
-      registration: { requireOnSignIn: true },
-      captcha: { enabled: false },
-      codes: { resendAfterSeconds: 0 },
-    },
-    { config: { logging: { level: 'trace' } }, logger: createLogger('trace', { write: (line: string) => void lines.push(line) }) },
-  );
-});
-test.after.always(async () => {
-  await bed?.close();
-});
+const bed = ssprBed(
+  {
+    enabled: 'all', methodsRequired: 1, methods: { email: true, mobilePhone: false, authenticatorApp: false },
+    registration: { requireOnSignIn: true }, captcha: { enabled: false }, codes: { resendAfterSeconds: 0 },
+  },
+  { config: { logging: { level: 'trace' } }, logger: createLogger('trace', { write: (line: string) => void lines.push(line) }) },
+);
 
 const OLD_PASSWORD = 'olive harbour kettle 41';
 const WRONG_PASSWORD = 'not-her-password-Zq81x';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { ssprBed } from './helpers/sspr-idp.ts';
 import { discover, authorizationRequest, newBrowser, signIn, redeem, oidc } from './helpers/rp.ts';
 import type { Browser, Page } from './helpers/browser.ts';
 import { codeIn, registerAuthenticator } from './helpers/register.ts';
@@ -9,24 +9,17 @@ import { ACR_MFA, ACR_PASSWORD } from '../src/mfa/policy.ts';
 // Multi-factor sign-in with a real relying party: the policy, step-up by acr_values, the ID
 // token's acr/amr/auth_time, codes read from the real SMTP server and SMS receiver.
 
-let bed: SsprTestbed;
-
-test.before(async () => {
-  bed = await startSsprIdp(
-    {
-      enabled: 'all',
-      methodsRequired: 1,
-      methods: { email: true, mobilePhone: true, authenticatorApp: true },
-      registration: { requireOnSignIn: false },
-      administrators: { groups: ['Admins'] },
-      codes: { resendAfterSeconds: 0 },
-    },
-    { config: { mfa: { require: 'selected', groups: ['Finance'] } } },
-  );
-});
-test.after.always(async () => {
-  await bed?.close();
-});
+const bed = ssprBed(
+  {
+    enabled: 'all',
+    methodsRequired: 1,
+    methods: { email: true, mobilePhone: true, authenticatorApp: true },
+    registration: { requireOnSignIn: false },
+    administrators: { groups: ['Admins'] },
+    codes: { resendAfterSeconds: 0 },
+  },
+  { config: { mfa: { require: 'selected', groups: ['Finance'] } } },
+);
 
 const rp = () => discover({ issuer: bed.idp.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
 const parts = () => bed.idp.idp.parts;

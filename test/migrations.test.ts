@@ -15,28 +15,59 @@ async function completedOf(knex: Knex, source: Source): Promise<string[]> {
   return done.map((m) => (typeof m === 'string' ? m : m.name));
 }
 
-/** Migrates one at a time up to (not including) `name`; lists the completed ones by name. */
-async function upTo(knex: Knex, schema: string | undefined, name: string) {
-  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
-  // With our migration source, knex lists migrations by name (completed ones as { name }).
-  const pending = async () => ((await knex.migrate.list(source)) as [unknown[], string[]])[1];
-  const completed = () => completedOf(knex, source);
-  if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
-  while ((await pending())[0] !== name) {
-    if ((await pending()).length === 0) throw new Error(`${name} not found`);
-    await knex.migrate.up(source);
+/** Runs `body` on a fresh database, with connections from `open`; then closes them and drops the database. */
+async function onFreshDatabase(body: (open: () => Knex, schema: string | undefined) => Promise<void>): Promise<void> {
+  const db = await freshDatabase();
+  const config = parseConfig({ database: db.config });
+  const opened: Knex[] = [];
+  try {
+    await body(() => {
+      const knex = openDatabase(config.database);
+      opened.push(knex);
+      return knex;
+    }, config.database.schema);
+  } finally {
+    for (const knex of opened) await knex.destroy();
+    await db.cleanup();
   }
-  return { source, completed };
 }
+
+interface BeforeMigration {
+  knex: Knex;
+  schema: string | undefined;
+  source: Source;
+  /** Rolls back (later migrations first) until the one under test is no longer applied. */
+  downPast(): Promise<void>;
+}
+
+/** Runs `body` on a fresh database migrated one at a time up to (not including) `name`. */
+async function beforeMigration(name: string, body: (m: BeforeMigration) => Promise<void>): Promise<void> {
+  await onFreshDatabase(async (open, schema) => {
+    const knex = open();
+    const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
+    // With our migration source, knex lists migrations by name (completed ones as { name }).
+    const pending = async () => ((await knex.migrate.list(source)) as [unknown[], string[]])[1];
+    if (schema) await knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+    while ((await pending())[0] !== name) {
+      if ((await pending()).length === 0) throw new Error(`${name} not found`);
+      await knex.migrate.up(source);
+    }
+    const downPast = async () => {
+      while ((await completedOf(knex, source)).includes(name)) await knex.migrate.down(source);
+    };
+    await body({ knex, schema, source, downPast });
+  });
+}
+
+/** Rows are seeded at this moment (epoch ms). */
+const SEEDED = 1_800_000_000_000;
+const userRow = (id: string, username = id, displayName = username) => ({ id, username, username_key: username.toLowerCase(), display_name: displayName, status: 'enabled', password_source: 'cloud', created_at: SEEDED, updated_at: SEEDED });
 
 const TABLES = ['users', 'groups', 'user_groups', 'oidc_payloads', 'keystore', 'sspr_methods', 'sspr_security_answers', 'sspr_state', 'sspr_challenges', 'outbox', 'audit_events', 'account_sessions', 'throttle_counters', 'webauthn_challenges', 'mfa_devices'];
 
 test('migrations: latest → rollback → latest, and every migration has a working down()', async (t) => {
-  const db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  const knex = openDatabase(config.database);
-  try {
-    const schema = config.database.schema;
+  await onFreshDatabase(async (open, schema) => {
+    const knex = open();
     const applied = await migrateLatest(knex, schema);
     t.true(applied.length >= 1);
     for (const table of TABLES) t.true(await knex.schema.hasTable(table), `${table} exists`);
@@ -48,41 +79,23 @@ test('migrations: latest → rollback → latest, and every migration has a work
 
     t.deepEqual(await migrateLatest(knex, schema), applied);
     for (const table of TABLES) t.true(await knex.schema.hasTable(table));
-  } finally {
-    await knex.destroy();
-    await db.cleanup();
-  }
+  });
 });
 
 test('migrations run concurrently from several connections apply once', async (t) => {
-  const db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  const a = openDatabase(config.database);
-  const b = openDatabase(config.database);
-  try {
-    const [ra, rb] = await Promise.all([migrateLatest(a, config.database.schema), migrateLatest(b, config.database.schema)]);
+  await onFreshDatabase(async (open, schema) => {
+    const [a, b] = [open(), open()];
+    const [ra, rb] = await Promise.all([migrateLatest(a, schema), migrateLatest(b, schema)]);
     t.is(ra.length + rb.length, Math.max(ra.length, rb.length), 'only one of them applied the migrations');
     t.true(await a.schema.hasTable('users'));
-  } finally {
-    await a.destroy();
-    await b.destroy();
-    await db.cleanup();
-  }
+  });
 });
 
 test('several credentials of one kind: the migration keeps every existing method row, and going down keeps the first of each kind', async (t) => {
-  const db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  const knex = openDatabase(config.database);
-  const schema = config.database.schema;
   const MINE = '20261206230000_method_credentials.ts';
-  const { source, completed } = await upTo(knex, schema, MINE);
-  try {
-    const now = 1_800_000_000_000;
-    await knex('users').insert([
-      { id: 'u1', username: 'ann', username_key: 'ann', display_name: 'Ann', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
-      { id: 'u2', username: 'ben', username_key: 'ben', display_name: 'Ben', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
-    ]);
+  await beforeMigration(MINE, async ({ knex, schema, source, downPast }) => {
+    const now = SEEDED;
+    await knex('users').insert([userRow('u1', 'ann', 'Ann'), userRow('u2', 'ben', 'Ben')]);
     const old = [
       { user_id: 'u1', kind: 'email', value: 'ann@example.net', verified_at: now, created_at: now, updated_at: now, last_used_step: null },
       { user_id: 'u1', kind: 'authenticator_app', value: 'sealed', verified_at: now, created_at: now, updated_at: now + 1, last_used_step: 42 },
@@ -112,26 +125,17 @@ test('several credentials of one kind: the migration keeps every existing method
     t.deepEqual((await store.methods('u2')).map((m) => m.slot), ['']);
 
     await store.putMethod('u2', 'mobile_phone', '+31687654321', now, { slot: 'second' });
-    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
+    await downPast();
     const back = await knex('sspr_methods').where({ user_id: 'u2' }).select('value');
     t.deepEqual(back.map((r) => r.value), ['+31611111111'], 'going down keeps the first credential of each kind');
-  } finally {
-    await knex.destroy();
-    await db.cleanup();
-  }
+  });
 });
 
 test('registration state in its own columns: the migration fills them from the audit trail, and going down keeps every state row', async (t) => {
-  const db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  const knex = openDatabase(config.database);
-  const schema = config.database.schema;
   const MINE = '20261207120000_registration_state.ts';
-  const { source, completed } = await upTo(knex, schema, MINE);
-  try {
-    const now = 1_800_000_000_000;
-    const user = (id: string) => ({ id, username: id, username_key: id, display_name: id, status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now });
-    await knex('users').insert([user('ann'), user('ben'), user('cas')]);
+  await beforeMigration(MINE, async ({ knex, schema, source, downPast }) => {
+    const now = SEEDED;
+    await knex('users').insert([userRow('ann'), userRow('ben'), userRow('cas')]);
     await knex('sspr_state').insert([
       { user_id: 'ann', confirmed_at: now - 5, skips: 2, updated_at: now - 5 },
       { user_id: 'cas', confirmed_at: null, skips: 1, updated_at: now - 9 },
@@ -168,7 +172,7 @@ test('registration state in its own columns: the migration fills them from the a
     t.true(await store.registrationStarted('cas', 'flow-c', now));
     t.deepEqual(await store.state('ann'), { confirmedAt: now - 5, skips: 2 }, 'confirmation and skips untouched');
 
-    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
+    await downPast();
     t.deepEqual(
       (await knex('sspr_state').orderBy('user_id').select('user_id', 'confirmed_at', 'skips')).map((r) => [r.user_id, r.confirmed_at === null ? null : Number(r.confirmed_at), Number(r.skips)]),
       [['ann', now - 5, 2], ['ben', null, 0], ['cas', null, 1]],
@@ -179,20 +183,12 @@ test('registration state in its own columns: the migration fills them from the a
     t.is(Number((await knex('users').count({ n: '*' }))[0]!.n), 3, 'and every user');
     await migrateLatest(knex, schema);
     t.true(await knex.schema.hasColumn('sspr_state', 'registration_flow'));
-  } finally {
-    await knex.destroy();
-    await db.cleanup();
-  }
+  });
 });
 
 test('hashed oidc ids: the migration rewrites existing rows so live sessions and tokens survive the upgrade', async (t) => {
-  const db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  const knex = openDatabase(config.database);
-  const schema = config.database.schema;
   const MINE = '20261207093000_oidc_hashed_ids.ts';
-  try {
-    const { source, completed } = await upTo(knex, schema, MINE);
+  await beforeMigration(MINE, async ({ knex, schema, source, downPast }) => {
     const later = Date.now() + 3_600_000;
     const row = (model: string, id: string, payload: Record<string, unknown>, extra: Record<string, string> = {}) =>
       ({ model, id, payload: JSON.stringify({ jti: id, kind: model, ...payload }), expires_at: later, consumed_at: null, ...extra });
@@ -224,52 +220,35 @@ test('hashed oidc ids: the migration rewrites existing rows so live sessions and
     t.is(await store.find('Session', 'old-session-id', now), undefined);
 
     await knex('oidc_payloads').insert(row('Session', 'x', {}));
-    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
+    await downPast();
     t.is(await knex('oidc_payloads').count({ n: '*' }).first().then((r) => Number(r?.n)), 0, 'going down ends every session (a hash cannot be undone)');
-  } finally {
-    await knex.destroy();
-    await db.cleanup();
-  }
+  });
 });
 
 test('username skeletons: the migration gives existing users theirs, so a look-alike of an old account is refused', async (t) => {
-  const db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  const knex = openDatabase(config.database);
-  const schema = config.database.schema;
   const MINE = '20261207094000_username_skeleton.ts';
-  try {
-    const { source, completed } = await upTo(knex, schema, MINE);
-    const now = 1_800_000_000_000;
-    await knex('users').insert({ id: 'u1', username: 'Mallory', username_key: 'mallory', display_name: 'M', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now });
+  await beforeMigration(MINE, async ({ knex, schema, source, downPast }) => {
+    const now = SEEDED;
+    await knex('users').insert(userRow('u1', 'Mallory', 'M'));
     await migrateLatest(knex, schema);
     t.is((await knex('users').where({ id: 'u1' }).first()).username_skeleton, 'rnallory');
     const users = new UserStore(knex);
     t.is(await users.lookalike('rnallory', 'rnallory'), 'Mallory');
     const error = await t.throwsAsync(users.create({ id: 'u2', username: 'rnallory', usernameKey: 'rnallory', usernameSkeleton: 'rnallory', displayName: 'x', email: null, emailVerified: false, passwordSource: 'cloud', passwordHash: null, now }));
     t.true(error instanceof ConfusableUsernameError);
-    while ((await completed()).includes(MINE)) await knex.migrate.down(source);
+    await downPast();
     t.false(await knex.schema.hasColumn('users', 'username_skeleton'));
     t.truthy(await knex('users').where({ id: 'u1' }).first(), 'going down keeps the users');
-  } finally {
-    await knex.destroy();
-    await db.cleanup();
-  }
+  });
 });
 
 test('passkeys: a credential id belongs to one account only; other kinds keep their shared slot; going down removes passkeys', async (t) => {
-  const db = await freshDatabase();
-  const config = parseConfig({ database: db.config });
-  const knex = openDatabase(config.database);
-  const schema = config.database.schema;
-  const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
-  try {
+  await onFreshDatabase(async (open, schema) => {
+    const knex = open();
+    const source = { migrationSource: new DirectoryMigrationSource(), schemaName: schema };
     await migrateLatest(knex, schema);
-    const now = 1_800_000_000_000;
-    await knex('users').insert([
-      { id: 'u1', username: 'ann', username_key: 'ann', display_name: 'Ann', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
-      { id: 'u2', username: 'ben', username_key: 'ben', display_name: 'Ben', status: 'enabled', password_source: 'cloud', created_at: now, updated_at: now },
-    ]);
+    const now = SEEDED;
+    await knex('users').insert([userRow('u1', 'ann', 'Ann'), userRow('u2', 'ben', 'Ben')]);
     const store = new SsprStore(knex);
     await store.putMethod('u1', 'email', 'ann@example.net', now);
     await store.putMethod('u2', 'email', 'ben@example.net', now);
@@ -285,8 +264,5 @@ test('passkeys: a credential id belongs to one account only; other kinds keep th
     t.deepEqual((await store.methods('u1')).map((m) => m.kind), ['email']);
     await migrateLatest(knex, schema);
     t.true(await knex.schema.hasTable('webauthn_challenges'));
-  } finally {
-    await knex.destroy();
-    await db.cleanup();
-  }
+  });
 });

@@ -4,6 +4,7 @@ import { TestClock, RP_LOGOUT_REDIRECT } from './helpers/idp.ts';
 import { startHost, type MountedHost } from './helpers/host.ts';
 import { discover, login, authorizationRequest, oidc } from './helpers/rp.ts';
 import { formWith } from './helpers/browser.ts';
+import { rawGet, languageLinks } from './helpers/raw-http.ts';
 
 // A host application that owns its Koa app and its Provider, and mounts the IdP under /idp.
 let host: MountedHost;
@@ -134,26 +135,12 @@ test('mounted, parts.startPurge deletes expired rows on its timer until it is st
 });
 
 test('mounted, the branded 404 links its languages under the prefix only (issue 13 #6)', async (t) => {
-  const { request } = await import('node:http');
-  const url = new URL(origin);
-  const get = (target: string) =>
-    new Promise<{ status: number; html: string }>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: target, headers: { Accept: 'text/html' } }, (res) => {
-        let html = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (html += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, html }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  const links = (html: string) => [...html.matchAll(/href="([^"]*)\?lang=(en|nl)"/g)].map((m) => m[1]);
   for (const [target, expected] of [
     ['/idp//evil.example/reset', '/idp/evil.example/reset'],
     ['/idp/\\evil.example/reset', '/idp/evil.example/reset'],
     ['/idp/reset', '/idp/reset'],
   ] as const) {
-    const page = await get(target);
-    t.deepEqual(links(page.html), [expected], target);
+    const page = await rawGet(origin, target);
+    t.deepEqual(languageLinks(page.html), [expected], target);
   }
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { ssprBed } from './helpers/sspr-idp.ts';
 import { Browser, forms, type Page } from './helpers/browser.ts';
 import { discover, authorizationRequest, newBrowser, signIn } from './helpers/rp.ts';
 import { registerPasskey } from './helpers/register.ts';
@@ -11,27 +11,22 @@ import { hammer, type Fixture, type Target } from './helpers/fuzz.ts';
 // (test/helpers/fuzz.ts): never a 5xx or a stack trace, the handler's own clear answer, and
 // nothing changed but the audit trail of the refusal.
 
-let bed: SsprTestbed;
-
-test.before(async () => {
-  bed = await startSsprIdp(
-    {
-      enabled: 'all',
-      methodsRequired: 1,
-      methods: { email: true, authenticatorApp: true, passkey: true },
-      registration: { requireOnSignIn: true, maxSkips: null },
-      captcha: { enabled: false },
-      codes: { resendAfterSeconds: 0 },
-      limits: { resetsPerDay: 100 },
-    },
-    { host: 'localhost', config: { mfa: { require: 'selected', groups: ['Finance'] } } },
-  );
-  const previous = bed.idp.idp.parts.config.current;
-  bed.idp.idp.parts.config.replace({ ...previous, throttle: { ...previous.throttle, signinPerIp: 100_000, resetPerIp: 100_000 } });
-});
-test.after.always(async () => {
-  await bed?.close();
-});
+const bed = ssprBed(
+  {
+    enabled: 'all',
+    methodsRequired: 1,
+    methods: { email: true, authenticatorApp: true, passkey: true },
+    registration: { requireOnSignIn: true, maxSkips: null },
+    captcha: { enabled: false },
+    codes: { resendAfterSeconds: 0 },
+    limits: { resetsPerDay: 100 },
+  },
+  { host: 'localhost', config: { mfa: { require: 'selected', groups: ['Finance'] } } },
+  (bed) => {
+    const previous = bed.idp.idp.parts.config.current;
+    bed.idp.idp.parts.config.replace({ ...previous, throttle: { ...previous.throttle, signinPerIp: 100_000, resetPerIp: 100_000 } });
+  },
+);
 
 const parts = () => bed.idp.idp.parts;
 const issuer = () => bed.idp.issuer;

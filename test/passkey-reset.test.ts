@@ -1,5 +1,5 @@
 import test from 'ava';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { ssprBed } from './helpers/sspr-idp.ts';
 import { Browser, type Page } from './helpers/browser.ts';
 import { codeIn, registerPasskey } from './helpers/register.ts';
 import { SoftAuthenticator, passkeyOptions } from './helpers/webauthn.ts';
@@ -8,24 +8,13 @@ import { SoftAuthenticator, passkeyOptions } from './helpers/webauthn.ts';
 // authenticator app (never enough registered on its own), with the flow's limit on wrong answers
 // and the audit trail of every other method.
 
-let bed: SsprTestbed;
-
-test.before(async () => {
-  bed = await startSsprIdp(
-    {
-      enabled: 'all',
-      methodsRequired: 2,
-      methods: { email: true, authenticatorApp: true, passkey: true },
-      registration: { requireOnSignIn: false },
-      captcha: { enabled: false },
-      codes: { resendAfterSeconds: 0, maxAttempts: 3 },
-    },
-    { host: 'localhost' },
-  );
-});
-test.after.always(async () => {
-  await bed?.close();
-});
+const bed = ssprBed(
+  {
+    enabled: 'all', methodsRequired: 2, methods: { email: true, authenticatorApp: true, passkey: true },
+    registration: { requireOnSignIn: false }, captcha: { enabled: false }, codes: { resendAfterSeconds: 0, maxAttempts: 3 },
+  },
+  { host: 'localhost' },
+);
 
 const parts = () => bed.idp.idp.parts;
 type Request = Parameters<SoftAuthenticator['get']>[0];

@@ -1,31 +1,25 @@
 import test from 'ava';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { ssprBed } from './helpers/sspr-idp.ts';
 import { Browser, formWith, type Page } from './helpers/browser.ts';
 import { discover, authorizationRequest, newBrowser, signIn } from './helpers/rp.ts';
 
 // sspr.limits.phonePerHour at the registration interrupt and at reset (calls count like texts),
 // and throttle.resetPerIp (reset flows one address may start per window).
 
-let bed: SsprTestbed;
 const HOUR = 3_600_000;
 
-test.before(async () => {
-  bed = await startSsprIdp(
-    {
-      enabled: 'all',
-      methods: { email: true, mobilePhone: true, officePhone: true },
-      registration: { requireOnSignIn: true, maxSkips: null },
-      captcha: { enabled: false },
-      codes: { resendAfterSeconds: 0, maxSends: 10 },
-      limits: { phonePerHour: 2, blockHours: 24 },
-    },
-    // The per-address test sends X-Forwarded-For, as a reverse proxy would.
-    { config: { server: { trustProxy: true } } },
-  );
-});
-test.after.always(async () => {
-  await bed?.close();
-});
+const bed = ssprBed(
+  {
+    enabled: 'all',
+    methods: { email: true, mobilePhone: true, officePhone: true },
+    registration: { requireOnSignIn: true, maxSkips: null },
+    captcha: { enabled: false },
+    codes: { resendAfterSeconds: 0, maxSends: 10 },
+    limits: { phonePerHour: 2, blockHours: 24 },
+  },
+  // The per-address test sends X-Forwarded-For, as a reverse proxy would.
+  { config: { server: { trustProxy: true } } },
+);
 
 const parts = () => bed.idp.idp.parts;
 const errorCode = (page: Page) => /Error code: ([A-Z_]+)/.exec(page.html)?.[1];

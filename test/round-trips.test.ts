@@ -4,17 +4,10 @@
  * commit, so a statement that creeps in is a regression even when no clock notices it.
  */
 import test from 'ava';
-import { startIdp, type RunningIdp } from './helpers/idp.ts';
+import { idpBed } from './helpers/once-per-file.ts';
 import { discover, login } from './helpers/rp.ts';
 
-let idp: RunningIdp;
-test.before(async () => {
-  idp = await startIdp();
-  await idp.idp.parts.users.create({ username: 'rita', password: 'rita password 12' });
-});
-test.after.always(async () => {
-  await idp?.close();
-});
+const idp = idpBed({}, (idp) => idp.idp.parts.users.create({ username: 'rita', password: 'rita password 12' }));
 
 const MODELS = /^(Session|Interaction|Grant|AuthorizationCode|AccessToken|RefreshToken)$/;
 

@@ -136,79 +136,35 @@ test('valid answers: no problems', (t) => {
   t.deepEqual(validateAnswers([{ questionId: q1, answer: 'abc' }, { questionId: q2, answer: 'x'.repeat(40) }, { questionId: q3, answer: '😀😀😀' }], catalogue, 3), []);
 });
 
+/** [answers as [question id, answer], how many are asked for, the problems as [code, index, question id]]. */
+const problemCases: [[string, string][], number, ReturnType<typeof codes>][] = [
+  [[[q1, 'Regenboog']], 3, [['wrong_number_of_answers', -1, null]]],
+  [
+    [['no-such-question', 'Regenboog'], [q1, 'Sanne'], [q1, 'Bakker']],
+    3,
+    [['unknown_question', 0, 'no-such-question'], ['duplicate_question', 2, q1]],
+  ],
+  [
+    [[q1, ' ab '], [q2, 'y'.repeat(41)], [q3, ''], [q4, 'a  \u00a0 b']],
+    4,
+    [['answer_too_short', 0, q1], ['answer_too_long', 1, q2], ['answer_too_short', 2, q3]],
+  ],
+  [
+    [[q1, 'Amsterdam'], [q2, '  AMSTERDAM '], [q3, 'ＡＭＳＴＥＲＤＡＭ']],
+    3,
+    [['duplicate_answer', 1, q2], ['duplicate_answer', 2, q3]],
+  ],
+  [
+    [[q1, 'Regen\u0000boog'], [q2, 'San\u202Ene'], [q3, 'Bak\u0085ker']],
+    3,
+    [['control_characters', 0, q1], ['control_characters', 1, q2], ['control_characters', 2, q3]],
+  ],
+];
+
 test('every validation problem, with index and question id', (t) => {
-  t.deepEqual(codes(validateAnswers([{ questionId: q1, answer: 'Regenboog' }], catalogue, 3)), [['wrong_number_of_answers', -1, null]]);
-  t.deepEqual(
-    codes(
-      validateAnswers(
-        [
-          { questionId: 'no-such-question', answer: 'Regenboog' },
-          { questionId: q1, answer: 'Sanne' },
-          { questionId: q1, answer: 'Bakker' },
-        ],
-        catalogue,
-        3,
-      ),
-    ),
-    [
-      ['unknown_question', 0, 'no-such-question'],
-      ['duplicate_question', 2, q1],
-    ],
-  );
-  t.deepEqual(
-    codes(
-      validateAnswers(
-        [
-          { questionId: q1, answer: ' ab ' },
-          { questionId: q2, answer: 'y'.repeat(41) },
-          { questionId: q3, answer: '' },
-          { questionId: q4, answer: 'a  \u00a0 b' },
-        ],
-        catalogue,
-        4,
-      ),
-    ),
-    [
-      ['answer_too_short', 0, q1],
-      ['answer_too_long', 1, q2],
-      ['answer_too_short', 2, q3],
-    ],
-  );
-  t.deepEqual(
-    codes(
-      validateAnswers(
-        [
-          { questionId: q1, answer: 'Amsterdam' },
-          { questionId: q2, answer: '  AMSTERDAM ' },
-          { questionId: q3, answer: 'ＡＭＳＴＥＲＤＡＭ' },
-        ],
-        catalogue,
-        3,
-      ),
-    ),
-    [
-      ['duplicate_answer', 1, q2],
-      ['duplicate_answer', 2, q3],
-    ],
-  );
-  t.deepEqual(
-    codes(
-      validateAnswers(
-        [
-          { questionId: q1, answer: 'Regen\u0000boog' },
-          { questionId: q2, answer: 'San\u202Ene' },
-          { questionId: q3, answer: 'Bak\u0085ker' },
-        ],
-        catalogue,
-        3,
-      ),
-    ),
-    [
-      ['control_characters', 0, q1],
-      ['control_characters', 1, q2],
-      ['control_characters', 2, q3],
-    ],
-  );
+  for (const [answers, count, expected] of problemCases) {
+    t.deepEqual(codes(validateAnswers(answers.map(([questionId, answer]) => ({ questionId, answer })), catalogue, count)), expected);
+  }
   t.deepEqual(validateAnswers([{ questionId: q1, answer: 'Regen\tboog' }, { questionId: q2, answer: 'Sanne\n' }, { questionId: q3, answer: 'Bakker' }], catalogue, 3), [], 'tabs and line breaks are whitespace');
 });
 

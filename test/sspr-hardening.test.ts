@@ -4,56 +4,43 @@
  * (or is disabled) meanwhile refuses every further step and changes nothing.
  */
 import test from 'ava';
-import type { RunningIdp, TestClock } from './helpers/idp.ts';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import { ssprBed } from './helpers/sspr-idp.ts';
 import { Browser, type Page } from './helpers/browser.ts';
-import type { TestSmtp } from './helpers/smtp.ts';
 import { codeIn, registerAuthenticator } from './helpers/register.ts';
 import { totpCodeAt, totpStep } from '../src/security/totp.ts';
 
-let bed: SsprTestbed;
-let idp: RunningIdp;
-let smtp: TestSmtp;
-let clock: TestClock;
-
-test.before(async () => {
-  bed = await startSsprIdp({
-    enabled: 'selected',
-    groups: ['Staff'],
-    methodsRequired: 1,
-    methods: { email: true, mobilePhone: false, authenticatorApp: true },
-    registration: { requireOnSignIn: false },
-    captcha: { enabled: false },
-    codes: { resendAfterSeconds: 0 },
-  });
-  ({ idp, smtp, clock } = bed);
-});
-test.after.always(async () => {
-  await bed?.close();
+const bed = ssprBed({
+  enabled: 'selected',
+  groups: ['Staff'],
+  methodsRequired: 1,
+  methods: { email: true, mobilePhone: false, authenticatorApp: true },
+  registration: { requireOnSignIn: false },
+  captcha: { enabled: false },
+  codes: { resendAfterSeconds: 0 },
 });
 
-const parts = () => idp.idp.parts;
+const parts = () => bed.idp.idp.parts;
 const codeOn = (page: Page) => /Error code: ([A-Z_]+)/.exec(page.html)?.[1];
 
 async function staff(username: string) {
   const user = await parts().users.create({ username, password: `${username} old password` });
   await parts().users.addToGroup(username, 'Staff');
-  await parts().store.sspr.putMethod(user.id, 'email', `${username}@example.net`, clock.now());
+  await parts().store.sspr.putMethod(user.id, 'email', `${username}@example.net`, bed.clock.now());
   return user;
 }
 
 async function begin(username: string): Promise<{ browser: Browser; page: Page }> {
   const browser = new Browser();
-  const page = await browser.submit(await browser.navigate(`${idp.issuer}/reset`), '/reset', { username });
+  const page = await browser.submit(await browser.navigate(`${bed.idp.issuer}/reset`), '/reset', { username });
   return { browser, page };
 }
 
 /** Starts a reset and proves the email method; returns the "choose a new password" page. */
 async function verified(username: string): Promise<{ browser: Browser; page: Page }> {
   const { browser, page } = await begin(username);
-  const before = smtp.messages.length;
+  const before = bed.smtp.messages.length;
   const codePage = await browser.submit(page, '/reset/flow/method', { method: 'email' });
-  const mail = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before && m.to.includes(`${username}@example.net`));
+  const mail = await bed.smtp.waitFor((m) => bed.smtp.messages.indexOf(m) >= before && m.to.includes(`${username}@example.net`));
   const next = await browser.submit(codePage, '/reset/flow/answer', { code: codeIn(mail.text) });
   if (!/Choose a new password/.test(next.html)) throw new Error(`not at the password step: ${next.html.slice(0, 500)}`);
   return { browser, page: next };
@@ -62,9 +49,9 @@ async function verified(username: string): Promise<{ browser: Browser; page: Pag
 test.serial('the authenticator code accepted at registration is used up: replaying it at reset is refused', async (t) => {
   await staff('tom');
   const browser = new Browser();
-  const overview = await browser.submit(await browser.navigate(`${idp.issuer}/security-info`), '/security-info/login', { username: 'tom', password: 'tom old password' });
-  const step = totpStep(clock.now());
-  const { page: registered, secret } = await registerAuthenticator(browser, overview, clock.now());
+  const overview = await browser.submit(await browser.navigate(`${bed.idp.issuer}/security-info`), '/security-info/login', { username: 'tom', password: 'tom old password' });
+  const step = totpStep(bed.clock.now());
+  const { page: registered, secret } = await registerAuthenticator(browser, overview, bed.clock.now());
   t.regex(registered.html, /App connected/);
 
   const { browser: resetter, page } = await begin('tom');
@@ -89,10 +76,10 @@ test.serial('taken out of scope while verifying: choosing a method refuses and s
   const user = await staff('vic');
   const { browser, page } = await begin('vic');
   await parts().users.removeFromGroup('vic', 'Staff');
-  const before = smtp.messages.length;
+  const before = bed.smtp.messages.length;
   const refused = await browser.submit(page, '/reset/flow/method', { method: 'email' });
   t.is(codeOn(refused), 'SSPR_NOT_ENABLED');
-  t.is(smtp.messages.length, before, 'no code was sent');
+  t.is(bed.smtp.messages.length, before, 'no code was sent');
   const [failed] = await parts().store.audit.list({ type: 'sspr.reset.failed', userId: user.id });
   t.is(failed?.details?.reason, 'not_enabled');
 });

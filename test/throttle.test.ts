@@ -182,12 +182,20 @@ test('concurrent hits on one key: exactly points are allowed', async (t) => {
   t.is(await throttle.peek('c:1', limit), 15);
 });
 
-test('concurrent hits from two instances on one key: exactly points are allowed', async (t) => {
+/** Two instances' throttles on their own connections to one database, at the same moment. */
+function twoInstances() {
   const now = Date.now();
   const a = new Throttle(knex, new ManualClock(now));
   const b = new Throttle(other, new ManualClock(now));
+  /** `count` calls at once, every other one on each instance. */
+  const race = <T>(count: number, call: (throttle: Throttle) => Promise<T>) => Promise.all(Array.from({ length: count }, (_, i) => call(i % 2 === 0 ? a : b)));
+  return { a, b, race };
+}
+
+test('concurrent hits from two instances on one key: exactly points are allowed', async (t) => {
+  const { a, b, race } = twoInstances();
   const limit: Limit = { points: 8, windowSeconds: 60 };
-  const results = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? a : b).hit('c:2', limit)));
+  const results = await race(24, (throttle) => throttle.hit('c:2', limit));
   t.is(results.filter((r) => r.allowed).length, 8);
   t.is(await a.peek('c:2', limit), 24);
   t.is(await b.peek('c:2', limit), 24);
@@ -220,16 +228,14 @@ test('take counts like hit; giveBack uncounts within the same window only', asyn
 });
 
 test('concurrent takes from two instances: exactly points are allowed, and giving back lets as many more in', async (t) => {
-  const now = Date.now();
-  const a = new Throttle(knex, new ManualClock(now));
-  const b = new Throttle(other, new ManualClock(now));
+  const { a, race } = twoInstances();
   const limit: Limit = { points: 4, windowSeconds: 60 };
-  const taken = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).take('t:2', limit)));
+  const taken = await race(20, (throttle) => throttle.take('t:2', limit));
   t.is(taken.filter((r) => r.allowed).length, 4);
   await Promise.all(taken.filter((r) => !r.allowed).map((r) => r.giveBack()));
   t.is(await a.peek('t:2', limit), 4, 'the refused ones gave theirs back');
   await Promise.all(taken.filter((r) => r.allowed).slice(0, 2).map((r) => r.giveBack()));
-  const again = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).take('t:2', limit)));
+  const again = await race(6, (throttle) => throttle.take('t:2', limit));
   t.is(again.filter((r) => r.allowed).length, 2);
 });
 

@@ -20,6 +20,15 @@ export class TestClock implements Clock {
   advance(ms: number): void {
     this.#offset += ms;
   }
+  /** Runs `fn` with the clock `ms` ahead, then sets it back however `fn` ended. */
+  async ahead<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    this.advance(ms);
+    try {
+      return await fn();
+    } finally {
+      this.advance(-ms);
+    }
+  }
 }
 
 export const RP_REDIRECT = 'http://127.0.0.1:9/callback';

@@ -3,6 +3,7 @@ import type { ConfigInput } from '../../src/config/schema.ts';
 import { startIdp, TestClock, type RunningIdp, type StartOptions } from './idp.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 import { startSmsReceiver, type SmsReceiver } from './sms.ts';
+import { oncePerFile, readied } from './once-per-file.ts';
 
 export const SMS_SECRET = 'sms-webhook-secret-0123456789';
 
@@ -42,4 +43,13 @@ export async function startSsprIdp(sspr: NonNullable<ConfigInput['sspr']>, optio
       await sms.close();
     },
   };
+}
+
+/** The test file's one bed (see oncePerFile); `ready` runs once it has started, e.g. to edit the live configuration. */
+export function ssprBed(sspr: NonNullable<ConfigInput['sspr']>, options: Omit<StartOptions, 'clock'> = {}, ready?: (bed: SsprTestbed) => void | Promise<void>): SsprTestbed {
+  return oncePerFile(async () => {
+    const bed = await startSsprIdp(sspr, options);
+    await readied(bed, ready);
+    return bed;
+  });
 }

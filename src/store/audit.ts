@@ -1,4 +1,5 @@
 /** The append-only audit trail. */
+import { fixedStatement } from './raw.ts';
 import { Repository, type Row } from './repository.ts';
 
 export interface AuditEvent {
@@ -17,6 +18,9 @@ export interface StoredAuditEvent extends AuditEvent {
   at: number;
 }
 
+// Fixed SQL text (raw.ts: fixedStatement): every sign-in records an event.
+const INSERT = 'insert into audit_events (at, type, user_id, client_id, ip, flow_id, outcome, details) values (?, ?, ?, ?, ?, ?, ?, ?)';
+
 /** Told of every event once it is stored (metrics count them); must not throw. */
 export type AuditListener = (event: AuditEvent) => void;
 
@@ -29,16 +33,16 @@ export class AuditStore extends Repository {
   }
 
   async record(event: AuditEvent, at: number): Promise<void> {
-    await this.db('audit_events').insert({
+    await fixedStatement(this.db, INSERT, [
       at,
-      type: event.type,
-      user_id: event.userId ?? null,
-      client_id: event.clientId ?? null,
-      ip: event.ip ?? null,
-      flow_id: event.flowId ?? null,
-      outcome: event.outcome,
-      details: event.details ? JSON.stringify(event.details) : null,
-    });
+      event.type,
+      event.userId ?? null,
+      event.clientId ?? null,
+      event.ip ?? null,
+      event.flowId ?? null,
+      event.outcome,
+      event.details ? JSON.stringify(event.details) : null,
+    ]);
     for (const listener of this.#listeners) listener(event);
   }
 

@@ -11,11 +11,12 @@
  *
  * The statements every authorization runs (find, upsert, destroy, consume: 15 of a login's 22) are
  * fixed SQL text run with knex.raw, valid on PostgreSQL and SQLite alike: building and compiling
- * a knex query each time cost more main-thread time than running it on SQLite.
+ * a knex query each time cost more main-thread time than running it on SQLite. On PostgreSQL they
+ * run as named prepared statements (raw.ts: fixedStatement), parsed and planned once per connection.
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { rowsOf } from './raw.ts';
+import { rowsOf, fixedStatement } from './raw.ts';
 import { Repository } from './repository.ts';
 
 /** Marks an id that is already the stored hash (see above). Real ids never hold a ':'. */
@@ -68,7 +69,7 @@ export class OidcPayloadStore extends Repository {
   async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: number | null): Promise<void> {
     const str = (v: unknown) => (typeof v === 'string' ? v : null);
     const grantId = str(payload.grantId);
-    await this.db.raw(UPSERT, [
+    await fixedStatement(this.db, UPSERT, [
       model,
       writeKey(id),
       JSON.stringify(storable(payload)),
@@ -82,7 +83,7 @@ export class OidcPayloadStore extends Repository {
 
   /** The row found, its payload with `jti` set back: the id looked up, or (by uid, user code) the marked hash. */
   async #findBy(column: keyof typeof FIND_BY, model: string, value: string, now: number, jti?: string): Promise<StoredPayload | undefined> {
-    const row = rowsOf<PayloadRow>(await this.db.raw(FIND_BY[column], [model, value, now]))[0];
+    const row = rowsOf<PayloadRow>(await fixedStatement(this.db, FIND_BY[column], [model, value, now]))[0];
     if (!row) return undefined;
     const payload = { ...(JSON.parse(row.payload) as Record<string, unknown>), jti: jti ?? HASHED + row.id };
     return { payload, consumedAt: row.consumed_at === null ? null : Number(row.consumed_at) };
@@ -102,12 +103,12 @@ export class OidcPayloadStore extends Repository {
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    await this.db.raw(DESTROY, [model, writeKey(id)]);
+    await fixedStatement(this.db, DESTROY, [model, writeKey(id)]);
   }
 
   /** Marks an artefact consumed; true only for the one caller that did it first. */
   async consume(model: string, id: string, now: number): Promise<boolean> {
-    return rowsOf(await this.db.raw(CONSUME, [now, model, writeKey(id)])).length > 0;
+    return rowsOf(await fixedStatement(this.db, CONSUME, [now, model, writeKey(id)])).length > 0;
   }
 
   /** Deletes every artefact of a grant, whatever its model. */

@@ -8,6 +8,7 @@
  * from any number of instances each see a distinct count.
  */
 import { createHash } from 'node:crypto';
+import { rowsOf, fixedStatement } from './raw.ts';
 import { Repository } from './repository.ts';
 
 const TABLE = 'throttle_counters';
@@ -31,6 +32,20 @@ interface CounterRow {
   blocked_until: number | string | null;
 }
 
+// Fixed SQL text (raw.ts: fixedStatement): every sign-in counts and gives back a point. Every
+// column on the right-hand side of the update refers to the row as it was before this statement.
+const EXPIRED = `(${TABLE}.window_expires_at IS NULL OR ${TABLE}.window_expires_at <= ?)`;
+const NEW_WINDOW = `CASE WHEN ${EXPIRED} THEN excluded.window_expires_at ELSE ${TABLE}.window_expires_at END`;
+/** Bindings: key, window end (twice), now (four times). */
+const COUNT =
+  `insert into ${TABLE} ("key", points, window_expires_at, blocked_until, expires_at) values (?, 1, ?, null, ?) ` +
+  `on conflict ("key") do update set points = CASE WHEN ${EXPIRED} THEN 1 ELSE ${TABLE}.points + 1 END, ` +
+  `window_expires_at = ${NEW_WINDOW}, ` +
+  `expires_at = CASE WHEN ${TABLE}.blocked_until IS NOT NULL AND ${TABLE}.blocked_until > (${NEW_WINDOW}) THEN ${TABLE}.blocked_until ELSE (${NEW_WINDOW}) END ` +
+  'returning points, window_expires_at, blocked_until';
+/** Bindings: key, window end. */
+const UNCOUNT = `update ${TABLE} set points = points - 1 where "key" = ? and window_expires_at = ? and points > 0`;
+
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 /**
@@ -48,22 +63,7 @@ export class ThrottleStore extends Repository {
    * otherwise the count grows by one. Returns the counter as this statement left it.
    */
   async count(key: string, now: number, windowEnd: number): Promise<CounterState> {
-    const db = this.db;
-    // Every column on the right-hand side refers to the row as it was before this statement.
-    const expired = `(${TABLE}.window_expires_at IS NULL OR ${TABLE}.window_expires_at <= ?)`;
-    const newWindow = `CASE WHEN ${expired} THEN excluded.window_expires_at ELSE ${TABLE}.window_expires_at END`;
-    const rows = (await db(TABLE)
-      .insert({ key: storedKey(key), points: 1, window_expires_at: windowEnd, blocked_until: null, expires_at: windowEnd })
-      .onConflict('key')
-      .merge({
-        points: db.raw(`CASE WHEN ${expired} THEN 1 ELSE ${TABLE}.points + 1 END`, [now]),
-        window_expires_at: db.raw(newWindow, [now]),
-        expires_at: db.raw(
-          `CASE WHEN ${TABLE}.blocked_until IS NOT NULL AND ${TABLE}.blocked_until > (${newWindow}) THEN ${TABLE}.blocked_until ELSE (${newWindow}) END`,
-          [now, now],
-        ),
-      })
-      .returning(['points', 'window_expires_at', 'blocked_until'])) as CounterRow[];
+    const rows = rowsOf<CounterRow>(await fixedStatement(this.db, COUNT, [storedKey(key), windowEnd, windowEnd, now, now, now, now]));
     const row = rows[0];
     if (!row) throw new Error('throttle: upsert returned no row');
     return { points: Number(row.points), windowExpiresAt: num(row.window_expires_at) ?? now, blockedUntil: num(row.blocked_until) };
@@ -74,10 +74,7 @@ export class ThrottleStore extends Repository {
    * lasts: an event of an earlier window is never subtracted from a later one.
    */
   async uncount(key: string, windowExpiresAt: number): Promise<void> {
-    await this.db(TABLE)
-      .where({ key: storedKey(key), window_expires_at: windowExpiresAt })
-      .andWhere('points', '>', 0)
-      .decrement('points', 1);
+    await fixedStatement(this.db, UNCOUNT, [storedKey(key), windowExpiresAt]);
   }
 
   /** The count of the window in force at `now` (0 when it ended or there is none). */

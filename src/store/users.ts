@@ -1,5 +1,5 @@
 /** Users and groups: the only place their SQL lives. */
-import { rowsOf } from './raw.ts';
+import { rowsOf, fixedStatement } from './raw.ts';
 import { signOutEverywhereIn } from './oidc-payloads.ts';
 import { Repository } from './repository.ts';
 
@@ -58,6 +58,16 @@ interface UserRow {
   created_at: string | number;
   updated_at: string | number;
 }
+
+/** The columns toUser reads, named: a fixed statement never says `select *` (raw.ts). */
+const USER_COLUMNS =
+  'id, username, username_key, display_name, email, email_verified, status, password_source, password_hash, ' +
+  'password_changed_at, locked_until, failed_signins, lockouts, created_at, updated_at';
+const BY_ID = `select ${USER_COLUMNS} from users where id = ? limit 1`;
+const BY_USERNAME_KEY = `select ${USER_COLUMNS} from users where username_key = ? limit 1`;
+const NOT_LOCKED = '(locked_until is null or locked_until <= ?)';
+const CLAIM_SIGNIN = `update users set failed_signins = failed_signins + 1 where id = ? and failed_signins < ? and ${NOT_LOCKED} returning id`;
+const RECORD_SIGNIN = `update users set failed_signins = 0, lockouts = 0 where id = ? and ${NOT_LOCKED} returning id`;
 
 const num = (v: string | number | null): number | null => (v === null ? null : Number(v));
 
@@ -141,12 +151,12 @@ export class UserStore extends Repository {
   // Fixed SQL text (knex.raw, valid on both databases): every sign-in and token request reads a
   // user, and building the query each time cost more than running it.
   async findById(id: string): Promise<User | undefined> {
-    const row = rowsOf<UserRow>(await this.db.raw('select * from users where id = ? limit 1', [id]))[0];
+    const row = rowsOf<UserRow>(await fixedStatement(this.db, BY_ID, [id]))[0];
     return row ? toUser(row) : undefined;
   }
 
   async findByUsernameKey(usernameKey: string): Promise<User | undefined> {
-    const row = rowsOf<UserRow>(await this.db.raw('select * from users where username_key = ? limit 1', [usernameKey]))[0];
+    const row = rowsOf<UserRow>(await fixedStatement(this.db, BY_USERNAME_KEY, [usernameKey]))[0];
     return row ? toUser(row) : undefined;
   }
 
@@ -200,12 +210,7 @@ export class UserStore extends Repository {
    * the attempt back with recordSignIn() (or releaseSignIn()).
    */
   async claimSignIn(id: string, now: number, threshold: number): Promise<boolean> {
-    const claimed = await this.db('users')
-      .where({ id })
-      .andWhere('failed_signins', '<', threshold)
-      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
-      .increment('failed_signins', 1);
-    return claimed > 0;
+    return rowsOf(await fixedStatement(this.db, CLAIM_SIGNIN, [id, threshold, now])).length > 0;
   }
 
   /**
@@ -236,11 +241,7 @@ export class UserStore extends Repository {
    * account is not locked at `now`: false when a lock came first (the sign-in must then fail).
    */
   async recordSignIn(id: string, now: number): Promise<boolean> {
-    const changed = await this.db('users')
-      .where({ id })
-      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
-      .update({ failed_signins: 0, lockouts: 0 });
-    return changed > 0;
+    return rowsOf(await fixedStatement(this.db, RECORD_SIGNIN, [id, now])).length > 0;
   }
 
   /** Takes back an attempt claimed with claimSignIn() that turned out not to be a failure. */

@@ -63,3 +63,18 @@ test('on PostgreSQL each text is prepared once per connection; a select * is nev
   t.deepEqual(rowsOf(await fixedStatement(db, text, ['a'])), [{ name: 'first' }]);
   t.deepEqual(rowsOf(await fixedStatement(db, 'select * from things where id = ?', ['a'])), [{ id: 'a', name: 'first', extra: null }]);
 });
+
+test('with database.preparedStatements off, the same texts run unnamed (a pooler without prepared statements)', async (t) => {
+  const config = (fresh.kind === 'postgres' ? { ...fresh.config, pool: { min: 0, max: 1 }, preparedStatements: false } : { ...fresh.config, preparedStatements: false }) as Config['database'];
+  const plain = openDatabase(config);
+  try {
+    const text = 'select id from things where name = ? and id is not null';
+    for (let i = 0; i < 2; i += 1) t.deepEqual(rowsOf(await fixedStatement(plain, text, ['first'])), [{ id: 'a' }]);
+    if (fresh.kind === 'postgres') {
+      const statements = rowsOf<{ statement: string }>(await plain.raw('select statement from pg_prepared_statements')).map((r) => r.statement);
+      t.deepEqual(statements, [], statements.join('\n'));
+    }
+  } finally {
+    await plain.destroy();
+  }
+});

@@ -119,7 +119,7 @@ test('npm pack → installed as node_modules/oidc-sspr: import, createIdp on SQL
     }
 
     // The database was migrated by the sources first: to the built package it is up to date.
-    const db = openDatabase({ client: 'sqlite', filename: path.join(app, 'data/idp.sqlite'), pool: { min: 0, max: 10 } });
+    const db = openDatabase({ client: 'sqlite', filename: path.join(app, 'data/idp.sqlite'), pool: { min: 0, max: 10 }, preparedStatements: true });
     try {
       t.true((await migrateLatest(db)).length > 0);
     } finally {

@@ -64,6 +64,12 @@ const database = section('Where users, tokens and keys are stored', {
     min: int(0, 0, 100, 'Fewest open connections.'),
     max: int(10, 1, 100, 'Most open connections.'),
   }),
+  preparedStatements: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Run the sign-in and token statements as named prepared statements, planned once per connection (postgres only). Turn off behind a connection pooler in transaction mode that does not keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).',
+    ),
 })
   .superRefine((db, ctx) => {
     if (db.client === 'postgres' && !db.url) {

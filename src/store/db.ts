@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/schema.ts';
 import type { Database as SqliteConnection } from 'sqlite3';
 import { keepStatements } from './sqlite-statements.ts';
+import { withoutPreparedStatements } from './raw.ts';
 
 // Run from the sources (src/store/db.ts) the migrations are the .ts files in migrations/; in the
 // built package (dist/store/db.js) they are compiled to dist/migrations/ (see src/build.ts).
@@ -57,7 +58,7 @@ export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: 
       },
     });
   }
-  return knexFactory({
+  const knex = knexFactory({
     client: 'pg',
     // A server that accepts connections but never answers must not hold requests for long.
     connection: { connectionString: db.url, connectionTimeoutMillis: 5000 },
@@ -67,6 +68,7 @@ export function openDatabase(db: Config['database'], cwd = process.cwd(), log?: 
     compileSqlOnError: false,
     log: knexLog(log),
   });
+  return db.preparedStatements === false ? withoutPreparedStatements(knex) : knex;
 }
 
 const MIGRATION_FILE = /^\d{14}_[a-z0-9_-]+\.(ts|js)$/;

@@ -8,6 +8,14 @@ export function rowsOf<T>(result: unknown): T[] {
 }
 
 const names = new Map<string, string>();
+/** Connections opened with `database.preparedStatements: false`: their fixed statements go unnamed. */
+const unprepared = new WeakSet<Knex>();
+
+/** Keeps this database's fixed statements unnamed (a pooler that does not keep prepared statements). */
+export function withoutPreparedStatements(db: Knex): Knex {
+  unprepared.add(db);
+  return db;
+}
 
 /** The prepared statement's name of a SQL text: derived from the text, so one name never means two texts. */
 function statementName(sql: string): string {
@@ -28,6 +36,6 @@ function statementName(sql: string): string {
  */
 export function fixedStatement(db: Knex, sql: string, bindings: readonly Knex.RawBinding[]): Knex.Raw {
   const raw = db.raw(sql, bindings);
-  if (db.client.config.client !== 'pg' || sql.includes('*')) return raw;
+  if (db.client.config.client !== 'pg' || sql.includes('*') || unprepared.has(db)) return raw;
   return raw.options({ name: statementName(sql) });
 }

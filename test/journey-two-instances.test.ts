@@ -9,6 +9,7 @@ import { codeIn } from './helpers/register.ts';
 import { createIdpParts, type IdpParts } from '../src/app.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/logging.ts';
+import { ssprWith } from './helpers/sspr-settings.ts';
 
 // Two real server processes on one database. A whole journey (sign-in with the registration
 // interrupt, back at the client, "Can't access your account?", sign-in with the new password)
@@ -60,14 +61,7 @@ interface Bed {
 }
 let bed: Bed | undefined;
 
-const sspr = {
-  enabled: 'all',
-  methodsRequired: 1,
-  methods: { email: true, securityQuestions: false, mobilePhone: false, officePhone: false, authenticatorApp: false },
-  registration: { requireOnSignIn: true },
-  captcha: { enabled: false },
-  codes: { resendAfterSeconds: 0 },
-};
+const sspr = ssprWith(['email']);
 
 test.before(async () => {
   const db = await freshDatabase();

@@ -17,15 +17,9 @@ import { codeIn } from './helpers/register.ts';
 import { createIdpParts, type IdpParts } from '../src/app.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/logging.ts';
+import { ssprWith } from './helpers/sspr-settings.ts';
 
-const sspr = {
-  enabled: 'all',
-  methodsRequired: 1,
-  methods: { email: true, securityQuestions: false, mobilePhone: false, officePhone: false, authenticatorApp: false },
-  registration: { requireOnSignIn: true },
-  captcha: { enabled: false },
-  codes: { resendAfterSeconds: 0 },
-};
+const sspr = ssprWith(['email']);
 const CLIENT = { clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' };
 /** nginx's $request_id: 32 hex digits (the IdP's own ids are UUIDs). */
 const NGINX_ID = /^[0-9a-f]{32}$/;

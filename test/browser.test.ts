@@ -1,12 +1,13 @@
-import test, { type ExecutionContext } from 'ava';
-import type { Browser } from 'playwright-core';
-import { launchChromium, Person, type Input, type PageRecord } from './helpers/chromium.ts';
-import { startSsprIdp, type SsprTestbed } from './helpers/sspr-idp.ts';
+import test from 'ava';
+import type { Input } from './helpers/chromium.ts';
+import {
+  backAtTheApp, consent, emailChoice, enterCode, escapeRegExp, mailCode, newPassword, NEW_PASSWORD, PASSWORD, setUpLink, signIn, signOutAtTheApp, startJourneyBed, useChromium, walkJourney,
+  type JourneyBed,
+} from './helpers/browser-journey.ts';
 import path from 'node:path';
-import { freePort, ROOT } from './helpers/process.ts';
+import { ROOT } from './helpers/process.ts';
 import { codeIn } from './helpers/register.ts';
-import { startDemoRp, type DemoRp } from '../src/demo/rp.ts';
-import { translator, type Locale, type Translate, type MessageId } from '../src/i18n/index.ts';
+import type { Locale, MessageId } from '../src/i18n/index.ts';
 import { totpCodeAt, totpStep } from '../src/security/totp.ts';
 
 // The whole journey as a person does it in a real browser (Debian's Chromium): a relying party's
@@ -18,17 +19,8 @@ import { totpCodeAt, totpStep } from '../src/security/totp.ts';
 // asked for, and a screenshot under test/output/screenshots/<variant>/.
 
 const DAY = 86_400_000;
-const PASSWORD = 'a sturdy journey passphrase';
-const NEW_PASSWORD = 'another sturdy passphrase 77';
-const RP_SECRET = 'journey-app-secret-0123456789';
 
-let chromium: Browser;
-test.before(async () => {
-  chromium = await launchChromium();
-});
-test.after.always(async () => {
-  await chromium?.close();
-});
+const chromium = useChromium();
 
 interface Variant {
   name: string;
@@ -49,21 +41,14 @@ const variants: Variant[] = [
   { name: 'en-no-javascript', locale: 'en', input: 'mouse', noJavaScript: true },
 ];
 
-interface Journey {
-  bed: SsprTestbed;
-  rp: DemoRp;
-  rpUrl: string;
-  person: Person;
-  t: Translate;
-  locale: Locale;
+interface Journey extends JourneyBed {
   variant: Variant;
-  pages: PageRecord[];
 }
 
 async function setUp(variant: Variant): Promise<Journey> {
-  const rpPort = await freePort();
-  const rpUrl = `http://localhost:${rpPort}`;
-  const bed = await startSsprIdp(
+  const j = await startJourneyBed(
+    chromium(),
+    { name: variant.name, input: variant.input, locale: variant.locale, viewport: variant.viewport, switchLanguage: variant.switchLanguage, javaScript: !variant.noJavaScript },
     {
       enabled: 'selected',
       groups: ['Staff'],
@@ -75,14 +60,9 @@ async function setUp(variant: Variant): Promise<Journey> {
       captcha: { enabled: true, maxNumber: 20_000 },
       codes: { resendAfterSeconds: 0 },
     },
-    {
-      config: {
-        ui: { organisation: 'Example Organisation', logoFile: path.join(ROOT, 'test/fixtures/logo.svg') },
-        clients: [{ clientId: 'journey-app', clientName: 'Journey App', clientSecret: RP_SECRET, redirectUris: [`${rpUrl}/callback`], postLogoutRedirectUris: [`${rpUrl}/`], firstParty: false }],
-      },
-    },
+    { config: { ui: { organisation: 'Example Organisation', logoFile: path.join(ROOT, 'test/fixtures/logo.svg') } } },
   );
-  const rp = await startDemoRp({ issuer: bed.idp.issuer, port: rpPort, clientId: 'journey-app', clientSecret: RP_SECRET });
+  const { bed } = j;
   const { users, store } = bed.idp.idp.parts;
   const seed = async (username: string, opts: { groups: string[]; methods?: Record<string, string>; source?: 'onpremises' }) => {
     const user = await users.create({ username, displayName: username, password: PASSWORD, passwordSource: opts.source ?? 'cloud' });
@@ -96,10 +76,7 @@ async function setUp(variant: Variant): Promise<Journey> {
   await seed('nick', { groups: ['Staff'] });
   await seed('otto', { groups: ['Staff'], methods: { email: 'otto@example.net', mobile_phone: '+31612340002' }, source: 'onpremises' });
   await seed('ada', { groups: ['Staff', 'Admins'], methods: { email: 'ada@example.net', mobile_phone: '+31612340003' } });
-
-  const pages: PageRecord[] = [];
-  const person = await Person.create(chromium, { name: variant.name, input: variant.input, locale: variant.locale, viewport: variant.viewport, switchLanguage: variant.switchLanguage, javaScript: !variant.noJavaScript, onPage: (p) => pages.push(p) });
-  return { bed, rp, rpUrl, person, t: translator(variant.locale), locale: variant.locale, variant, pages };
+  return { ...j, variant };
 }
 
 /** Opens the relying party and presses its sign-in button; returns on the IdP's sign-in page. */
@@ -111,35 +88,6 @@ async function fromTheApp(j: Journey): Promise<void> {
   await person.look('sign in', t('login.title'));
 }
 
-async function signIn(j: Journey, username: string, password: string): Promise<void> {
-  const { person, t } = j;
-  await person.fill(t('login.username'), username);
-  await person.fill(t('login.password'), password);
-  await person.press(t('login.submit'));
-}
-
-/** The relying party's page after a successful sign-in, naming the user. */
-async function backAtTheApp(j: Journey, t: ExecutionContext, username: string): Promise<void> {
-  await j.person.look('signed in at the application', 'Signed in');
-  t.is(await j.person.text('table tr:has(th:text-is("preferred_username")) td'), `"${username}"`);
-}
-
-async function signOutAtTheApp(j: Journey): Promise<void> {
-  const { person, t } = j;
-  await person.press('Sign out', 'link');
-  await person.look('sign out', t('logout.title'));
-  await person.press(t('logout.yes'));
-  await person.look('signed out, back at the application', 'Demo application');
-}
-
-async function mailCode(j: Journey, address: string, send: () => Promise<void>): Promise<string> {
-  const { smtp } = j.bed;
-  const before = smtp.messages.length;
-  await send();
-  const mail = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= before && m.to.includes(address));
-  return codeIn(mail.text);
-}
-
 async function textCode(j: Journey, e164: string, send: () => Promise<void>): Promise<string> {
   const { sms } = j.bed;
   const before = sms.messages.length;
@@ -147,9 +95,6 @@ async function textCode(j: Journey, e164: string, send: () => Promise<void>): Pr
   const message = await sms.waitFor((m) => sms.messages.indexOf(m) >= before && m.to === e164);
   return codeIn(message.text);
 }
-
-// "Set it up now", with the method's name for screen readers (visually hidden, so read after a pause).
-const setUpLink = (t: Translate, method: string) => new RegExp(`^${escapeRegExp(t('register.setup'))}\\s*:\\s*${escapeRegExp(t(`method.${method}.name` as MessageId))}$`);
 
 async function registerEverything(j: Journey, locale: Locale): Promise<void> {
   const { person, t } = j;
@@ -159,10 +104,7 @@ async function registerEverything(j: Journey, locale: Locale): Promise<void> {
   await person.look('email address', t('method.email.name'));
   await person.fill(t('email.address'), 'jan.private@example.net');
   const emailCode = await mailCode(j, 'jan.private@example.net', () => person.press(t('email.send')));
-  await person.look('email code', t('method.email.name'));
-  await person.fill(t('code.label'), emailCode);
-  await person.press(t('code.verify'));
-  await person.look('registration: email done', t('register.title'));
+  await enterCode(j, 'email code', t('method.email.name'), emailCode, ['registration: email done', t('register.title')]);
 
   await person.press(setUpLink(t, 'mobilePhone'), 'link');
   await person.look('mobile phone number', t('method.mobilePhone.name'));
@@ -170,10 +112,7 @@ async function registerEverything(j: Journey, locale: Locale): Promise<void> {
   await person.fill(t('phone.number'), '06 1234 5678');
   await person.choose(t('phone.sms'));
   const smsCode = await textCode(j, '+31612345678', () => person.press(t('phone.send')));
-  await person.look('mobile phone code', t('method.mobilePhone.name'));
-  await person.fill(t('code.label'), smsCode);
-  await person.press(t('code.verify'));
-  await person.look('registration: phone done', t('register.title'));
+  await enterCode(j, 'mobile phone code', t('method.mobilePhone.name'), smsCode, ['registration: phone done', t('register.title')]);
 
   await person.press(setUpLink(t, 'authenticatorApp'), 'link');
   await person.look('authenticator app', t('method.authenticatorApp.name'));
@@ -195,12 +134,6 @@ async function registerEverything(j: Journey, locale: Locale): Promise<void> {
   await person.press(t('questions.save'));
   await person.look('registration: all methods', t('register.title'));
   await person.press(t('register.finish'));
-}
-
-async function consent(j: Journey): Promise<void> {
-  const { person, t } = j;
-  await person.look('consent', t('consent.title'));
-  await person.press(t('consent.allow'));
 }
 
 /** From the sign-in page: "Can't access your account?", the user id and the CAPTCHA. */
@@ -243,7 +176,7 @@ for (const variant of variants) {
     const j = await setUp(variant);
     const { person } = j;
     const tr = j.t;
-    try {
+    await walkJourney(t, j, variant.name, async () => {
       // First sign-in: interrupted, registers every method, consents, reaches the application.
       await fromTheApp(j);
       // The organisation's name and logo head every page of the IdP.
@@ -277,27 +210,17 @@ for (const variant of variants) {
       // A reset with two methods: an emailed code, then a text to the mobile phone.
       await cantAccess(j, 'jan', 'reset');
       await person.look('reset: first method', tr('recover.verify.title'));
-      await person.choose(new RegExp(escapeRegExp(tr('recover.method.email', { address: 'ADDRESS' })).replace('ADDRESS', 'j•+@example\\.net')));
+      await person.choose(emailChoice(tr, 'j•+@example\\.net'));
       const first = await mailCode(j, 'jan.private@example.net', () => person.press(tr('recover.next')));
-      await person.look('reset: email code', tr('recover.verify.title'));
-      await person.fill(tr('code.label'), first);
-      await person.press(tr('code.verify'));
-      await person.look('reset: second method', tr('recover.verify.title'));
+      await enterCode(j, 'reset: email code', tr('recover.verify.title'), first, ['reset: second method', tr('recover.verify.title')]);
       await person.choose(new RegExp(escapeRegExp(tr('recover.method.mobilePhone', { number: 'NUMBER' })).replace('NUMBER', '.+')));
       await person.press(tr('recover.next'));
       await person.look('reset: type the mobile number', tr('recover.verify.title'));
       await person.fill(tr('recover.phone.number'), '+31 6 12345678');
       await person.choose(tr('phone.sms'));
       const second = await textCode(j, '+31612345678', () => person.press(tr('phone.send')));
-      await person.look('reset: text code', tr('recover.verify.title'));
-      await person.fill(tr('code.label'), second);
-      await person.press(tr('code.verify'));
-      await person.look('reset: new password', tr('recover.password.title'));
-      await person.fill(tr('recover.password.new'), NEW_PASSWORD);
-      await person.fill(tr('recover.password.confirm'), NEW_PASSWORD);
-      await person.press(tr('recover.password.submit'));
-      await person.look('reset: done', tr('recover.done.title'));
-      await person.press(tr('recover.done.sign_in'), 'link');
+      await enterCode(j, 'reset: text code', tr('recover.verify.title'), second, ['reset: new password', tr('recover.password.title')]);
+      await newPassword(j);
 
       // Back on the sign-in page the journey started from: the new password gets in, the old one not.
       await person.look('sign in after the reset', tr('login.title'));
@@ -308,27 +231,8 @@ for (const variant of variants) {
       // The reset revoked every grant, so the application asks again.
       await consent(j);
       await backAtTheApp(j, t, 'jan');
-    } catch (error) {
-      await person.page.screenshot({ path: `test/output/screenshots/${variant.name}/zz-failure.png`, fullPage: true }).catch(() => {});
-      throw error;
-    } finally {
-      await person.close();
-      await j.rp.close();
-      await j.bed.close();
-    }
-
-    t.log(`${j.pages.length} pages checked; screenshots in test/output/screenshots/${variant.name}/`);
-    for (const p of j.pages) {
-      t.deepEqual(p.violations, [], `axe on "${p.step}"`);
-      t.true(p.overflow <= 0, `"${p.step}" scrolls sideways by ${p.overflow} px`);
-      if (p.url.startsWith(j.rpUrl)) continue;
-      t.is(p.lang, variant.locale, `language of "${p.step}"`);
+    }, (p) => {
       if (variant.switchLanguage) t.deepEqual(p.switcher, { status: 200, lang: variant.locale === 'nl' ? 'en' : 'nl' }, `language switcher on "${p.step}"`);
-    }
-    t.deepEqual(person.problems, [], 'no CSP violations, script errors or failed loads');
+    });
   });
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -5,6 +5,7 @@ import { Browser } from './helpers/browser.ts';
 import { registerEmail, registerPhone, codeIn } from './helpers/register.ts';
 import { discover, authorizationRequest, newBrowser, signIn, login } from './helpers/rp.ts';
 import type { Channel, MailMessage, PhoneMessage } from '../src/delivery/index.ts';
+import { ssprWith } from './helpers/sspr-settings.ts';
 
 // A host passes its own mail and phone senders to createIdp({ channels }): a real registration and
 // a real reset over HTTP deliver their codes there, and nothing goes to the configured transports.
@@ -19,14 +20,7 @@ test.before(async () => {
   idp = await startIdp({
     channels: { mail: mailChannel, sms: phoneChannel, voice: phoneChannel },
     config: {
-      sspr: {
-        enabled: 'all',
-        methodsRequired: 2,
-        methods: { email: true, mobilePhone: true, authenticatorApp: false, securityQuestions: false, officePhone: false },
-        registration: { requireOnSignIn: true },
-        captcha: { enabled: false },
-        codes: { resendAfterSeconds: 0 },
-      },
+      sspr: ssprWith(['email', 'mobilePhone'], { methodsRequired: 2 }),
       // The configured transports are the outbox: whatever reached them would be stored there.
       delivery: { mail: { transport: 'outbox' }, phone: { transport: 'outbox' } },
     },

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import net from 'node:net';
 import dc from 'node:diagnostics_channel';
 import type { Knex } from 'knex';
@@ -21,7 +21,7 @@ import {
 import type { TestDatabase } from './helpers/db.ts';
 import { freshStore } from './helpers/store.ts';
 import { startSmtp } from './helpers/smtp.ts';
-import { startSmsReceiver } from './helpers/sms.ts';
+import { startSmsReceiver, type SmsReceiver } from './helpers/sms.ts';
 
 let db: TestDatabase;
 let knex: Knex;
@@ -49,6 +49,47 @@ const mailConfig = (input: Record<string, unknown>): DeliveryConfig['mail'] => d
 const phoneConfig = (input: Record<string, unknown>): DeliveryConfig['phone'] => deliverySchema.parse({ phone: input }).phone;
 const webhook = (url: string, extra: Record<string, unknown> = {}) =>
   phoneConfig({ transport: 'webhook', webhook: { url, secret: SECRET, timeoutMs: 10_000, retries: 2, ...extra } });
+
+type MailDeps = Parameters<typeof createMailDelivery>[0];
+type PhoneDeps = Parameters<typeof createPhoneDelivery>[0];
+
+/** A mail delivery reading `config` on every send, logging into a capture; closed after the test unless `closeAfter` is false. */
+function mailer(t: ExecutionContext, config: MailDeps['config'], more: Partial<Omit<MailDeps, 'config'>> = {}, closeAfter = true) {
+  const { log, lines, entries } = capture();
+  const delivery = createMailDelivery({ config, outbox: store.outbox, log, clock: systemClock, ...more });
+  if (closeAfter) t.teardown(() => delivery.close());
+  return { delivery, lines, entries };
+}
+
+/** The phone delivery likewise. */
+function phoner(t: ExecutionContext, config: PhoneDeps['config'], more: Partial<Omit<PhoneDeps, 'config'>> = {}, closeAfter = true) {
+  const { log, lines, entries } = capture();
+  const delivery = createPhoneDelivery({ config, outbox: store.outbox, log, clock: systemClock, ...more });
+  if (closeAfter) t.teardown(() => delivery.close());
+  return { delivery, lines, entries };
+}
+
+/** SMTP to the server on this loopback port. */
+const smtpAt = (port: number, smtp: Record<string, unknown> = {}) => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port, ...smtp } });
+
+/** A loopback port that accepts TCP connections and never says a word (an SMTP server that never greets); closed after the test. */
+async function silentPort(t: ExecutionContext): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  return (silent.address() as net.AddressInfo).port;
+}
+
+/** A webhook receiver checking SECRET, closed after the test. */
+async function receiverFor(t: ExecutionContext): Promise<SmsReceiver> {
+  const receiver = await startSmsReceiver(SECRET);
+  t.teardown(() => receiver.close());
+  return receiver;
+}
 
 let unique = 0;
 function mail(extra: Partial<MailMessage> = {}): MailMessage {
@@ -80,7 +121,7 @@ function sms(extra: Partial<PhoneMessage> = {}): PhoneMessage {
 /** Nothing listens here (the discard port; the project's other tests use it the same way). */
 const CLOSED_PORT = 9;
 
-function assertNoContent(t: import('ava').ExecutionContext, lines: string[], ...secrets: string[]) {
+function assertNoContent(t: ExecutionContext, lines: string[], ...secrets: string[]) {
   t.true(lines.length > 0, 'something was logged');
   for (const line of lines) for (const secret of secrets) t.false(line.includes(secret), `log line leaks "${secret}": ${line}`);
 }
@@ -90,14 +131,7 @@ function assertNoContent(t: import('ava').ExecutionContext, lines: string[], ...
 test('mail over SMTP arrives with the right recipient, sender, subject and text', async (t) => {
   const smtp = await startSmtp();
   t.teardown(() => smtp.close());
-  const { log, lines, entries } = capture();
-  const delivery = createMailDelivery({
-    config: () => mailConfig({ transport: 'smtp', from: 'Example IdP <idp@example.org>', smtp: { host: '127.0.0.1', port: smtp.port } }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const { delivery, lines, entries } = mailer(t, () => mailConfig({ transport: 'smtp', from: 'Example IdP <idp@example.org>', smtp: { host: '127.0.0.1', port: smtp.port } }));
   const message = mail();
   await delivery.send(message);
   const received = await smtp.waitFor((m) => m.to.includes(message.to));
@@ -120,9 +154,7 @@ test('SMTP with a login: the right password sends, a wrong one is a DeliveryErro
   t.teardown(() => smtp.close());
   const settings = { host: '127.0.0.1', port: smtp.port, user: 'mailer', pass: 'right-pass' };
   let current = mailConfig({ transport: 'smtp', smtp: settings });
-  const { log, lines, entries } = capture();
-  const delivery = createMailDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const { delivery, lines, entries } = mailer(t, () => current);
 
   const good = mail();
   await delivery.send(good);
@@ -146,28 +178,14 @@ test('SMTP with a login: the right password sends, a wrong one is a DeliveryErro
 test('SMTP without a login is refused by a server that requires one', async (t) => {
   const smtp = await startSmtp({ auth: { user: 'mailer', pass: 'right-pass' } });
   t.teardown(() => smtp.close());
-  const { log } = capture();
-  const delivery = createMailDelivery({
-    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const { delivery } = mailer(t, () => smtpAt(smtp.port));
   await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError });
   t.is(smtp.messages.length, 0);
 });
 
 test('SMTP server down: DeliveryError', async (t) => {
   const port = CLOSED_PORT;
-  const { log, lines, entries } = capture();
-  const delivery = createMailDelivery({
-    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port, timeoutSeconds: 1 } }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const { delivery, lines, entries } = mailer(t, () => smtpAt(port, { timeoutSeconds: 1 }));
   const message = mail();
   const error = await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
   t.true(error instanceof AppError);
@@ -194,14 +212,7 @@ function stallAfterNextConnect(ms: number): void {
 }
 
 test.serial('SMTP server down on a stalled event loop: still unreachable, not the timer that fired first', async (t) => {
-  const { log, entries } = capture();
-  const delivery = createMailDelivery({
-    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: CLOSED_PORT, timeoutSeconds: 1 } }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const { delivery, entries } = mailer(t, () => smtpAt(CLOSED_PORT, { timeoutSeconds: 1 }));
   const message = mail();
   // Past the connect timeout (1 s) and the overall deadline (3 s).
   stallAfterNextConnect(3500);
@@ -212,22 +223,8 @@ test.serial('SMTP server down on a stalled event loop: still unreachable, not th
 });
 
 test.serial('SMTP server that never answers, on a stalled event loop: a timeout', async (t) => {
-  const sockets = new Set<net.Socket>();
-  const silent = net.createServer((socket) => void sockets.add(socket));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    silent.close();
-  });
-  const { port } = silent.address() as net.AddressInfo;
-  const { log, entries } = capture();
-  const delivery = createMailDelivery({
-    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port, timeoutSeconds: 1 } }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const port = await silentPort(t);
+  const { delivery, entries } = mailer(t, () => smtpAt(port, { timeoutSeconds: 1 }));
   stallAfterNextConnect(3500);
   const error = await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError });
   t.is(error?.reason, 'timeout');
@@ -250,22 +247,8 @@ test('a mail failure is classified by what happened, not by one socket code', (t
 
 test('SMTP server that never answers: DeliveryError after the configured timeout', async (t) => {
   // Accepts the TCP connection but never sends a greeting.
-  const sockets = new Set<net.Socket>();
-  const silent = net.createServer((socket) => void sockets.add(socket));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    silent.close();
-  });
-  const { port } = silent.address() as net.AddressInfo;
-  const { log, entries } = capture();
-  const delivery = createMailDelivery({
-    config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port, timeoutSeconds: 1 } }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const port = await silentPort(t);
+  const { delivery, entries } = mailer(t, () => smtpAt(port, { timeoutSeconds: 1 }));
   const started = Date.now();
   await t.throwsAsync(delivery.send(mail()), { instanceOf: DeliveryError });
   const elapsed = Date.now() - started;
@@ -275,9 +258,7 @@ test('SMTP server that never answers: DeliveryError after the configured timeout
 });
 
 test('mail into the outbox is stored and the log holds neither subject nor body', async (t) => {
-  const { log, lines, entries } = capture();
-  const delivery = createMailDelivery({ config: () => mailConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: fixedClock });
-  t.teardown(() => delivery.close());
+  const { delivery, lines, entries } = mailer(t, () => mailConfig({ transport: 'outbox' }), { clock: fixedClock });
   const message = mail();
   await delivery.send(message);
   const [stored, ...rest] = await store.outbox.latest({ recipient: message.to });
@@ -301,10 +282,8 @@ test('mail into the outbox is stored and the log holds neither subject nor body'
 test('a recipient that is not one plain address is refused before anything is sent', async (t) => {
   const smtp = await startSmtp();
   t.teardown(() => smtp.close());
-  const { log } = capture();
-  let current = mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } });
-  const delivery = createMailDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  let current = smtpAt(smtp.port);
+  const { delivery } = mailer(t, () => current);
   for (const to of ['jane@example.org, eve@example.net', 'Eve <eve@example.net>', 'jane@example.org\r\nBcc: eve@example.net', 'no-at-sign', '']) {
     await t.throwsAsync(delivery.send(mail({ to })), { instanceOf: DeliveryError }, JSON.stringify(to));
   }
@@ -318,20 +297,18 @@ test('a live config switch changes the mail transport and the SMTP server', asyn
   const first = await startSmtp();
   const second = await startSmtp();
   t.teardown(() => Promise.all([first.close(), second.close()]));
-  const { log } = capture();
   let current = mailConfig({ transport: 'outbox' });
-  const delivery = createMailDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const { delivery } = mailer(t, () => current);
   const to = `switch-${Date.now()}@example.org`;
 
   await delivery.send(mail({ to, subject: 'one' }));
   t.deepEqual((await store.outbox.latest({ recipient: to })).map((m) => m.subject), ['one']);
 
-  current = mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: first.port } });
+  current = smtpAt(first.port);
   await delivery.send(mail({ to, subject: 'two' }));
   t.is((await first.waitFor((m) => m.subject === 'two')).to[0], to);
 
-  current = mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: second.port } });
+  current = smtpAt(second.port);
   await delivery.send(mail({ to, subject: 'three' }));
   t.is((await second.waitFor((m) => m.subject === 'three')).to[0], to);
 
@@ -343,8 +320,7 @@ test('a live config switch changes the mail transport and the SMTP server', asyn
 });
 
 test('a closed mail delivery refuses to send', async (t) => {
-  const { log } = capture();
-  const delivery = createMailDelivery({ config: () => mailConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: systemClock });
+  const { delivery } = mailer(t, () => mailConfig({ transport: 'outbox' }), {}, false);
   await delivery.close();
   const message = mail();
   await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
@@ -354,11 +330,8 @@ test('a closed mail delivery refuses to send', async (t) => {
 // ---- phone --------------------------------------------------------------------------------
 
 test('phone webhook delivers a validly signed message', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
-  const { log, lines, entries } = capture();
-  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url), outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const receiver = await receiverFor(t);
+  const { delivery, lines, entries } = phoner(t, () => webhook(receiver.url));
   const message = sms({ channel: 'voice', locale: 'en' });
   await delivery.send(message);
   t.deepEqual(receiver.messages, [{ to: message.to, channel: 'voice', text: message.text, locale: 'en' }]);
@@ -374,12 +347,9 @@ test('phone webhook delivers a validly signed message', async (t) => {
 });
 
 test('phone webhook retries after 500 and 429 with the same idempotency key, then succeeds', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
+  const receiver = await receiverFor(t);
   receiver.failNext(2, 500);
-  const { log, lines, entries } = capture();
-  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 3 }), outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const { delivery, lines, entries } = phoner(t, () => webhook(receiver.url, { retries: 3 }));
   const message = sms();
   await delivery.send(message);
   t.deepEqual(receiver.requests.map((r) => r.status), [500, 500, 200]);
@@ -396,12 +366,9 @@ test('phone webhook retries after 500 and 429 with the same idempotency key, the
 });
 
 test('phone webhook gives up after the configured retries: DeliveryError', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
+  const receiver = await receiverFor(t);
   receiver.failNext(100, 503);
-  const { log, lines, entries } = capture();
-  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 2 }), outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const { delivery, lines, entries } = phoner(t, () => webhook(receiver.url, { retries: 2 }));
   const message = sms();
   const started = Date.now();
   const error = await t.throwsAsync(delivery.send(message), { instanceOf: DeliveryError });
@@ -415,12 +382,9 @@ test('phone webhook gives up after the configured retries: DeliveryError', async
 });
 
 test('phone webhook times out on a slow receiver: DeliveryError', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
-  const { log, entries } = capture();
+  const receiver = await receiverFor(t);
   let current = webhook(receiver.url);
-  const delivery = createPhoneDelivery({ config: () => current, outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const { delivery, entries } = phoner(t, () => current);
   await delivery.send(sms()); // warms up the connection, so the timed attempts below reach the receiver
   current = webhook(receiver.url, { timeoutMs: 400, retries: 1 });
   receiver.delayNext(5000, 10);
@@ -436,12 +400,9 @@ test('phone webhook times out on a slow receiver: DeliveryError', async (t) => {
 });
 
 test('phone webhook does not retry a 400', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
+  const receiver = await receiverFor(t);
   receiver.failNext(1, 400);
-  const { log, entries } = capture();
-  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 3 }), outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const { delivery, entries } = phoner(t, () => webhook(receiver.url, { retries: 3 }));
   const error = await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
   t.is(error?.reason, 'rejected');
   // send() settles only after its last attempt, so once it has thrown no retry can still come.
@@ -451,28 +412,17 @@ test('phone webhook does not retry a 400', async (t) => {
 });
 
 test('phone webhook with the wrong secret is refused by the receiver (401): DeliveryError without retries', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
-  const { log } = capture();
-  const delivery = createPhoneDelivery({
-    config: () => webhook(receiver.url, { secret: 'another-secret-0123456789abcdef', retries: 3 }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const receiver = await receiverFor(t);
+  const { delivery } = phoner(t, () => webhook(receiver.url, { secret: 'another-secret-0123456789abcdef', retries: 3 }));
   await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
   t.deepEqual(receiver.requests.map((r) => [r.status, r.signatureValid]), [[401, false]]);
   t.is(receiver.messages.length, 0);
 });
 
 test('the signed timestamp comes from the clock: a stale one is refused as a replay', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
-  const { log } = capture();
+  const receiver = await receiverFor(t);
   const stale: Clock = { now: () => Date.now() - 3_600_000 };
-  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url), outbox: store.outbox, log, clock: stale });
-  t.teardown(() => delivery.close());
+  const { delivery } = phoner(t, () => webhook(receiver.url), { clock: stale });
   await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
   t.is(receiver.requests[0]?.status, 401);
 });
@@ -486,14 +436,7 @@ test('phone webhook whose gateway drops connections: DeliveryError after retries
   await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve));
   t.teardown(() => void rude.close());
   const { port } = rude.address() as net.AddressInfo;
-  const { log, entries } = capture();
-  const delivery = createPhoneDelivery({
-    config: () => webhook(`http://127.0.0.1:${port}/send`, { retries: 1 }),
-    outbox: store.outbox,
-    log,
-    clock: systemClock,
-  });
-  t.teardown(() => delivery.close());
+  const { delivery, entries } = phoner(t, () => webhook(`http://127.0.0.1:${port}/send`, { retries: 1 }));
   const error = await t.throwsAsync(delivery.send(sms()), { instanceOf: DeliveryError });
   t.is(dropped.length, 2, 'a network error is retried');
   t.is(error?.reason, 'unreachable');
@@ -502,11 +445,9 @@ test('phone webhook whose gateway drops connections: DeliveryError after retries
 });
 
 test('closing the phone delivery cancels a send that is backing off', async (t) => {
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
+  const receiver = await receiverFor(t);
   receiver.failNext(100, 500);
-  const { log, entries } = capture();
-  const delivery = createPhoneDelivery({ config: () => webhook(receiver.url, { retries: 5 }), outbox: store.outbox, log, clock: systemClock });
+  const { delivery, entries } = phoner(t, () => webhook(receiver.url, { retries: 5 }), {}, false);
   const sending = delivery.send(sms());
   while (receiver.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   await delivery.close();
@@ -517,13 +458,10 @@ test('closing the phone delivery cancels a send that is backing off', async (t) 
 });
 
 test('phone outbox stores text and voice messages and logs no text', async (t) => {
-  const { log, lines, entries } = capture();
   let current = phoneConfig({ transport: 'outbox' });
-  const receiver = await startSmsReceiver(SECRET);
-  t.teardown(() => receiver.close());
+  const receiver = await receiverFor(t);
   let clock: Clock = fixedClock;
-  const delivery = createPhoneDelivery({ config: () => current, outbox: store.outbox, log, clock: { now: () => clock.now() } });
-  t.teardown(() => delivery.close());
+  const { delivery, lines, entries } = phoner(t, () => current, { clock: { now: () => clock.now() } });
   const text = sms();
   const voice = sms({ to: text.to, channel: 'voice' });
   await delivery.send(text);
@@ -555,9 +493,7 @@ test('phone outbox stores text and voice messages and logs no text', async (t) =
 });
 
 test('a number that is not E.164 is refused', async (t) => {
-  const { log } = capture();
-  const delivery = createPhoneDelivery({ config: () => phoneConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: systemClock });
-  t.teardown(() => delivery.close());
+  const { delivery } = phoner(t, () => phoneConfig({ transport: 'outbox' }));
   for (const to of ['0612345678', '+31 6 12345678', '+0612345678', '+316123456789012345', '']) {
     await t.throwsAsync(delivery.send(sms({ to })), { instanceOf: DeliveryError }, JSON.stringify(to));
   }
@@ -586,8 +522,7 @@ test("a host's mail channel gets the message instead of the configured transport
   const smtp = await startSmtp();
   t.teardown(() => smtp.close());
   const host = hostChannel<MailMessage>();
-  const { log, lines, entries } = capture();
-  const delivery = createMailDelivery({ config: () => mailConfig({ transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port } }), outbox: store.outbox, log, clock: systemClock, channel: host.channel });
+  const { delivery, lines, entries } = mailer(t, () => smtpAt(smtp.port), { channel: host.channel }, false);
   const message = mail();
   await delivery.send(message);
   t.deepEqual(host.received, [message]);
@@ -609,9 +544,7 @@ test("a host's mail channel gets the message instead of the configured transport
 
 test("a host's sms channel takes text messages; voice calls keep the configured transport", async (t) => {
   const host = hostChannel<PhoneMessage>();
-  const { log } = capture();
-  const delivery = createPhoneDelivery({ config: () => phoneConfig({ transport: 'outbox' }), outbox: store.outbox, log, clock: fixedClock, channels: { sms: host.channel } });
-  t.teardown(() => delivery.close());
+  const { delivery } = phoner(t, () => phoneConfig({ transport: 'outbox' }), { clock: fixedClock, channels: { sms: host.channel } });
   const text = sms();
   const call = sms({ to: text.to, channel: 'voice' });
   await delivery.send(text);
@@ -625,26 +558,34 @@ test("a host's sms channel takes text messages; voice calls keep the configured 
 
 // ---- masking ------------------------------------------------------------------------------
 
+// Each row: what goes in, what the log shows (and why, where it is not plain).
+const maskedEmails: [address: string, masked: string][] = [
+  ['jane.doe@example.org', 'j•••@example.org'],
+  ['j@example.org', 'j•••@example.org'],
+  ['  Jane@Example.ORG ', 'J•••@example.org'],
+  ['émile@exemple.fr', 'é•••@exemple.fr'],
+  ['odd"@"local@example.org', 'o•••@example.org'],
+  ['not-an-address', '•••'],
+  ['@example.org', '•••'],
+  ['jane@', '•••'],
+];
+const maskedPhones: [number: string, masked: string, why?: string][] = [
+  ['+31612345678', '+31 6 ••••••78'],
+  ['+12133734253', '+1 2•• ••• ••53'],
+  ['+442071838750', '+44 2• •••• ••50'],
+  ['+4915112345678', '+49 1••• •••••78'],
+  ['+31 6 1234 5678', '+31 6 ••••••78'],
+  ['+3161234', '+31 •••••', 'short numbers keep only the country code'],
+  ['+999123456789', '+••••••••••89', 'unknown country: only the last two digits'],
+  ['12', '•••'],
+];
+
 test('maskEmail keeps the first character and the domain', (t) => {
-  t.is(maskEmail('jane.doe@example.org'), 'j•••@example.org');
-  t.is(maskEmail('j@example.org'), 'j•••@example.org');
-  t.is(maskEmail('  Jane@Example.ORG '), 'J•••@example.org');
-  t.is(maskEmail('émile@exemple.fr'), 'é•••@exemple.fr');
-  t.is(maskEmail('odd"@"local@example.org'), 'o•••@example.org');
-  t.is(maskEmail('not-an-address'), '•••');
-  t.is(maskEmail('@example.org'), '•••');
-  t.is(maskEmail('jane@'), '•••');
+  for (const [address, masked] of maskedEmails) t.is(maskEmail(address), masked, address);
 });
 
 test('maskPhone keeps the country code, the first national digit and the last two', (t) => {
-  t.is(maskPhone('+31612345678'), '+31 6 ••••••78');
-  t.is(maskPhone('+12133734253'), '+1 2•• ••• ••53');
-  t.is(maskPhone('+442071838750'), '+44 2• •••• ••50');
-  t.is(maskPhone('+4915112345678'), '+49 1••• •••••78');
-  t.is(maskPhone('+31 6 1234 5678'), '+31 6 ••••••78');
-  t.is(maskPhone('+3161234'), '+31 •••••', 'short numbers keep only the country code');
-  t.is(maskPhone('+999123456789'), '+••••••••••89', 'unknown country: only the last two digits');
-  t.is(maskPhone('12'), '•••');
+  for (const [number, masked, why] of maskedPhones) t.is(maskPhone(number), masked, why ?? number);
   for (const n of ['+31612345678', '+12133734253', '+4915112345678']) {
     const masked = maskPhone(n);
     t.is(masked.replace(/[^0-9•]/g, '').length, n.length - 1, 'every digit is either shown or a dot');

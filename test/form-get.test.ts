@@ -6,15 +6,20 @@ import { authorizationRequest, discover, newBrowser, signIn } from './helpers/rp
 // A GET to a form's action (the language switcher on a page that answered a form, a reload, a
 // copied address) goes back to the page the form belongs to, in the language asked for.
 
+// Each row: a form's action and the page a GET of it goes back to.
+const formPages: [action: string, page: string][] = [
+  ['/interaction/abc/login', '/interaction/abc'],
+  ['/interaction/abc/methods/email/send', '/interaction/abc/methods/email'],
+  ['/interaction/abc/methods/email', '/interaction/abc/methods'],
+  ['/interaction/abc/methods', '/interaction/abc'],
+  ['/reset/flow/answer', '/reset/flow'],
+  ['/reset/flow', '/reset'],
+  ['/security-info/methods/email/verify', '/security-info/methods/email'],
+  ['/security-info/login', '/security-info'],
+];
+
 test('pageOfFormAction: one level up, never above a flow page, nothing outside the flows', (t) => {
-  t.is(pageOfFormAction('/interaction/abc/login'), '/interaction/abc');
-  t.is(pageOfFormAction('/interaction/abc/methods/email/send'), '/interaction/abc/methods/email');
-  t.is(pageOfFormAction('/interaction/abc/methods/email'), '/interaction/abc/methods');
-  t.is(pageOfFormAction('/interaction/abc/methods'), '/interaction/abc');
-  t.is(pageOfFormAction('/reset/flow/answer'), '/reset/flow');
-  t.is(pageOfFormAction('/reset/flow'), '/reset');
-  t.is(pageOfFormAction('/security-info/methods/email/verify'), '/security-info/methods/email');
-  t.is(pageOfFormAction('/security-info/login'), '/security-info');
+  for (const [action, page] of formPages) t.is(pageOfFormAction(action), page, action);
   for (const root of ['/interaction/abc', '/reset', '/security-info', '/token', '/auth', '/session/end/confirm', '/']) t.is(pageOfFormAction(root), undefined, root);
 });
 

@@ -1,14 +1,10 @@
 import test from 'ava';
-import { freshDatabase, type TestDatabase } from './helpers/db.ts';
-import { startCluster, type Cluster } from './helpers/cluster.ts';
-import { defaultClients, testArgon2 } from './helpers/idp.ts';
+import type { Cluster } from './helpers/cluster.ts';
+import { CLIENT, lastMailId, mailTo, useTwoInstanceBed } from './helpers/two-instance-bed.ts';
 import { Browser, type Page } from './helpers/browser.ts';
-import { discover, authorizationRequest, signIn, redeem, rpAt, oidc, type Authorization } from './helpers/rp.ts';
+import { authorizationRequest, signIn, redeem, rpAt, oidc, type Authorization } from './helpers/rp.ts';
 import { RP_REDIRECT } from './helpers/idp.ts';
-import { codeIn } from './helpers/register.ts';
-import { createIdpParts, type IdpParts } from '../src/app.ts';
-import { parseConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/logging.ts';
+import { ssprWith } from './helpers/sspr-settings.ts';
 
 // Two real server processes on one database. A whole journey (sign-in with the registration
 // interrupt, back at the client, "Can't access your account?", sign-in with the new password)
@@ -52,79 +48,12 @@ class HoppingBrowser extends Browser {
   }
 }
 
-interface Bed {
-  db: TestDatabase;
-  cluster: Cluster;
-  parts: IdpParts;
-  discovered: oidc.Configuration;
-}
-let bed: Bed | undefined;
-
-const sspr = {
-  enabled: 'all',
-  methodsRequired: 1,
-  methods: { email: true, securityQuestions: false, mobilePhone: false, officePhone: false, authenticatorApp: false },
-  registration: { requireOnSignIn: true },
-  captcha: { enabled: false },
-  codes: { resendAfterSeconds: 0 },
-};
-
-test.before(async () => {
-  const db = await freshDatabase();
-  let cluster: Cluster | undefined;
-  try {
-    cluster = await startCluster(2, () => ({
-      database: db.config,
-      logging: { level: 'debug' },
-      clients: defaultClients,
-      passwords: { argon2: testArgon2 },
-      sspr,
-      delivery: { mail: { transport: 'outbox' }, phone: { transport: 'outbox' } },
-    }));
-    // The test's own handle on the database: users in, codes out (the outbox), checks.
-    const parts = await createIdpParts(
-      parseConfig({ server: { issuer: cluster.issuer }, database: db.config, logging: { level: 'silent' }, clients: defaultClients, passwords: { argon2: testArgon2 }, sspr }),
-      { logger: createLogger('silent') },
-    );
-    const discovered = await discover({ issuer: cluster.issuer, clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' });
-    bed = { db, cluster, parts, discovered };
-  } catch (error) {
-    await cluster?.close();
-    await db.cleanup();
-    throw error;
-  }
-});
-
-test.after.always(async () => {
-  if (!bed) return;
-  await bed.parts.close();
-  await bed.cluster.close();
-  await bed.db.cleanup();
-});
-
-const the = () => {
-  if (!bed) throw new Error('test bed not started');
-  return bed;
-};
+const the = useTwoInstanceBed({ sspr: ssprWith(['email']) });
 
 /** The relying party, talking to instance i for everything but the issuer name. */
 function rpOn(i: number): oidc.Configuration {
-  const { cluster, discovered } = the();
-  return rpAt(discovered, cluster.url(A), cluster.url(i), 'confidential-app', 'confidential-app-secret-0123456789');
-}
-
-/** The newest outbox message to `address` after id `after`, polled (delivery is part of the request, but don't rely on it). */
-async function mailTo(address: string, after: number): Promise<{ id: number; code: string }> {
-  for (let i = 0; i < 100; i += 1) {
-    const [message] = await the().parts.store.outbox.latest({ recipient: address }, 1);
-    if (message && message.id > after) return { id: message.id, code: codeIn(message.body) };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no message to ${address} in the outbox`);
-}
-
-async function lastMailId(address: string): Promise<number> {
-  return (await the().parts.store.outbox.latest({ recipient: address }, 1))[0]?.id ?? 0;
+  const { cluster, rp } = the();
+  return rpAt(rp, cluster.url(A), cluster.url(i), CLIENT.clientId, CLIENT.clientSecret);
 }
 
 async function newUser(username: string): Promise<string> {
@@ -134,7 +63,7 @@ async function newUser(username: string): Promise<string> {
 
 /** Authorize and sign in; the page after the password. */
 async function startSignIn(browser: HoppingBrowser, username: string, password: string): Promise<{ auth: Authorization; page: Page }> {
-  const auth = await authorizationRequest(the().discovered, { scope: 'openid profile offline_access', prompt: 'consent' });
+  const auth = await authorizationRequest(the().rp, { scope: 'openid profile offline_access', prompt: 'consent' });
   const form = await browser.navigate(auth.url.href);
   if (!/name="password"/.test(form.html)) throw new Error(`no sign-in page: ${form.status} ${form.html.slice(0, 1500)}`);
   return { auth, page: await signIn(browser, form, username, password) };
@@ -198,10 +127,10 @@ test.serial('the whole journey with every request on the other instance: registr
 
   // Register email with the code from the outbox.
   const emailForm = await browser.follow(interrupt, '/methods/email');
-  const before = await lastMailId(address);
+  const before = await lastMailId(the().parts, address);
   const codePage = await browser.submit(emailForm, '/methods/email/send', { address });
   t.regex(codePage.html, /\/methods\/email\/verify/);
-  const { code } = await mailTo(address, before);
+  const { code } = await mailTo(the().parts, address, before);
   const overview = await browser.submit(codePage, '/methods/email/verify', { code });
   t.regex(overview.html, /j•+@example\.net/, 'the registered address is shown (masked)');
   t.deepEqual((await parts.store.sspr.methods(userId)).map((m) => [m.kind, m.value]), [['email', address]]);
@@ -216,10 +145,10 @@ test.serial('the whole journey with every request on the other instance: registr
   t.is(sub, userId);
 
   // "Can't access your account?": identify, email code, new password.
-  const beforeReset = await lastMailId(address);
+  const beforeReset = await lastMailId(the().parts, address);
   const resetCode = await resetByEmail(browser, 'jasper');
   t.regex(resetCode.html, /\/reset\/flow\/answer/);
-  const { code: code2 } = await mailTo(address, beforeReset);
+  const { code: code2 } = await mailTo(the().parts, address, beforeReset);
   const passwordPage = await browser.submit(resetCode, '/reset/flow/answer', { code: code2 });
   t.regex(passwordPage.html, /Choose a new password/);
   const done = await browser.submit(passwordPage, '/reset/flow/password', { password: 'copper lantern orbit', confirm: 'copper lantern orbit' });
@@ -269,10 +198,10 @@ test.serial('SIGKILL in the middle of a registration: the code sent by A verifie
 
     // A sends the code …
     browser.pinned = A;
-    const before = await lastMailId(address);
+    const before = await lastMailId(the().parts, address);
     const codePage = await browser.submit(emailForm, '/methods/email/send', { address });
     t.regex(codePage.html, /\/methods\/email\/verify/);
-    const { code } = await mailTo(address, before);
+    const { code } = await mailTo(the().parts, address, before);
 
     // … and dies before it is verified.
     t.is(await cluster.kill(A, 'SIGKILL'), null, 'killed by the signal, not exited');
@@ -311,9 +240,9 @@ test.serial('SIGKILL in the middle of a reset: step 1 proven on one instance, th
   await parts.store.sspr.recordConfirmation(userId, Date.now());
 
   const browser = new HoppingBrowser(cluster);
-  const before = await lastMailId(address);
+  const before = await lastMailId(the().parts, address);
   const codePage = await resetByEmail(browser, 'lena');
-  const { code } = await mailTo(address, before);
+  const { code } = await mailTo(the().parts, address, before);
   const passwordPage = await browser.submit(codePage, '/reset/flow/answer', { code });
   t.regex(passwordPage.html, /Choose a new password/, 'step 1 proven');
   // Kill the instance that just proved the step; the flow lives on in the database.

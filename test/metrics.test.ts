@@ -16,6 +16,7 @@ import { parseConfig } from '../src/config/load.ts';
 import { createMetrics, Metrics } from '../src/metrics/index.ts';
 import { watchDatabase } from '../src/metrics/hooks.ts';
 import { parse, scrape as scrapeWith, value, moved, labelValues, requests } from './helpers/metrics.ts';
+import { ssprWith } from './helpers/sspr-settings.ts';
 
 const TOKEN = 'metrics-scrape-token-0123456789';
 const CLIENT = { clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' };
@@ -26,14 +27,7 @@ let rp: oidc.Configuration;
 
 test.before(async () => {
   bed = await startSsprIdp(
-    {
-      enabled: 'all',
-      methodsRequired: 1,
-      methods: { email: true, mobilePhone: false, officePhone: false, authenticatorApp: false, securityQuestions: false },
-      registration: { requireOnSignIn: true },
-      captcha: { enabled: false },
-      codes: { resendAfterSeconds: 0 },
-    },
+    ssprWith(['email']),
     { config: { metrics: { enabled: true, token: TOKEN } } },
   );
   idp = bed.idp;

@@ -6,90 +6,28 @@
  * other one. nginx's `$request_id` reaches the instance's log lines as the request id.
  */
 import test from 'ava';
-import { freshDatabase, type TestDatabase } from './helpers/db.ts';
-import { startCluster, type Cluster } from './helpers/cluster.ts';
 import { startNginx, type Nginx } from './helpers/nginx.ts';
 import { freePort } from './helpers/process.ts';
-import { defaultClients, testArgon2, RP_REDIRECT } from './helpers/idp.ts';
+import { RP_REDIRECT } from './helpers/idp.ts';
+import { lastMailId, mailTo, useTwoInstanceBed } from './helpers/two-instance-bed.ts';
 import { Browser, type Page } from './helpers/browser.ts';
-import { discover, authorizationRequest, signIn, redeem, login, oidc } from './helpers/rp.ts';
-import { codeIn } from './helpers/register.ts';
-import { createIdpParts, type IdpParts } from '../src/app.ts';
-import { parseConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/logging.ts';
+import { authorizationRequest, signIn, redeem, login, oidc } from './helpers/rp.ts';
+import { ssprWith } from './helpers/sspr-settings.ts';
 
-const sspr = {
-  enabled: 'all',
-  methodsRequired: 1,
-  methods: { email: true, securityQuestions: false, mobilePhone: false, officePhone: false, authenticatorApp: false },
-  registration: { requireOnSignIn: true },
-  captcha: { enabled: false },
-  codes: { resendAfterSeconds: 0 },
-};
-const CLIENT = { clientId: 'confidential-app', clientSecret: 'confidential-app-secret-0123456789' };
 /** nginx's $request_id: 32 hex digits (the IdP's own ids are UUIDs). */
 const NGINX_ID = /^[0-9a-f]{32}$/;
 
-interface Bed {
-  db: TestDatabase;
-  cluster: Cluster;
-  nginx: Nginx;
-  parts: IdpParts;
-  rp: oidc.Configuration;
-}
-let bed: Bed | undefined;
-
-test.before(async () => {
-  const db = await freshDatabase();
-  const nginxPort = await freePort();
-  const issuer = `http://127.0.0.1:${nginxPort}`;
-  let cluster: Cluster | undefined;
-  let nginx: Nginx | undefined;
-  try {
-    cluster = await startCluster(
-      2,
-      () => ({
-        server: { trustProxy: true, proxyHops: 1 },
-        database: db.config,
-        logging: { level: 'debug' },
-        clients: defaultClients,
-        passwords: { argon2: testArgon2 },
-        sspr,
-        delivery: { mail: { transport: 'outbox' }, phone: { transport: 'outbox' } },
-        metrics: { enabled: true, listen: { port: 0 } },
-      }),
-      { issuer },
-    );
-    nginx = await startNginx(
+const the = useTwoInstanceBed<Nginx>({
+  sspr: ssprWith(['email']),
+  config: { server: { trustProxy: true, proxyHops: 1 }, metrics: { enabled: true, listen: { port: 0 } } },
+  // nginx's URL is the issuer, so its port is chosen before the instances start.
+  issuer: async () => `http://127.0.0.1:${await freePort()}`,
+  front: (cluster, issuer) =>
+    startNginx(
       cluster.ports.map((port) => ({ port })),
-      { port: nginxPort, locationExtra: 'proxy_set_header X-Request-Id $request_id;' },
-    );
-    const parts = await createIdpParts(
-      parseConfig({ server: { issuer }, database: db.config, logging: { level: 'silent' }, clients: defaultClients, passwords: { argon2: testArgon2 }, sspr }),
-      { logger: createLogger('silent') },
-    );
-    const rp = await discover({ issuer, ...CLIENT });
-    bed = { db, cluster, nginx, parts, rp };
-  } catch (error) {
-    await nginx?.close();
-    await cluster?.close();
-    await db.cleanup();
-    throw error;
-  }
+      { port: Number(new URL(issuer).port), locationExtra: 'proxy_set_header X-Request-Id $request_id;' },
+    ),
 });
-
-test.after.always(async () => {
-  if (!bed) return;
-  await bed.parts.close();
-  await bed.nginx.close();
-  await bed.cluster.close();
-  await bed.db.cleanup();
-});
-
-const the = () => {
-  if (!bed) throw new Error('test bed not started');
-  return bed;
-};
 
 /** The test browser, keeping the request id of every answer it got from the IdP (through nginx). */
 class TrackingBrowser extends Browser {
@@ -140,17 +78,6 @@ async function registeredUser(username: string, address: string): Promise<string
   await parts.store.sspr.recordConfirmation(user.id, Date.now());
   return user.id;
 }
-
-async function mailTo(address: string, after: number): Promise<{ id: number; code: string }> {
-  for (let i = 0; i < 100; i += 1) {
-    const [message] = await the().parts.store.outbox.latest({ recipient: address }, 1);
-    if (message && message.id > after) return { id: message.id, code: codeIn(message.body) };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no message to ${address} in the outbox`);
-}
-
-const lastMailId = async (address: string) => (await the().parts.store.outbox.latest({ recipient: address }, 1))[0]?.id ?? 0;
 
 test.serial('a full sign-in through nginx is served by both instances, with nginx\'s request id on their log lines', async (t) => {
   const { rp } = the();
@@ -207,13 +134,13 @@ test.serial('a reset through nginx with an instance killed (SIGKILL) in the midd
   const address = 'karin.private@example.net';
   const userId = await registeredUser('karin', address);
   const browser = new TrackingBrowser();
-  const before = await lastMailId(address);
+  const before = await lastMailId(the().parts, address);
   const identify = await browser.navigate(`${cluster.issuer}/reset`);
   const choices = await browser.submit(identify, '/reset', { username: 'karin' });
   t.regex(choices.html, /value="email"/);
   const codePage = await browser.submit(choices, '/reset/flow/method', { method: 'email' });
   t.regex(codePage.html, /\/reset\/flow\/answer/);
-  const { code } = await mailTo(address, before);
+  const { code } = await mailTo(the().parts, address, before);
   const victim = await servedBy(browser.ids.at(-1)!);
   const survivor = 1 - victim;
   try {

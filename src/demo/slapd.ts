@@ -13,18 +13,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-
-/** A free loopback port (the kernel's choice, released again). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './free-port.ts';
 
 export const SLAPD = process.env.SLAPD_PATH ?? '/usr/sbin/slapd';
 export const SLAPADD = '/usr/sbin/slapadd';

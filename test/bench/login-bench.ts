@@ -61,31 +61,18 @@ function integer(name: string, value: string | undefined, def: number, min: numb
   return n;
 }
 
+/** parseArgs options of one type, by name. */
+function optionsOfType<const T extends 'string' | 'boolean', const N extends string>(type: T, names: readonly N[]): Record<N, { type: T }> {
+  return Object.fromEntries(names.map((name) => [name, { type }])) as Record<N, { type: T }>;
+}
+
 function options() {
   let parsed;
   try {
     parsed = parseArgs({
       options: {
-        db: { type: 'string' },
-        'pg-url': { type: 'string' },
-        instances: { type: 'string' },
-        users: { type: 'string' },
-        levels: { type: 'string' },
-        seconds: { type: 'string' },
-        rounds: { type: 'string' },
-        preset: { type: 'string' },
-        memory: { type: 'string' },
-        time: { type: 'string' },
-        parallelism: { type: 'string' },
-        'reset-seconds': { type: 'string' },
-        'rss-concurrency': { type: 'string' },
-        reports: { type: 'boolean' },
-        explain: { type: 'boolean' },
-        suite: { type: 'boolean' },
-        'suite-users': { type: 'string' },
-        mfa: { type: 'boolean' },
-        'node-env': { type: 'string' },
-        'cpu-prof': { type: 'string' },
+        ...optionsOfType('string', ['db', 'pg-url', 'instances', 'users', 'levels', 'seconds', 'rounds', 'preset', 'memory', 'time', 'parallelism', 'reset-seconds', 'rss-concurrency', 'suite-users', 'node-env', 'cpu-prof']),
+        ...optionsOfType('boolean', ['reports', 'explain', 'suite', 'mfa']),
         'server-node-option': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },

@@ -75,18 +75,7 @@ export async function writeYaml(file: string, value: unknown): Promise<void> {
   await writeFile(file, stringify(value));
 }
 
-/** A free TCP port on 127.0.0.1 (briefly bound, then released). */
-export async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/demo/free-port.ts';
 
 export interface CliResult {
   code: number | null;

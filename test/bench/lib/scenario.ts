@@ -23,6 +23,7 @@ import {
 import { timeReports, type ReportTiming } from './reports.ts';
 import { explainHotStatements } from './explain.ts';
 import type { BenchOptions } from '../login-bench.ts';
+import { ssprWith } from '../../helpers/sspr-settings.ts';
 
 export const CLIENT_ID = 'bench-app';
 export const CLIENT_SECRET = 'bench-app-secret-0123456789abcdef';
@@ -95,14 +96,7 @@ export function benchConfig(issuer: string, port: number, database: DatabaseInpu
     passwords: { argon2: opts.argon2 },
     // One relying party on one IP address: the per-IP limits would measure the throttle.
     throttle: { signinPerIp: 100_000, resetPerIp: 100_000, resetWindowSeconds: 1 },
-    sspr: {
-      enabled: 'all',
-      methodsRequired: 1,
-      methods: { email: true, mobilePhone: false, officePhone: false, authenticatorApp: false, securityQuestions: false },
-      registration: { requireOnSignIn: false },
-      captcha: { enabled: false },
-      codes: { resendAfterSeconds: 0 },
-    },
+    sspr: ssprWith(['email'], { registration: { requireOnSignIn: false } }),
   } as ConfigInput;
 }
 

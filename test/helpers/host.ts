@@ -10,7 +10,7 @@ import { createIdpParts, type IdpParts } from '../../src/index.ts';
 import { createLogger } from '../../src/logging.ts';
 import type { Clock } from '../../src/clock.ts';
 import { freshDatabase, type TestDatabase } from './db.ts';
-import { buildConfig, listen, closeServer, type StartOptions } from './idp.ts';
+import { buildConfig, listen, closeServer, closer, type StartOptions } from './idp.ts';
 
 export interface MountedHost {
   /** http://127.0.0.1:port of the host. */
@@ -49,11 +49,7 @@ export async function startHost(options: HostOptions = {}): Promise<MountedHost>
       issuer,
       parts,
       provider,
-      async close() {
-        await closeServer(server);
-        await started.close();
-        await db.cleanup();
-      },
+      close: closer(server, started, db),
     };
   } catch (error) {
     await closeServer(server);

@@ -133,10 +133,15 @@ export async function startIdp(options: StartOptions = {}): Promise<RunningIdp> 
     config,
     db,
     server,
-    async close() {
-      await closeServer(server);
-      await idp.close();
-      if (!options.db) await db.cleanup();
-    },
+    close: closer(server, idp, options.db ? undefined : db),
+  };
+}
+
+/** Closes the HTTP server, then what it served, then (when given) the test database. */
+export function closer(server: http.Server, served: { close(): Promise<void> }, db?: { cleanup(): Promise<void> }): () => Promise<void> {
+  return async () => {
+    await closeServer(server);
+    await served.close();
+    await db?.cleanup();
   };
 }

@@ -113,7 +113,9 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Prom
   return check();
 }
 
-test('mounted, parts.startPurge deletes expired rows on its timer until it is stopped', async (t) => {
+// Serial, so it runs before the others: it moves the shared clock past the authorization code's
+// 60 s lifetime, which a concurrent sign-in would meet as invalid_grant.
+test.serial('mounted, parts.startPurge deletes expired rows on its timer until it is stopped', async (t) => {
   const oidcRows = parts.store.oidc;
   // find() with now = 0 sees a row whatever its expiry: it tells whether the row is still stored.
   const stored = async (id: string) => (await oidcRows.find('Interaction', id, 0)) !== undefined;

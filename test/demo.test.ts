@@ -15,7 +15,9 @@ import { parseConfig } from '../src/config/load.ts';
 
 test('the demo signs a user in to its relying party, interrupts the unregistered one, and shows each refusal', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'oidc-sspr-demo-'));
-  const [idpPort, rpPort] = [await freePort(), await freePort()];
+  const idpPort = await freePort();
+  let rpPort = await freePort();
+  while (rpPort === idpPort) rpPort = await freePort(); // a port just released may be handed out again
   const child = spawn(NODE, [path.join(ROOT, 'src/demo/index.ts')], {
     cwd: ROOT,
     env: { ...process.env, DEMO_IDP_PORT: String(idpPort), DEMO_RP_PORT: String(rpPort), DEMO_DATA: path.join(dir, 'demo.sqlite'), DEMO_CAPTCHA: 'off' },

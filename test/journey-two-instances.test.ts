@@ -172,7 +172,7 @@ test.serial('the whole journey with every request on the other instance: registr
   // The instances' own request logs agree with the browser's count (their lines may arrive a moment later).
   const expected = [A, B].map((i) => [...browser.served, ...fresh.served].filter((s) => s === i).length);
   let logged = [A, B].map((i) => loggedRequests(i, logStart[i]!));
-  for (let wait = 0; wait < 40 && logged.some((n, i) => n !== expected[i]); wait += 1) {
+  for (let wait = 0; wait < 600 && logged.some((n, i) => n !== expected[i]); wait += 1) { // ≥ 30 s: a bound against a hang only
     await new Promise((resolve) => setTimeout(resolve, 50));
     logged = [A, B].map((i) => loggedRequests(i, logStart[i]!));
   }

@@ -49,7 +49,7 @@ class TrackingBrowser extends Browser {
 /** Which instance logged the request with this id (its request log line), polled: lines may come a moment later. */
 async function servedBy(id: string): Promise<number> {
   const { cluster } = the();
-  for (let i = 0; i < 100; i += 1) {
+  for (let i = 0; i < 600; i += 1) { // ≥ 30 s: a bound against a hang only
     const found = [0, 1].filter((n) => cluster.output(n).includes(`"requestId":"${id}"`));
     if (found.length === 1) return found[0]!;
     if (found.length > 1) throw new Error(`request ${id} logged by both instances`);

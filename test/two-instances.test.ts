@@ -15,7 +15,9 @@ import { formWith } from './helpers/browser.ts';
 test('authorize on instance A, sign in and redeem the code on instance B', async (t) => {
   const db = await freshDatabase();
   const dir = await mkdtemp(path.join(tmpdir(), 'oidc-sspr-two-'));
-  const [portA, portB] = [await freePort(), await freePort()];
+  const portA = await freePort();
+  let portB = await freePort();
+  while (portB === portA) portB = await freePort(); // a port just released may be handed out again
   const issuer = `http://127.0.0.1:${portA}`;
   const base = {
     server: { issuer, host: '127.0.0.1' },

@@ -52,7 +52,7 @@ export async function startCluster(count: number, config: (port: number, issuer:
       const server = runServer(['--config', files[i]!]);
       servers[i] = server;
       try {
-        await server.waitFor(/listening on port/, 30_000);
+        await server.waitFor(/listening on port/, 120_000); // a bound against a hang: under load a start took over 30 s
         return;
       } catch (error) {
         previous[i] += server.output();

@@ -2,7 +2,10 @@
 export interface Inbox<T> {
   /** Every message so far, oldest first. */
   messages: T[];
-  /** The first message (already received or still to come) that matches; rejects after timeoutMs (default 5 s). */
+  /**
+   * The first message (already received or still to come) that matches; rejects after timeoutMs
+   * (default 30 s: a bound against a hang, not a claim about speed; a loaded machine is slow).
+   */
   waitFor(predicate?: (message: T) => boolean, timeoutMs?: number): Promise<T>;
 }
 
@@ -20,7 +23,7 @@ export function createInbox<T>(noun = 'message'): Inbox<T> & { add(message: T): 
         }
       }
     },
-    waitFor(predicate = () => true, timeoutMs = 5000) {
+    waitFor(predicate = () => true, timeoutMs = 30_000) {
       const found = messages.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {

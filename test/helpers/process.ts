@@ -37,7 +37,7 @@ export function runServer(args: string[], options: { cwd?: string; env?: NodeJS.
     child,
     output: () => out,
     exited,
-    waitFor(pattern, timeoutMs = 20_000) {
+    waitFor(pattern, timeoutMs = 120_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (pattern.test(out)) {

@@ -37,7 +37,8 @@ export interface TestSmtp extends Inbox<ReceivedMail> {
   port: number;
   /**
    * Holds every message from now on (not accepted, not in `messages`) until the returned release is
-   * called, or after safetyMs (default 3 s) so that a client waiting for it can't hang a test.
+   * called, or after safetyMs (default 60 s) so that a client waiting for it can't hang a test. The
+   * safety is no deadline a slow request may run into: a test that holds mail releases it itself.
    */
   hold(safetyMs?: number): () => void;
   close(): Promise<void>;
@@ -104,7 +105,7 @@ export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
     port,
     messages: inbox.messages,
     waitFor: inbox.waitFor,
-    hold(safetyMs = 3000) {
+    hold(safetyMs = 60_000) {
       let release!: () => void;
       held = new Promise<void>((resolve) => (release = resolve));
       const timer = setTimeout(() => release(), safetyMs);

@@ -27,8 +27,10 @@ export async function startSsprIdp(sspr: NonNullable<ConfigInput['sspr']>, optio
       ...options.config,
       sspr,
       delivery: {
-        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 5 } },
-        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, timeoutMs: 2000, retries: 0 } },
+        // Timeouts well above any answer of these in-process servers on a loaded machine: no test here
+        // depends on them firing (delivery.test.ts tests the timeouts).
+        mail: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, timeoutSeconds: 15 } },
+        phone: { transport: 'webhook', webhook: { url: sms.url, secret: SMS_SECRET, timeoutMs: 10_000, retries: 0 } },
       },
     },
   });

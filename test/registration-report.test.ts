@@ -232,3 +232,37 @@ test('the CLI prints the same streamed report', async (t) => {
   const textAt = /^SSPR registration, (\S+)\n/.exec(text.stdout)?.[1] ?? 'missing';
   t.is(text.stdout, expectedText().replace(`SSPR registration, ${iso(NOW)}`, `SSPR registration, ${textAt}`));
 });
+
+// Serial: ava runs serial tests before the others, which must not see the user it adds.
+test.serial('one snapshot: a user added while the report is written is in neither pass', async (t) => {
+  const config = configWith();
+  // Another connection, as another process would write (SQLite's pool has one connection).
+  const writerKnex = openDatabase(config.database);
+  const writer = new UserService(createStore(writerKnex), createPasswordHasher(() => ({ memoryCost: 7168, timeCost: 1, parallelism: 1 })), systemClock);
+  try {
+    for (const json of [false, true]) {
+      const chunks: string[] = [];
+      let added = false;
+      const output = {
+        out: (text: string) => void chunks.push(`${text}\n`),
+        // Called between the pages of the second pass: the first has counted already.
+        drain: async () => {
+          if (added) return;
+          added = true;
+          const late = await writer.create({ username: 'zz-late', email: 'zz-late@example.org', passwordSource: 'cloud' });
+          await writer.addToGroup('zz-late', 'Staff');
+          await createStore(writerKnex).sspr.putMethod(late.id, 'email', 'late.private@example.net', at(1));
+        },
+      };
+      try {
+        await writeRegistrationReport(store, config, NOW, output, { json, pageSize: 2 });
+      } finally {
+        if (added) await writer.delete('zz-late');
+      }
+      t.true(added);
+      t.is(chunks.join(''), json ? `${JSON.stringify(expectedReport(), null, 2)}\n` : expectedText(), json ? 'json' : 'text');
+    }
+  } finally {
+    await writerKnex.destroy();
+  }
+});

@@ -12,7 +12,7 @@ import { StandingService } from '../sspr/standing.ts';
 import { methodIds, methodOfKind, type MethodId } from '../methods/ids.ts';
 import { systemClock } from '../clock.ts';
 import { DAY, wholeNumber, type CommandHelpers } from './audit-commands.ts';
-import { cell, iso, percent, percentText, table } from './format.ts';
+import { cell, iso, percent, percentText, table, tableRow } from './format.ts';
 
 // report registration
 
@@ -193,10 +193,9 @@ export async function writeRegistrationReport(store: Store, config: Config, now:
     }
     printSummary(out, summary);
     if (totals.inScope === 0) return out('(no users in scope)');
-    const row = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(totals.widths[i]!))).join('  ').trimEnd();
-    out(row(USER_HEADER));
+    out(tableRow(USER_HEADER, totals.widths));
     for await (const page of usersInScope(standing, reports, options.pageSize)) {
-      if (page.length) out(page.map((u) => row(userCells(u))).join('\n'));
+      if (page.length) out(page.map((u) => tableRow(userCells(u), totals.widths)).join('\n'));
       await output.drain();
     }
   });

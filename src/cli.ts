@@ -4,6 +4,7 @@
  * Exit status: 0 success, 1 operational failure, 2 usage error or invalid configuration.
  * Errors are one line on stderr (`oidc-sspr: …`); results go to stdout.
  */
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import type { ConfigProblem } from './config/load.ts';
 import type { Config } from './config/schema.ts';
@@ -72,10 +73,12 @@ function findCommand(words: string[]): Command {
   throw new UsageError(`unknown command '${words[0]}'`);
 }
 
-/** What the CLI reads besides its arguments: stdin (for passwords) and the environment. */
+/** What the CLI uses besides its arguments and output: stdin (for passwords), the environment, a wait for stdout. */
 export interface CliInput {
   stdin?: NodeJS.ReadStream | NodeJS.ReadableStream;
   env?: NodeJS.ProcessEnv;
+  /** Resolves once stdout has taken what was written (CommandContext.drain); by default at once. */
+  drain?: () => Promise<void>;
 }
 
 export async function main(argv: string[], out: (text: string) => void, warn: (text: string) => void, input: CliInput = {}): Promise<number> {
@@ -122,6 +125,7 @@ export async function main(argv: string[], out: (text: string) => void, warn: (t
       return config;
     },
     out,
+    drain: input.drain ?? (async () => {}),
     env,
     async readPassword() {
       const { readNewPassword } = await import('./cli/password.ts');
@@ -168,5 +172,9 @@ export async function run(argv: string[], stdout: (text: string) => void, stderr
 
 if (import.meta.main) {
   const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
-  process.exitCode = await run(process.argv.slice(2), write(process.stdout), write(process.stderr));
+  // A pipe's writes are asynchronous: without waiting for 'drain', a long report to a slow reader would pile up in memory.
+  const drain = async () => {
+    if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
+  };
+  process.exitCode = await run(process.argv.slice(2), write(process.stdout), write(process.stderr), { drain });
 }

@@ -56,6 +56,11 @@ export interface CommandContext {
   loadConfig(): Promise<Config>;
   /** One line of output on stdout. */
   out(text: string): void;
+  /**
+   * Resolves once stdout has taken what was written so far: a command printing a long report
+   * waits here between pages, so a slow reader holds it up instead of the output piling up in memory.
+   */
+  drain(): Promise<void>;
   /** The environment `${VAR}` references in the configuration read. */
   env: NodeJS.ProcessEnv;
   /** A new password: asked twice on a terminal, else the first line of stdin. */

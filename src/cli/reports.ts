@@ -4,14 +4,15 @@
  * (src/sspr/standing.ts), as at sign-in.
  */
 import type { Config } from '../config/schema.ts';
-import type { RegistrationFacts, ResetCount } from '../store/reports.ts';
+import type { RegistrationFacts, ReportStore, ResetCount } from '../store/reports.ts';
+import type { Store } from '../store/index.ts';
 import type { Command } from './commands.ts';
 import { availableMethods, type Standing } from '../sspr/policy.ts';
 import { StandingService } from '../sspr/standing.ts';
 import { methodIds, methodOfKind, type MethodId } from '../methods/ids.ts';
 import { systemClock } from '../clock.ts';
 import { DAY, wholeNumber, type CommandHelpers } from './audit-commands.ts';
-import { cell, iso, percent, percentText, table } from './format.ts';
+import { cell, iso, percent, percentText, table, tableRow } from './format.ts';
 
 // report registration
 
@@ -34,7 +35,7 @@ function userRegistration(f: RegistrationFacts, s: Standing): UserRegistration {
     return { method, verifiedAt: iso(m.verifiedAt), counts: s.registered.includes(method) };
   });
   if (f.answers.length) {
-    const answeredAt = Math.max(...f.answers.map((a) => a.createdAt));
+    const answeredAt = f.answers.reduce((latest, a) => Math.max(latest, a.createdAt), -Infinity);
     methods.push({ method: 'securityQuestions', verifiedAt: iso(answeredAt), counts: s.registered.includes('securityQuestions') });
   }
   methods.sort((a, b) => methodIds.indexOf(a.method) - methodIds.indexOf(b.method));
@@ -52,15 +53,58 @@ function userRegistration(f: RegistrationFacts, s: Standing): UserRegistration {
   };
 }
 
-function registrationReport(config: Config, all: { facts: RegistrationFacts; standing: Standing }[], now: number) {
-  const users = all.flatMap(({ facts: f, standing: s }) => (s.inScope ? [userRegistration(f, s)] : []));
-  const registered = users.filter((u) => u.registered).length;
+const USER_HEADER = ['username', 'registered', 'methods (verified, UTC)', 'questions', 'confirmed'];
+
+function userCells(u: UserRegistration): string[] {
+  return [
+    `${cell(u.username)}${u.status === 'disabled' ? ' (disabled)' : ''}`,
+    `${u.registered ? 'yes' : 'no'} (${u.required} needed)`,
+    u.methods.map((m) => `${m.method} ${m.verifiedAt ? m.verifiedAt.slice(0, 10) : 'unverified'}${m.counts ? '' : ' (not counted)'}`).join(', ') || '-',
+    String(u.securityQuestions),
+    u.confirmedAt?.slice(0, 10) ?? 'never',
+  ];
+}
+
+/** A page of the users in scope, for the report. */
+async function* usersInScope(standing: StandingService, reports: ReportStore, pageSize: number | undefined): AsyncGenerator<UserRegistration[]> {
+  for await (const page of standing.everyonePaged(reports, pageSize)) yield page.flatMap(({ facts: f, standing: s }) => (s.inScope ? [userRegistration(f, s)] : []));
+}
+
+/** What the first pass over the users learns: the counts, and the width of each column of the users' table. */
+interface RegistrationTotals {
+  users: number;
+  inScope: number;
+  registered: number;
+  byMethod: Record<MethodId, number>;
+  widths: number[];
+}
+
+async function registrationTotals(standing: StandingService, reports: ReportStore, pageSize: number | undefined): Promise<RegistrationTotals> {
+  const totals: RegistrationTotals = {
+    users: 0,
+    inScope: 0,
+    registered: 0,
+    byMethod: Object.fromEntries(methodIds.map((id) => [id, 0])) as Record<MethodId, number>,
+    widths: USER_HEADER.map((h) => h.length),
+  };
+  for await (const page of standing.everyonePaged(reports, pageSize)) {
+    totals.users += page.length;
+    for (const { facts, standing: s } of page) {
+      if (!s.inScope) continue;
+      const u = userRegistration(facts, s);
+      totals.inScope += 1;
+      if (u.registered) totals.registered += 1;
+      for (const id of new Set(u.methods.filter((m) => m.counts).map((m) => m.method))) totals.byMethod[id] += 1;
+      userCells(u).forEach((c, i) => (totals.widths[i] = Math.max(totals.widths[i]!, c.length)));
+    }
+  }
+  return totals;
+}
+
+function registrationSummary(config: Config, t: RegistrationTotals, now: number) {
   const offered = availableMethods(config.sspr, false);
   const methods = Object.fromEntries(
-    methodIds.map((id) => {
-      const count = users.filter((u) => u.methods.some((m) => m.method === id && m.counts)).length;
-      return [id, { offered: offered.includes(id), users: count, percent: percent(count, users.length) }];
-    }),
+    methodIds.map((id) => [id, { offered: offered.includes(id), users: t.byMethod[id], percent: percent(t.byMethod[id], t.inScope) }]),
   ) as Record<MethodId, { offered: boolean; users: number; percent: number | null }>;
   return {
     generatedAt: iso(now),
@@ -71,19 +115,18 @@ function registrationReport(config: Config, all: { facts: RegistrationFacts; sta
       administratorGroups: config.sspr.administrators.groups,
     },
     coverage: {
-      users: all.length,
-      inScope: users.length,
-      registered,
-      notRegistered: users.length - registered,
-      registeredPercent: percent(registered, users.length),
-      notRegisteredPercent: percent(users.length - registered, users.length),
+      users: t.users,
+      inScope: t.inScope,
+      registered: t.registered,
+      notRegistered: t.inScope - t.registered,
+      registeredPercent: percent(t.registered, t.inScope),
+      notRegisteredPercent: percent(t.inScope - t.registered, t.inScope),
     },
     methods,
-    users,
   };
 }
 
-function printRegistration(out: (text: string) => void, r: ReturnType<typeof registrationReport>): void {
+function printSummary(out: (text: string) => void, r: ReturnType<typeof registrationSummary>): void {
   const scope = r.policy.enabled === 'selected' ? `members of ${r.policy.groups.join(', ')}` : r.policy.enabled === 'all' ? 'everyone' : 'nobody';
   out(`SSPR registration, ${r.generatedAt}`);
   const admins = r.policy.administratorGroups.length ? `, 2 for administrators (${r.policy.administratorGroups.join(', ')})` : '';
@@ -108,19 +151,54 @@ function printRegistration(out: (text: string) => void, r: ReturnType<typeof reg
     ]),
   );
   out('');
-  if (!r.users.length) return out('(no users in scope)');
-  out(
-    table([
-      ['username', 'registered', 'methods (verified, UTC)', 'questions', 'confirmed'],
-      ...r.users.map((u) => [
-        `${cell(u.username)}${u.status === 'disabled' ? ' (disabled)' : ''}`,
-        `${u.registered ? 'yes' : 'no'} (${u.required} needed)`,
-        u.methods.map((m) => `${m.method} ${m.verifiedAt ? m.verifiedAt.slice(0, 10) : 'unverified'}${m.counts ? '' : ' (not counted)'}`).join(', ') || '-',
-        String(u.securityQuestions),
-        u.confirmedAt?.slice(0, 10) ?? 'never',
-      ]),
-    ]),
-  );
+}
+
+/** Where a long report goes: lines, and a wait for the reader to take them (see CommandContext.drain). */
+export interface ReportOutput {
+  out(text: string): void;
+  drain(): Promise<void>;
+}
+
+/**
+ * `report registration`, in memory bounded by one page of users whatever their number: a first
+ * pass over the pages counts and measures the columns, a second prints the users a page at a time.
+ * Both passes read one snapshot, so they see the same users. The output is what the report built
+ * whole printed: tables padded to the widest cell, or `JSON.stringify(report, null, 2)`.
+ */
+export async function writeRegistrationReport(store: Store, config: Config, now: number, output: ReportOutput, options: { json: boolean; pageSize?: number }): Promise<void> {
+  const { out } = output;
+  const standing = new StandingService({ store, config: () => config, clock: { now: () => now } });
+  await store.reports.snapshot(async (reports) => {
+    const totals = await registrationTotals(standing, reports, options.pageSize);
+    const summary = registrationSummary(config, totals, now);
+    if (options.json) {
+      // The summary's own JSON without its closing brace, then the users as they come.
+      const head = JSON.stringify(summary, null, 2).replace(/\n}$/, ',');
+      if (totals.inScope === 0) return out(`${head}\n  "users": []\n}`);
+      out(`${head}\n  "users": [`);
+      // Each user's JSON is followed by a comma only when another follows: the last is held back.
+      let held: string | undefined;
+      for await (const page of usersInScope(standing, reports, options.pageSize)) {
+        const lines: string[] = [];
+        for (const u of page) {
+          if (held !== undefined) lines.push(`${held},`);
+          held = `    ${JSON.stringify(u, null, 2).replace(/\n/g, '\n    ')}`;
+        }
+        if (lines.length) out(lines.join('\n'));
+        await output.drain();
+      }
+      if (held !== undefined) out(held);
+      out('  ]\n}');
+      return;
+    }
+    printSummary(out, summary);
+    if (totals.inScope === 0) return out('(no users in scope)');
+    out(tableRow(USER_HEADER, totals.widths));
+    for await (const page of usersInScope(standing, reports, options.pageSize)) {
+      if (page.length) out(page.map((u) => tableRow(userCells(u), totals.widths)).join('\n'));
+      await output.drain();
+    }
+  });
 }
 
 // report resets
@@ -188,12 +266,7 @@ export function reportCommands({ withStore }: CommandHelpers): Command[] {
       summary: 'SSPR registration: coverage of the users in scope, users per method, and per user the methods registered and when',
       async run(ctx) {
         const now = systemClock.now();
-        const report = await withStore(ctx, async (store, config) => {
-          const standing = new StandingService({ store, config: () => config, clock: { now: () => now } });
-          return registrationReport(config, await standing.everyone(), now);
-        });
-        if (ctx.values.json) return ctx.out(JSON.stringify(report, null, 2));
-        printRegistration(ctx.out, report);
+        await withStore(ctx, (store, config) => writeRegistrationReport(store, config, now, ctx, { json: ctx.values.json === true }));
       },
     },
     {

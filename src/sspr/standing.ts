@@ -5,7 +5,7 @@
  * are the pure functions of policy.ts. No HTTP here.
  */
 import type { Store } from '../store/index.ts';
-import type { RegistrationFacts } from '../store/reports.ts';
+import type { RegistrationFacts, ReportStore } from '../store/reports.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../clock.ts';
 import { methodFacts, type MethodId } from '../methods/ids.ts';
@@ -73,16 +73,13 @@ export class StandingService extends Service<{ store: Store; config: () => Confi
     return (await this.standing(accountId)).interrupt;
   }
 
-  /** Every account with its facts (no secrets: see ReportStore.registrationFacts) and its standing, by username. */
-  async everyone(): Promise<{ facts: RegistrationFacts; standing: Standing }[]> {
-    const all: { facts: RegistrationFacts; standing: Standing }[] = [];
-    for await (const page of this.everyonePaged()) all.push(...page);
-    return all;
-  }
-
-  /** The same, a page of accounts at a time (bounded memory at any number of accounts). */
-  async *everyonePaged(pageSize?: number): AsyncGenerator<{ facts: RegistrationFacts; standing: Standing }[]> {
-    for await (const page of this.deps.store.reports.registrationFactsPages(pageSize)) {
+  /**
+   * Every account with its facts (no secrets: see ReportStore.registrationFactsPages) and its
+   * standing, a page of accounts at a time, by username (bounded memory at any number of accounts).
+   * `reports` may be a snapshot (ReportStore.snapshot) for a report that reads them more than once.
+   */
+  async *everyonePaged(reports: ReportStore = this.deps.store.reports, pageSize?: number): AsyncGenerator<{ facts: RegistrationFacts; standing: Standing }[]> {
+    for await (const page of reports.registrationFactsPages(pageSize)) {
       yield page.map((f) => ({ facts: f, standing: this.evaluate(reportFacts(f)) }));
     }
   }

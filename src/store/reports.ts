@@ -112,60 +112,77 @@ export class ReportStore extends Repository {
     return (await this.db('audit_events').where({ user_id: userId }).first('id')) !== undefined;
   }
 
-  /** Every user with groups, methods (kind and dates only), answered question ids and confirmation, by username. */
-  async registrationFacts(): Promise<RegistrationFacts[]> {
-    const all: RegistrationFacts[] = [];
-    for await (const page of this.registrationFactsPages()) all.push(...page);
-    return all;
+  /**
+   * Runs `fn` on one consistent view of the database, so that a report read in two passes sees the
+   * same users in both: a read-only REPEATABLE READ transaction on PostgreSQL; on SQLite one read
+   * transaction, whose snapshot (WAL mode) doesn't hold up writers.
+   */
+  async snapshot<T>(fn: (reports: ReportStore) => Promise<T>): Promise<T> {
+    const pg = this.db.client.config.client === 'pg';
+    return this.db.transaction((trx) => fn(new ReportStore(trx)), pg ? { isolationLevel: 'repeatable read', readOnly: true } : {});
   }
 
   /**
-   * The same, a page of users at a time (keyset on username_key, each page's groups, methods,
-   * answers and state read for its ids only): a report over a million accounts in bounded memory.
+   * Every user with groups, methods (kind and dates only), answered question ids and confirmation,
+   * by username, a page of users at a time: a report over a million accounts in bounded memory.
    */
   async *registrationFactsPages(pageSize = 2000): AsyncGenerator<RegistrationFacts[]> {
     let after: string | undefined;
     for (;;) {
-      const query = this.db<Row>('users').select('id', 'username', 'username_key', 'status').orderBy('username_key').limit(pageSize);
-      if (after !== undefined) query.where('username_key', '>', after);
-      const users = await query;
-      if (users.length === 0) return;
-      after = String(users[users.length - 1]!.username_key);
-      const ids = users.map((u) => String(u.id));
-      const [groups, methods, answers, states] = await Promise.all([
-        this.db<Row>('user_groups').join('groups', 'groups.id', 'user_groups.group_id').whereIn('user_groups.user_id', ids).select('user_groups.user_id', 'groups.name').orderBy('groups.name_key'),
-        this.db<Row>('sspr_methods').whereIn('user_id', ids).select('user_id', 'kind', 'verified_at', 'created_at').orderBy('kind'),
-        this.db<Row>('sspr_security_answers').whereIn('user_id', ids).select('user_id', 'question_id', 'created_at').orderBy('question_id'),
-        this.db<Row>('sspr_state').whereIn('user_id', ids).select('user_id', 'confirmed_at', 'skips'),
-      ]);
-      const byId = new Map<string, RegistrationFacts>();
-      for (const u of users) {
-        byId.set(String(u.id), {
-          id: String(u.id),
-          username: String(u.username),
-          status: u.status === 'disabled' ? 'disabled' : 'enabled',
-          groups: [],
-          methods: [],
-          answers: [],
-          confirmedAt: null,
-          skips: 0,
-        });
-      }
-      for (const g of groups) byId.get(String(g.user_id))?.groups.push(String(g.name));
-      for (const m of methods) {
-        byId.get(String(m.user_id))?.methods.push({ kind: m.kind as StoredMethodKind, verifiedAt: nn(m.verified_at), createdAt: Number(m.created_at) });
-      }
-      for (const a of answers) byId.get(String(a.user_id))?.answers.push({ questionId: String(a.question_id), createdAt: Number(a.created_at) });
-      for (const st of states) {
-        const facts = byId.get(String(st.user_id));
-        if (facts) {
-          facts.confirmedAt = nn(st.confirmed_at);
-          facts.skips = Number(st.skips);
-        }
-      }
-      yield [...byId.values()];
-      if (users.length < pageSize) return;
+      const page = await this.#factsPage(after, pageSize);
+      if (page.facts.length === 0) return;
+      yield page.facts;
+      if (page.facts.length < pageSize) return;
+      after = page.last;
     }
+  }
+
+  /**
+   * One page: keyset on username_key, the page's groups, methods, answers and state read for its
+   * ids, one statement after the other (within a snapshot they share one connection).
+   */
+  async #factsPage(after: string | undefined, pageSize: number): Promise<{ facts: RegistrationFacts[]; last: string }> {
+    const query = this.db<Row>('users').select('id', 'username', 'username_key', 'status').orderBy('username_key').limit(pageSize);
+    if (after !== undefined) query.where('username_key', '>', after);
+    const users = await query;
+    if (users.length === 0) return { facts: [], last: after ?? '' };
+    const ids = users.map((u) => String(u.id));
+    // By ids, not by joining users on the page's range: PostgreSQL misjudges how many users a
+    // range of usernames holds and then reads sspr_methods whole.
+    const groups = await this.db<Row>('user_groups')
+      .join('groups', 'groups.id', 'user_groups.group_id')
+      .whereIn('user_groups.user_id', ids)
+      .select('user_groups.user_id', 'groups.name')
+      .orderBy('groups.name_key');
+    const methods = await this.db<Row>('sspr_methods').whereIn('user_id', ids).select('user_id', 'kind', 'verified_at', 'created_at').orderBy('kind');
+    const answers = await this.db<Row>('sspr_security_answers').whereIn('user_id', ids).select('user_id', 'question_id', 'created_at').orderBy('question_id');
+    const states = await this.db<Row>('sspr_state').whereIn('user_id', ids).select('user_id', 'confirmed_at', 'skips');
+    const byId = new Map<string, RegistrationFacts>();
+    for (const u of users) {
+      byId.set(String(u.id), {
+        id: String(u.id),
+        username: String(u.username),
+        status: u.status === 'disabled' ? 'disabled' : 'enabled',
+        groups: [],
+        methods: [],
+        answers: [],
+        confirmedAt: null,
+        skips: 0,
+      });
+    }
+    for (const g of groups) byId.get(String(g.user_id))?.groups.push(String(g.name));
+    for (const m of methods) {
+      byId.get(String(m.user_id))?.methods.push({ kind: m.kind as StoredMethodKind, verifiedAt: nn(m.verified_at), createdAt: Number(m.created_at) });
+    }
+    for (const a of answers) byId.get(String(a.user_id))?.answers.push({ questionId: String(a.question_id), createdAt: Number(a.created_at) });
+    for (const st of states) {
+      const facts = byId.get(String(st.user_id));
+      if (facts) {
+        facts.confirmedAt = nn(st.confirmed_at);
+        facts.skips = Number(st.skips);
+      }
+    }
+    return { facts: [...byId.values()], last: String(users[users.length - 1]!.username_key) };
   }
 
   /** Reset-related events since `since`, counted by type, outcome, details.reason and details.method. */

@@ -195,6 +195,9 @@ async function main(): Promise<number> {
     results.push(result);
   }
   const out = ['', ...table(results)];
+  for (const r of results) {
+    for (const t of r.reports ?? []) out.push(`${r.label}: ${t.command} ${t.seconds} s wall, ${t.cpuSeconds} s CPU, peak RSS ${t.peakRssMiB} MiB (${t.outputLines} lines)`);
+  }
   const failures = results.reduce((sum, r) => sum + r.failures, 0);
   const busiest = Math.max(...results.map((r) => r.foreignCpu));
   if (busiest > 0.1) out.push(`WARNING: other processes took up to ${(busiest * 100).toFixed(0)}% of a CPU during a phase; the figures are disturbed (run on an idle machine)`);

@@ -198,8 +198,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<TestSlapd>
   const seed = [baseLdif(), ...(options.users ?? seedUsers).map(userLdif), ...(options.groups ?? seedGroups).map(groupLdif), ...(options.extraLdif ? [options.extraLdif] : [])].join('\n\n') + '\n';
   await writeFile(path.join(dir, 'seed.ldif'), seed);
   run(SLAPADD, ['-q', '-F', path.join(dir, 'slapd.d'), '-n', '1', '-l', path.join(dir, 'seed.ldif')]);
-  const port = await freePort();
-  const url = `ldap://127.0.0.1:${port}`;
+  let port = 0;
+  let url = '';
   let child!: ChildProcess;
   let out = '';
   const launch = async () => {
@@ -209,7 +209,18 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<TestSlapd>
     child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
     await waitForPort(port, child, () => out);
   };
-  await launch();
+  // A port freePort found free can be taken by another process before slapd binds it: slapd then
+  // exits at once, and the first start tries another port (restarts keep the port they had).
+  for (let attempt = 1; ; attempt += 1) {
+    port = await freePort();
+    url = `ldap://127.0.0.1:${port}`;
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+    }
+  }
   const gone = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');

@@ -117,16 +117,22 @@ async function dropExtraLockRows(knex: Knex, schema: string | undefined): Promis
   await table().where('index', '>', Number(first.first)).andWhere('is_locked', 0).delete();
 }
 
+/** How long an instance waits for another one's migrations before it gives up starting. */
+const MIGRATION_LOCK_WAIT_MS = 300_000;
+
 /** Applies all pending migrations; returns the names applied. Safe to call from several instances at once. */
 export async function migrateLatest(knex: Knex, schema?: string): Promise<string[]> {
-  for (let attempt = 1; ; attempt += 1) {
+  // As long as another instance may take to migrate, not a number of tries: on a loaded machine
+  // (or a big migration) the winner can hold the lock for longer than any fixed count of short waits.
+  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  for (;;) {
     try {
       await ensureSchema(knex, schema);
       const [, applied] = (await knex.migrate.latest({ migrationSource: new DirectoryMigrationSource(), schemaName: schema })) as [number, string[]];
       return applied;
     } catch (error) {
       const e = error as Error;
-      if (attempt >= 50 || !(e.name === 'MigrationLocked' || RACE.test(e.message))) throw error;
+      if (Date.now() >= deadline || !(e.name === 'MigrationLocked' || RACE.test(e.message))) throw error;
       if (e.name === 'MigrationLocked') await dropExtraLockRows(knex, schema).catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
     }

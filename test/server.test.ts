@@ -59,7 +59,9 @@ test('SIGTERM: stops accepting, finishes the request in flight, closes the datab
   const db = await freshDatabase();
   const port = await freePort();
   const file = path.join(dir, 'idp.yaml');
-  await writeYaml(file, { server: { port, host: '127.0.0.1', issuer: `http://127.0.0.1:${port}` }, database: db.config, passwords: { argon2: testArgon2 } });
+  // The grace period only bounds a hang here: at its 10 s default, a loaded machine could end it
+  // (closing the connection unanswered) before the test sends the rest of the body.
+  await writeYaml(file, { server: { port, host: '127.0.0.1', issuer: `http://127.0.0.1:${port}`, shutdownGraceSeconds: 120 }, database: db.config, passwords: { argon2: testArgon2 } });
   const server = runServer(['--config', file]);
   try {
     await server.waitFor(/listening on port/);

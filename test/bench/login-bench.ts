@@ -20,11 +20,15 @@
  * for SQLite, schema bench_u<N>_… for PostgreSQL). SSPR applies to everyone (email registered), with
  * CAPTCHA off and the per-IP limits raised: the relying party is one IP address.
  *
- *   npm run bench -- [--db sqlite|postgres] [--pg-url URL] [--instances 1] [--users 1000]
+ *   npm run bench -- [--db sqlite|postgres] [--pg-url URL] [--rp-client http|fetch] [--instances 1] [--users 1000]
  *                    [--levels 1,2,4,8] [--seconds 5] [--rounds 2] [--preset default|keycloak]
  *                    [--memory KiB] [--time T] [--parallelism P] [--reset-seconds 0]
  *                    [--rss-concurrency 0] [--reports] [--explain] [--mfa] [--suite] [--suite-users 1000000]
  *                    [--node-env production] [--cpu-prof DIR] [--server-node-option OPT]...
+ *
+ * The relying party's HTTP client is node:http with keep-alive (`--rp-client http`, the default) or
+ * undici's fetch (`--rp-client fetch`): it runs on the same CPUs as the server, and fetch costs it
+ * about five times as much CPU per request.
  *
  * Only 127.0.0.1 is contacted. Servers are stopped and temp dirs removed on every exit path.
  */
@@ -47,7 +51,7 @@ const PRESETS: Record<string, Argon2Params> = {
 function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--db sqlite|postgres] [--pg-url URL] [--instances N] [--users N] [--levels 1,2,4,8] [--seconds 5] [--rounds 2] ' +
+    'usage: npm run bench -- [--db sqlite|postgres] [--pg-url URL] [--rp-client http|fetch] [--instances N] [--users N] [--levels 1,2,4,8] [--seconds 5] [--rounds 2] ' +
       '[--preset default|keycloak] [--memory KiB] [--time T] [--parallelism P] [--reset-seconds S] [--rss-concurrency M] [--reports] [--explain] [--mfa] ' +
       '[--suite] [--suite-users N] [--node-env production] [--cpu-prof DIR] [--server-node-option OPT]...\n',
   );
@@ -71,7 +75,7 @@ function options() {
   try {
     parsed = parseArgs({
       options: {
-        ...optionsOfType('string', ['db', 'pg-url', 'instances', 'users', 'levels', 'seconds', 'rounds', 'preset', 'memory', 'time', 'parallelism', 'reset-seconds', 'rss-concurrency', 'suite-users', 'node-env', 'cpu-prof']),
+        ...optionsOfType('string', ['db', 'pg-url', 'rp-client', 'instances', 'users', 'levels', 'seconds', 'rounds', 'preset', 'memory', 'time', 'parallelism', 'reset-seconds', 'rss-concurrency', 'suite-users', 'node-env', 'cpu-prof']),
         ...optionsOfType('boolean', ['reports', 'explain', 'suite', 'mfa']),
         'server-node-option': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
@@ -88,10 +92,13 @@ function options() {
   const presetName = v.preset ?? 'default';
   const preset = PRESETS[presetName];
   if (!preset) usage(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`);
+  const rpClient = v['rp-client'] ?? 'http';
+  if (rpClient !== 'http' && rpClient !== 'fetch') usage('--rp-client must be http or fetch');
   const levels = (v.levels ?? '1,2,4,8').split(',').map((s) => integer('levels', s.trim(), 1, 1, 256));
   return {
     db: db as 'sqlite' | 'postgres',
     pgUrl: v['pg-url'] ?? process.env.OIDC_SSPR_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    rpClient: rpClient as 'http' | 'fetch',
     instances: integer('instances', v.instances, 1, 1, 8),
     users: integer('users', v.users, 1000, 1, 1_000_000),
     levels,
@@ -141,13 +148,14 @@ function suite(opts: BenchOptions): Scenario[] {
 }
 
 function table(results: ScenarioResult[]): string[] {
-  const header = ['scenario', 'logins/s', 'p50 ms', 'p99 ms', 'srv cpu ms/login', 'peak RSS MiB', 'verifies/s', 'ratio', 'resets/s', `RSS @ burst`, 'other load', 'failures'];
+  const header = ['scenario', 'logins/s', 'p50 ms', 'p99 ms', 'srv cpu ms/login', 'db cpu ms/login', 'peak RSS MiB', 'verifies/s', 'ratio', 'resets/s', `RSS @ burst`, 'other load', 'failures'];
   const rows = results.map((r) => [
     r.label,
     r.bestLoginsPerSecond.toFixed(2),
     String(r.p50Ms),
     String(r.p99Ms),
     String(r.serverCpuMsPerLogin),
+    r.databaseCpuMsPerLogin === null ? '-' : String(r.databaseCpuMsPerLogin),
     String(r.peakRssMiB),
     r.bestVerifiesPerSecond.toFixed(2),
     r.ratio.toFixed(3),
@@ -208,6 +216,7 @@ async function main(): Promise<number> {
     cpuModel: os.cpus()[0]?.model,
     nodeEnv: opts.nodeEnv ?? null,
     preset: opts.preset,
+    rpClient: opts.rpClient,
     argon2: opts.argon2,
     secondsPerLevel: opts.seconds,
     rounds: opts.rounds,

@@ -131,6 +131,11 @@ export class Browser {
     return [...this.#seen];
   }
 
+  /** The network call of `request` (never following redirects): fetch, unless a subclass brings its own client. */
+  protected send(target: URL, init: { method: string; headers: Record<string, string>; body: string | undefined }): Promise<Response> {
+    return fetch(target, { ...init, redirect: 'manual' });
+  }
+
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string>; body?: string } = {}): Promise<Page> {
     const target = new URL(url);
@@ -142,7 +147,7 @@ export class Browser {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(target, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const response = await this.send(target, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body });
     for (const setCookie of response.headers.getSetCookie()) this.#store(target, setCookie);
     return { url: target.href, status: response.status, html: await response.text(), headers: response.headers };
   }

@@ -34,13 +34,13 @@ export const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
  * IdP's code, knex), libuv's pool (argon2 and SQLite statements) and the rest (V8's GC and compiler
  * helpers), ms. Threads that ended are missing, so the sum can be below procCpuMs.
  */
-export function threadCpuMs(pid: number): { main: number; pool: number; other: number } {
-  const split = { main: 0, pool: 0, other: 0 };
+export function threadCpuMs(pid: number): { main: number; mainSystem: number; pool: number; other: number } {
+  const split = { main: 0, mainSystem: 0, pool: 0, other: 0 };
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return { main: NaN, pool: NaN, other: NaN };
+    return { main: NaN, mainSystem: NaN, pool: NaN, other: NaN };
   }
   for (const tid of tids) {
     try {
@@ -48,14 +48,37 @@ export function threadCpuMs(pid: number): { main: number; pool: number; other: n
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-      if (tid === String(pid)) split.main += ms;
-      else if (name === 'libuv-worker') split.pool += ms;
+      if (tid === String(pid)) {
+        split.main += ms;
+        split.mainSystem += (Number(fields[12]) * 1000) / CLK_TCK;
+      } else if (name === 'libuv-worker') split.pool += ms;
       else split.other += ms;
     } catch {
       // the thread ended between readdir and read
     }
   }
   return split;
+}
+
+/**
+ * CPU ms of every PostgreSQL process on this machine (backends, WAL writer, checkpointer…), for a
+ * database on loopback: what the database costs is then part of what a login costs the machine,
+ * not load from elsewhere. Processes that ended between two calls are missing.
+ */
+export function postgresCpuMs(): number {
+  let sum = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      sum += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+    } catch {
+      // the process ended between readdir and read
+    }
+  }
+  return sum;
 }
 
 /** CPU ms the whole machine spent busy (all CPUs; idle and iowait excluded) and stolen by the hypervisor. */
@@ -74,7 +97,12 @@ export function machineCpuMs(): { busy: number; steal: number } {
  * Measures what other processes (and the hypervisor) took from the machine while `phase` ran, as
  * a share of one CPU: the figures are only meaningful when this stays near 0.
  */
-export async function measured<T>(pids: number[], phase: () => Promise<T>): Promise<{ value: T; foreignCpu: number; stealCpu: number; ms: number }> {
+export async function measured<T>(
+  pids: number[],
+  phase: () => Promise<T>,
+  database?: () => number,
+): Promise<{ value: T; foreignCpu: number; stealCpu: number; databaseMs: number; ms: number }> {
+  const db0 = database?.() ?? 0;
   const own0 = pids.reduce((sum, pid) => sum + procCpuMs(pid), 0) + selfCpuMs();
   const machine0 = machineCpuMs();
   const t0 = performance.now();
@@ -82,10 +110,12 @@ export async function measured<T>(pids: number[], phase: () => Promise<T>): Prom
   const ms = performance.now() - t0;
   const own = pids.reduce((sum, pid) => sum + procCpuMs(pid), 0) + selfCpuMs() - own0;
   const machine = machineCpuMs();
+  const databaseMs = (database?.() ?? 0) - db0;
   return {
     value,
-    foreignCpu: Math.max(0, machine.busy - machine0.busy - own) / ms,
+    foreignCpu: Math.max(0, machine.busy - machine0.busy - own - databaseMs) / ms,
     stealCpu: (machine.steal - machine0.steal) / ms,
+    databaseMs,
     ms,
   };
 }

@@ -18,10 +18,11 @@ import { resetOnce, codeFromOutbox, lastOutboxId } from './flows.ts';
 import { seedUsers, PASSWORD, username, userId, emailOf, type DatabaseInput } from './seed.ts';
 import { freePort, startServer, stopServer, type Server } from './servers.ts';
 import {
-  procStatus, procCpuMs, threadCpuMs, selfCpuMs, measured, accumulate, closedLoop, combine, percentile, round, type LoopResult,
+  procStatus, procCpuMs, threadCpuMs, postgresCpuMs, selfCpuMs, measured, accumulate, closedLoop, combine, percentile, round, type LoopResult,
 } from './measure.ts';
 import { timeReports, type ReportTiming } from './reports.ts';
 import { explainHotStatements } from './explain.ts';
+import { keepAliveFetch, closeKeepAlive } from './keep-alive-fetch.ts';
 import type { BenchOptions } from '../login-bench.ts';
 import { ssprWith } from '../../helpers/sspr-settings.ts';
 
@@ -53,6 +54,10 @@ export interface LevelResult {
   serverCpuMsPerLogin: number | null;
   serverMainCpuMsPerLogin: number | null;
   serverPoolCpuMsPerLogin: number | null;
+  /** System (kernel) time of the main thread: its syscalls, socket writes above all. */
+  serverMainSystemCpuMsPerLogin: number | null;
+  /** PostgreSQL's processes, when the database runs on this machine (null for SQLite or a remote server). */
+  databaseCpuMsPerLogin: number | null;
   rpCpuMsPerLogin: number | null;
   verifiesPerSecond: number;
   verifyCpuMsPerVerify: number | null;
@@ -68,6 +73,9 @@ export interface ScenarioResult {
   seedCached: boolean;
   levels: LevelResult[];
   bestLoginsPerSecond: number;
+  databaseCpuMsPerLogin: number | null;
+  /** CPU of one login at the best level, all parties, and the hash's share of it (see cpuBudget). */
+  cpuBudget?: { totalMs: number; hashShare: number; serverHashShare: number };
   /** p50/p99 at the level with the best throughput. */
   p50Ms: number | null;
   p99Ms: number | null;
@@ -104,18 +112,46 @@ export function benchConfig(issuer: string, port: number, database: DatabaseInpu
 class PinnedBrowser extends Browser {
   readonly #from: string;
   readonly #to: string;
-  constructor(from: string, to: string) {
+  readonly #client: 'http' | 'fetch';
+  constructor(from: string, to: string, client: 'http' | 'fetch') {
     super([new URL(RP_REDIRECT).origin]);
     this.#from = from;
     this.#to = to;
+    this.#client = client;
   }
   override request(url: string, init: Parameters<Browser['request']>[1] = {}): Promise<Page> {
     return super.request(url.startsWith(this.#from) ? this.#to + url.slice(this.#from.length) : url, init);
+  }
+  protected override send(target: URL, init: { method: string; headers: Record<string, string>; body: string | undefined }): Promise<Response> {
+    return this.#client === 'http' ? keepAliveFetch(target, init) : super.send(target, init);
   }
 }
 
 
 const mib = (kb: number) => round(kb / 1024);
+
+/**
+ * What one login costs the machine at a level (server, local PostgreSQL, relying party) and the
+ * hash's share of it: on CPUs the parties saturate together, that share is what the ratio tends
+ * to; the share of the server's CPU alone is the ratio on a machine of its own.
+ */
+function cpuBudget(level: LevelResult): ScenarioResult['cpuBudget'] {
+  const { serverCpuMsPerLogin: server, rpCpuMsPerLogin: rp, verifyCpuMsPerVerify: verify, databaseCpuMsPerLogin: database } = level;
+  if (server === null || rp === null || verify === null || !(server > 0)) return undefined;
+  const totalMs = server + rp + (database ?? 0);
+  return { totalMs: round(totalMs)!, hashShare: round(verify / totalMs, 3)!, serverHashShare: round(verify / server, 3)! };
+}
+
+/** A PostgreSQL database on this machine, whose processes' CPU the bench can read. */
+function localPostgres(db: string, url: string): boolean {
+  if (db !== 'postgres') return false;
+  try {
+    const { hostname, searchParams } = new URL(url);
+    return ['127.0.0.1', 'localhost', '[::1]', ''].includes(hostname) || (searchParams.get('host') ?? '').startsWith('/');
+  } catch {
+    return false;
+  }
+}
 
 export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: string): Promise<ScenarioResult> {
   mkdirSync(dir, { recursive: true });
@@ -143,6 +179,7 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
   // One after the other: the first applies the migrations.
   for (const [i, file] of files.entries()) servers.push(await startServer(file, ports[i]!, { cwd: dir, nodeEnv: opts.nodeEnv, execArgv }));
   const pids = servers.map((s) => s.pid);
+  const databaseCpuOf = localPostgres(scenario.db, opts.pgUrl) ? postgresCpuMs : undefined;
 
   let peakKb = 0;
   const sampler = setInterval(() => {
@@ -152,13 +189,14 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
   try {
     const discovered = await discover({ issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     const rps = servers.map((s) => rpAt(discovered, issuer, s.url, CLIENT_ID, CLIENT_SECRET));
+    if (opts.rpClient === 'http') for (const rp of rps) rp[oidc.customFetch] = keepAliveFetch;
     // Logins spread over the table (a stride coprime with most N), round-robin over the instances.
     const pick = (n: number) => (n * 7919) % scenario.users;
     const outbox = createStore(store);
     const oneLogin = async (n: number) => {
       const i = pick(n);
       const k = n % servers.length;
-      const browser = new PinnedBrowser(issuer, servers[k]!.url);
+      const browser = new PinnedBrowser(issuer, servers[k]!.url, opts.rpClient);
       const tokens = scenario.mfa ? await loginWithEmailCode(rps[k]!, browser, outbox, i) : (await login(rps[k]!, username(i), PASSWORD, {}, browser)).tokens;
       const claims = tokens.claims();
       if (!claims || claims.sub !== userId(i)) throw new Error(`id_token sub ${claims?.sub} is not user ${userId(i)}`);
@@ -176,7 +214,8 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
       const loginRounds: LoopResult[] = [];
       const verifyRounds: LoopResult[] = [];
       let serverCpu = 0;
-      const threads = { main: 0, pool: 0 };
+      const threads = { main: 0, mainSystem: 0, pool: 0 };
+      let databaseCpu = 0;
       let rpCpu = 0;
       let verifyCpu = 0;
       let loginForeign = { cpuMs: 0, stealMs: 0, ms: 0 };
@@ -186,11 +225,13 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
         const cpu0 = pids.reduce((s, pid) => s + procCpuMs(pid), 0);
         const t0 = pids.map((pid) => threadCpuMs(pid));
         const rp0 = selfCpuMs();
-        const phase = await measured(pids, () => closedLoop(level, slice, oneLogin));
+        const phase = await measured(pids, () => closedLoop(level, slice, oneLogin), databaseCpuOf);
+        databaseCpu += phase.databaseMs;
         serverCpu += pids.reduce((s, pid) => s + procCpuMs(pid), 0) - cpu0;
         pids.forEach((pid, j) => {
           const t1 = threadCpuMs(pid);
           threads.main += t1.main - t0[j]!.main;
+          threads.mainSystem += t1.mainSystem - t0[j]!.mainSystem;
           threads.pool += t1.pool - t0[j]!.pool;
         });
         rpCpu += selfCpuMs() - rp0;
@@ -201,6 +242,7 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
           closedLoop(level, slice, async () => {
             if (!(await argon2.verify(hash, PASSWORD))) throw new Error('verify returned false');
           }),
+          databaseCpuOf,
         );
         verifyCpu += selfCpuMs() - v0;
         verifyRounds.push(verifyPhase.value);
@@ -219,6 +261,8 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
         serverCpuMsPerLogin: round(serverCpu / logins.completed),
         serverMainCpuMsPerLogin: round(threads.main / logins.completed),
         serverPoolCpuMsPerLogin: round(threads.pool / logins.completed),
+        serverMainSystemCpuMsPerLogin: round(threads.mainSystem / logins.completed),
+        databaseCpuMsPerLogin: databaseCpuOf ? round(databaseCpu / logins.completed) : null,
         rpCpuMsPerLogin: round(rpCpu / logins.completed),
         verifiesPerSecond: round((verifies.inWindow * 1000) / verifies.windowMs, 2)!,
         verifyCpuMsPerVerify: round(verifyCpu / verifies.completed),
@@ -228,7 +272,8 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
       levels.push(result);
       say(
         `  level ${level}: ${result.loginsPerSecond} logins/s (p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms; server ${result.serverCpuMsPerLogin} ms CPU/login: ` +
-          `main ${result.serverMainCpuMsPerLogin}, pool ${result.serverPoolCpuMsPerLogin}; RP ${result.rpCpuMsPerLogin}), ${result.verifiesPerSecond} verifies/s` +
+          `main ${result.serverMainCpuMsPerLogin} (kernel ${result.serverMainSystemCpuMsPerLogin}), pool ${result.serverPoolCpuMsPerLogin}; ` +
+          `${result.databaseCpuMsPerLogin === null ? '' : `PostgreSQL ${result.databaseCpuMsPerLogin}; `}RP ${result.rpCpuMsPerLogin}), ${result.verifiesPerSecond} verifies/s` +
           (result.failures ? `, ${result.failures} FAILURES: ${result.errors[0]}` : ''),
       );
     }
@@ -246,6 +291,7 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
       p50Ms: best.p50Ms,
       p99Ms: best.p99Ms,
       serverCpuMsPerLogin: best.serverCpuMsPerLogin,
+      databaseCpuMsPerLogin: best.databaseCpuMsPerLogin,
       bestVerifiesPerSecond: bestVerifies,
       ratio: best.loginsPerSecond / bestVerifies,
       peakRssMiB: null,
@@ -254,6 +300,14 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
       lines,
     };
     say(`  best: ${best.loginsPerSecond} logins/s at level ${best.level}; ratio ${result.ratio.toFixed(3)} (logins/s ÷ verifies/s)`);
+    const budget = cpuBudget(best);
+    if (budget) {
+      result.cpuBudget = budget;
+      say(
+        `  CPU per login at level ${best.level}: ${budget.totalMs} ms (server ${best.serverCpuMsPerLogin}, PostgreSQL ${best.databaseCpuMsPerLogin ?? '-'}, RP ${best.rpCpuMsPerLogin}), ` +
+          `one verify ${best.verifyCpuMsPerVerify}: hash share ${budget.hashShare} of it all, ${budget.serverHashShare} of the server's`,
+      );
+    }
 
     if (scenario.resetSeconds > 0) {
       const resets = await resetPhase(scenario, issuer, servers, store, opts, say);
@@ -274,6 +328,7 @@ export async function runScenario(scenario: Scenario, opts: BenchOptions, dir: s
     return result;
   } finally {
     clearInterval(sampler);
+    closeKeepAlive();
     await store.destroy();
     for (const s of servers) await stopServer(s).catch(() => undefined);
   }
@@ -292,7 +347,7 @@ async function resetPhase(scenario: Scenario, issuer: string, servers: Server[],
     const i = (base + n) % scenario.users;
     used.push(i);
     const server = servers[n % servers.length]!;
-    await resetOnce(new PinnedBrowser(issuer, server.url), issuer, store, i, n);
+    await resetOnce(new PinnedBrowser(issuer, server.url, opts.rpClient), issuer, store, i, n);
   };
   const level = Math.max(...scenario.levels.filter((l) => l <= 8), 1);
   const warm = await closedLoop(1, 1, oneReset);

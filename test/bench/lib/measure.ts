@@ -18,16 +18,25 @@ export function procStatus(pid: number): { rssKb: number; hwmKb: number } | unde
 /** User + system CPU time of a process, ms (all its threads, so the argon2 pool included). */
 export function procCpuMs(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / CLK_TCK;
+    const { userMs, systemMs } = statCpu(`/proc/${pid}/stat`);
+    return userMs + systemMs;
   } catch {
     return NaN;
   }
 }
 export const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/** The name and CPU times (ms) in a /proc/…/stat file; throws once the process or thread is gone. */
+function statCpu(file: string): { name: string; userMs: number; systemMs: number } {
+  const stat = readFileSync(file, 'utf8');
+  // After the name: fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    userMs: (Number(fields[11]) * 1000) / CLK_TCK,
+    systemMs: (Number(fields[12]) * 1000) / CLK_TCK,
+  };
+}
 
 /**
  * A process's CPU time split by thread: the main thread (the event loop: HTTP, oidc-provider, the
@@ -44,13 +53,11 @@ export function threadCpuMs(pid: number): { main: number; mainSystem: number; po
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+      const { name, userMs, systemMs } = statCpu(`/proc/${pid}/task/${tid}/stat`);
+      const ms = userMs + systemMs;
       if (tid === String(pid)) {
         split.main += ms;
-        split.mainSystem += (Number(fields[12]) * 1000) / CLK_TCK;
+        split.mainSystem += systemMs;
       } else if (name === 'libuv-worker') split.pool += ms;
       else split.other += ms;
     } catch {
@@ -70,10 +77,8 @@ export function postgresCpuMs(): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      sum += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+      const { name, userMs, systemMs } = statCpu(`/proc/${entry}/stat`);
+      if (name === 'postgres') sum += userMs + systemMs;
     } catch {
       // the process ended between readdir and read
     }
